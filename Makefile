@@ -1,0 +1,13 @@
+# The two commands of the README: `make run` starts Guanxi, `make test` runs the whole suite.
+.PHONY: run test demo install
+
+install:
+	@command -v uv >/dev/null || python3 -m pip install -q uv
+	uv sync --frozen
+
+run: install
+	uv run guanxi serve --demo
+
+test: install
+	uv run guanxi compilemessages -v0
+	uv run pytest -p no:randomly -q $(PYTEST_ARGS)

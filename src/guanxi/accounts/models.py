@@ -1,0 +1,57 @@
+"""Staff, their roles, and the stores (branches) whose customers they may see."""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Store(models.Model):
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    city = models.CharField(_("city"), max_length=64, blank=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    reply_to_email = models.EmailField(_("reply-to e-mail"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Administrator")
+    MANAGER = "manager", _("Manager")
+    STORE_STAFF = "store_staff", _("Store staff")
+    SERVICE_AGENT = "service_agent", _("Service agent")
+    MARKETER = "marketer", _("Marketer")
+    ANALYST = "analyst", _("Analyst")
+
+
+#: Roles that see every store's customers; everyone else sees the stores they belong to.
+ALL_STORE_ROLES = frozenset({Role.ADMIN})
+#: Roles that may see phone numbers, e-mails and addresses unmasked.
+FULL_CONTACT_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.STORE_STAFF, Role.SERVICE_AGENT})
+
+
+class User(AbstractUser):
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.STORE_STAFF)
+    stores = models.ManyToManyField(Store, verbose_name=_("stores"), blank=True, related_name="staff")
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+
+    class Meta:
+        verbose_name = _("staff member")
+        verbose_name_plural = _("staff")
+
+    @property
+    def sees_all_stores(self) -> bool:
+        return self.is_superuser or self.role in ALL_STORE_ROLES
+
+    @property
+    def sees_full_contacts(self) -> bool:
+        return self.is_superuser or self.role in FULL_CONTACT_ROLES

@@ -1,0 +1,56 @@
+"""Writing the audit log: one call per read or change of personal data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from guanxi.core.models import AuditLog
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    object_type: str,
+    object_id: Any = "",
+    customer_id: int | None = None,
+    channel: str = "",
+    changes: dict | None = None,
+) -> AuditLog:
+    actor_id = getattr(actor, "pk", None) if actor is not None and getattr(actor, "is_authenticated", False) else None
+    return AuditLog.objects.create(
+        actor_id=actor_id,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        customer_id=customer_id,
+        channel=channel,
+        changes=changes or {},
+    )
+
+
+def audit_record_many(
+    *,
+    actor: Any,
+    action: str,
+    object_type: str,
+    customer_ids: Iterable[int],
+    channel: str = "",
+    changes: dict | None = None,
+) -> int:
+    actor_id = getattr(actor, "pk", None) if actor is not None and getattr(actor, "is_authenticated", False) else None
+    rows = [
+        AuditLog(
+            actor_id=actor_id,
+            action=action,
+            object_type=object_type,
+            object_id=str(cid),
+            customer_id=cid,
+            channel=channel,
+            changes=changes or {},
+        )
+        for cid in customer_ids
+    ]
+    AuditLog.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)

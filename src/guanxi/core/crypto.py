@@ -1,0 +1,71 @@
+"""Encryption at rest for personal identifiers, with keyed blind indexes for exact lookup.
+
+Values are sealed with AES-256-GCM under a key derived (HKDF) from ``GUANXI_FIELD_KEY``; each
+value gets a fresh nonce, so equal plaintexts never look equal in the table. Lookups use a
+separate HMAC key: ``blind_index(purpose, value)`` is deterministic, so an index on it is as fast
+as an index on the plaintext while revealing nothing without the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from functools import lru_cache
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.db import models
+
+_VERSION = "g1:"
+
+
+@lru_cache(maxsize=4)
+def _derive(master: str, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"guanxi", info=info).derive(master.encode())
+
+
+def _keys() -> tuple[AESGCM, bytes]:
+    master = settings.GUANXI_FIELD_KEY
+    return AESGCM(_derive(master, b"field-encryption")), _derive(master, b"blind-index")
+
+
+def encrypt(plaintext: str) -> str:
+    aead, _ = _keys()
+    nonce = os.urandom(12)
+    return _VERSION + base64.b64encode(nonce + aead.encrypt(nonce, plaintext.encode(), None)).decode()
+
+
+def decrypt(token: str) -> str:
+    if not token.startswith(_VERSION):
+        raise ValueError("not a Guanxi ciphertext")
+    aead, _ = _keys()
+    raw = base64.b64decode(token[len(_VERSION) :])
+    return aead.decrypt(raw[:12], raw[12:], None).decode()
+
+
+def blind_index(purpose: str, value: str) -> str:
+    """A 128-bit keyed digest of an already-normalised value; the purpose keeps indexes apart."""
+    _, key = _keys()
+    return hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class EncryptedTextField(models.TextField):
+    """A text column that holds only ciphertext; Python sees the plaintext."""
+
+    def from_db_value(self, value, expression, connection):
+        return value if value in (None, "") else decrypt(value)
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return encrypt(value)
+
+    def get_lookup(self, lookup_name):
+        if lookup_name not in ("isnull",):
+            raise TypeError("Encrypted fields cannot be filtered on; filter on their blind index instead.")
+        return super().get_lookup(lookup_name)

@@ -1,0 +1,158 @@
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from guanxi.customers.contacts import mask_value
+from guanxi.customers.models import (
+    ContactPoint,
+    CustomAttribute,
+    Customer,
+    ImportantDate,
+    Note,
+    Tag,
+    TimelineEntry,
+)
+from guanxi.customers.services import PROFILE_FIELDS
+from guanxi.customers.timeline import render
+
+
+class ContactPointSerializer(serializers.ModelSerializer):
+    value = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ContactPoint
+        fields = ["id", "kind", "value", "label", "is_primary", "verified_at", "created_at"]
+
+    @extend_schema_field(serializers.CharField())
+    def get_value(self, obj: ContactPoint) -> str:
+        user = self.context["request"].user
+        return obj.value if user.sees_full_contacts else mask_value(obj.kind, obj.value)
+
+
+class ContactPointInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ContactPoint.Kind.choices)
+    value = serializers.CharField(max_length=500)
+    label = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    is_primary = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class ImportantDateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportantDate
+        fields = ["id", "kind", "label", "date"]
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    """Output shape; input goes through ``CustomerInputSerializer`` and the services."""
+
+    contact_points = serializers.SerializerMethodField()
+    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    id_number = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            *[f for f in PROFILE_FIELDS if f != "id_number"],
+            "id_number",
+            "custom_attributes",
+            "contact_points",
+            "tags",
+            "first_order_at",
+            "last_order_at",
+            "order_count",
+            "total_spent",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(ContactPointSerializer(many=True))
+    def get_contact_points(self, obj: Customer):
+        contacts = getattr(obj, "primary_contacts", None)
+        if contacts is None:
+            contacts = obj.contact_points.all()
+        return ContactPointSerializer(contacts, many=True, context=self.context).data
+
+    @extend_schema_field(serializers.CharField())
+    def get_id_number(self, obj: Customer) -> str:
+        if not obj.id_number:
+            return ""
+        user = self.context["request"].user
+        return obj.id_number if user.sees_all_stores else obj.id_number[:4] + "**********" + obj.id_number[-4:]
+
+
+class CustomerDetailSerializer(CustomerSerializer):
+    important_dates = ImportantDateSerializer(many=True, read_only=True)
+
+    class Meta(CustomerSerializer.Meta):
+        fields = [*CustomerSerializer.Meta.fields, "important_dates"]
+
+
+class CustomerInputSerializer(serializers.Serializer):
+    """Shape only: the services validate values, so the API and imports refuse the same things."""
+
+    kind = serializers.CharField(required=False)
+    name = serializers.CharField(required=False, allow_blank=True)
+    gender = serializers.CharField(required=False, allow_blank=True)
+    birthday = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    occupation = serializers.CharField(required=False, allow_blank=True)
+    income_band = serializers.CharField(required=False, allow_blank=True)
+    education = serializers.CharField(required=False, allow_blank=True)
+    family_size = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    region = serializers.CharField(required=False, allow_blank=True)
+    organisation_name = serializers.CharField(required=False, allow_blank=True)
+    id_number = serializers.CharField(required=False, allow_blank=True)
+    interests = serializers.ListField(child=serializers.CharField(), required=False)
+    preferences = serializers.DictField(required=False)
+    is_key_account = serializers.BooleanField(required=False)
+    owner = serializers.IntegerField(required=False, allow_null=True)
+    source = serializers.CharField(required=False, allow_blank=True)
+    home_store = serializers.IntegerField(required=False, allow_null=True)
+    custom_attributes = serializers.DictField(required=False)
+    contacts = ContactPointInputSerializer(many=True, required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+    important_dates = serializers.ListField(child=serializers.DictField(), required=False)
+    force_new = serializers.BooleanField(
+        required=False, default=False, help_text=_("Create even if the phone or e-mail belongs to someone.")
+    )
+
+
+class TagSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tag
+        fields = ["id", "name", "color"]
+
+
+class TagAssignSerializer(serializers.Serializer):
+    tag = serializers.CharField(max_length=50)
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    author = serializers.StringRelatedField()
+
+    class Meta:
+        model = Note
+        fields = ["id", "body", "author", "created_at"]
+        read_only_fields = ["id", "author", "created_at"]
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    text = serializers.SerializerMethodField()
+    actor = serializers.StringRelatedField()
+
+    class Meta:
+        model = TimelineEntry
+        fields = ["id", "kind", "occurred_at", "text", "data", "actor", "ref_type", "ref_id"]
+
+    def get_text(self, obj: TimelineEntry) -> str:
+        return render(obj.kind, obj.data, obj.summary)
+
+
+class CustomAttributeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomAttribute
+        fields = ["id", "key", "label", "type", "choices", "required", "min_value", "max_value", "max_length"]
+
+
+class MergeSerializer(serializers.Serializer):
+    merged = serializers.IntegerField(help_text=_("The customer folded into this one."))

@@ -1,0 +1,224 @@
+"""Customer API: thin views over the customer services and selectors."""
+
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from guanxi.core.audit import audit_record
+from guanxi.customers import selectors, services
+from guanxi.customers.api import serializers as s
+from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, Tag
+
+
+class CustomerFilter(filters.FilterSet):
+    tag = filters.CharFilter(field_name="tags__name")
+    home_store = filters.NumberFilter(field_name="home_store_id")
+    purchased_within_days = filters.NumberFilter(method="filter_purchased_within")
+
+    class Meta:
+        model = Customer
+        fields = ["kind", "gender", "is_key_account", "region", "home_store", "tag"]
+
+    def filter_purchased_within(self, queryset, name, value):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        return queryset.filter(last_order_at__gte=timezone.now() - timedelta(days=int(value)))
+
+
+class CustomerViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    filterset_class = CustomerFilter
+
+    def get_queryset(self):
+        if self.action == "list":
+            return selectors.customer_search(user=self.request.user, query=self.request.query_params.get("q", ""))
+        return (
+            Customer.objects.visible_to(self.request.user)
+            .select_related("home_store", "owner")
+            .prefetch_related("contact_points", "tags", "important_dates")
+        )
+
+    def get_serializer_class(self):
+        return s.CustomerDetailSerializer if self.action == "retrieve" else s.CustomerSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("q", str, description="name, phone, last four digits, e-mail or id")])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def retrieve(self, request, *args, **kwargs):
+        customer = self.get_object()
+        audit_record(
+            actor=request.user,
+            action="view",
+            object_type="customer",
+            object_id=customer.pk,
+            customer_id=customer.pk,
+            channel="api",
+        )
+        return Response(self.get_serializer(customer).data)
+
+    @extend_schema(
+        request=s.CustomerInputSerializer, responses={201: s.CustomerDetailSerializer, 200: s.CustomerDetailSerializer}
+    )
+    def create(self, request):
+        payload = s.CustomerInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        contacts = data.pop("contacts", [])
+        tags = data.pop("tags", [])
+        dates = data.pop("important_dates", [])
+        force_new = data.pop("force_new", False)
+        result = services.customer_create(
+            actor=request.user, data=data, contacts=contacts, tags=tags, important_dates=dates, force_new=force_new
+        )
+        customer = self.get_queryset().get(pk=result.customer.pk) if result.created else result.customer
+        if not result.created and not Customer.objects.visible_to(request.user).filter(pk=customer.pk).exists():
+            return Response(
+                {"contacts": ["This phone or e-mail belongs to a customer of another store."]},
+                status=status.HTTP_409_CONFLICT,
+            )
+        body = s.CustomerDetailSerializer(customer, context=self.get_serializer_context()).data
+        body = {**body, "matched_by": result.matched_by}
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+    @extend_schema(request=s.CustomerInputSerializer, responses=s.CustomerDetailSerializer)
+    def partial_update(self, request, pk=None):
+        customer = self.get_object()
+        payload = s.CustomerInputSerializer(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        data = {k: v for k, v in payload.validated_data.items() if k not in ("contacts", "tags", "force_new")}
+        services.customer_update(actor=request.user, customer=customer, data=data)
+        return Response(
+            s.CustomerDetailSerializer(
+                self.get_queryset().get(pk=customer.pk), context=self.get_serializer_context()
+            ).data
+        )
+
+    def perform_destroy(self, instance):
+        from guanxi.customers.services import customer_erase
+
+        customer_erase(actor=self.request.user, customer=instance)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("phone", str, required=True)], responses=s.CustomerSerializer(many=True)
+    )
+    @action(detail=False, methods=["get"], url_path="lookup/phone")
+    def lookup_phone(self, request):
+        return self._lookup(selectors.customer_by_phone(user=request.user, phone=request.query_params.get("phone", "")))
+
+    @extend_schema(
+        parameters=[OpenApiParameter("digits", str, required=True)], responses=s.CustomerSerializer(many=True)
+    )
+    @action(detail=False, methods=["get"], url_path="lookup/last4")
+    def lookup_last4(self, request):
+        return self._lookup(
+            selectors.customer_by_last4(user=request.user, digits=request.query_params.get("digits", ""))
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("email", str, required=True)], responses=s.CustomerSerializer(many=True)
+    )
+    @action(detail=False, methods=["get"], url_path="lookup/email")
+    def lookup_email(self, request):
+        return self._lookup(selectors.customer_by_email(user=request.user, email=request.query_params.get("email", "")))
+
+    def _lookup(self, queryset):
+        rows = list(queryset.order_by("-id")[:50])
+        return Response(s.CustomerSerializer(rows, many=True, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=s.ContactPointInputSerializer, responses={201: s.ContactPointSerializer})
+    @action(detail=True, methods=["get", "post"], url_path="contacts")
+    def contacts(self, request, pk=None):
+        customer = self.get_object()
+        if request.method == "GET":
+            return Response(
+                s.ContactPointSerializer(
+                    customer.contact_points.all(), many=True, context=self.get_serializer_context()
+                ).data
+            )
+        payload = s.ContactPointInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        contact = services.contact_point_add(actor=request.user, customer=customer, **payload.validated_data)
+        return Response(
+            s.ContactPointSerializer(contact, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @action(detail=True, methods=["delete"], url_path=r"contacts/(?P<contact_id>\d+)")
+    def contact_remove(self, request, pk=None, contact_id=None):
+        customer = self.get_object()
+        contact = get_object_or_404(ContactPoint, pk=contact_id, customer=customer)
+        services.contact_point_remove(actor=request.user, contact=contact)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=s.TagAssignSerializer, responses={200: s.TagSerializer(many=True)})
+    @action(detail=True, methods=["post"], url_path="tags")
+    def tag(self, request, pk=None):
+        customer = self.get_object()
+        payload = s.TagAssignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.customer_tag(actor=request.user, customer_ids=[customer.pk], tag_name=payload.validated_data["tag"])
+        return Response(s.TagSerializer(customer.tags.all(), many=True).data)
+
+    @extend_schema(request=s.NoteSerializer, responses={201: s.NoteSerializer})
+    @action(detail=True, methods=["get", "post"], url_path="notes")
+    def notes(self, request, pk=None):
+        customer = self.get_object()
+        if request.method == "GET":
+            return Response(s.NoteSerializer(customer.notes.select_related("author"), many=True).data)
+        note = services.note_add(actor=request.user, customer=customer, body=request.data.get("body", ""))
+        return Response(s.NoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.TimelineEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, pk=None):
+        customer = self.get_object()
+        before = request.query_params.get("before")
+        entries = selectors.customer_timeline(
+            customer=customer, before_id=int(before) if str(before).isdigit() else None
+        )
+        return Response(s.TimelineEntrySerializer(entries, many=True).data)
+
+    @extend_schema(request=s.MergeSerializer, responses=s.CustomerDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        survivor = self.get_object()
+        payload = s.MergeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        merged = get_object_or_404(Customer.objects.visible_to(request.user), pk=payload.validated_data["merged"])
+        services.customer_merge(actor=request.user, survivor=survivor, merged=merged)
+        return Response(
+            s.CustomerDetailSerializer(
+                self.get_queryset().get(pk=survivor.pk), context=self.get_serializer_context()
+            ).data
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["csv", "xlsx"])], responses={(200, "text/csv"): bytes}
+    )
+    @action(detail=False, methods=["get"], url_path="export")
+    def export(self, request):
+        from guanxi.customers.exports import export_response
+
+        queryset = self.filter_queryset(
+            selectors.customer_search(user=request.user, query=request.query_params.get("q", ""))
+        )
+        return export_response(
+            user=request.user, queryset=queryset, fmt=request.query_params.get("format", "csv"), channel="api"
+        )
+
+
+class TagViewSet(viewsets.ModelViewSet):
+    queryset = Tag.objects.order_by("name")
+    serializer_class = s.TagSerializer
+
+
+class CustomAttributeViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = CustomAttribute.objects.all()
+    serializer_class = s.CustomAttributeSerializer

@@ -1,0 +1,165 @@
+"""Validation of customer data, shared by services, the API and the staff pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from guanxi.customers.models import CustomAttribute, Customer
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def validate_resident_id(value: str) -> str:
+    """An 18-character PRC resident ID with a valid birth date and ISO 7064 check character."""
+    text = value.strip().upper()
+    if len(text) != 18 or not text[:17].isdigit() or not (text[17].isdigit() or text[17] == "X"):
+        raise ValidationError(_("An ID number has 18 characters: 17 digits and a digit or X."), code="invalid")
+    if _ID_CHECK[sum(int(c) * w for c, w in zip(text[:17], _ID_WEIGHTS, strict=True)) % 11] != text[17]:
+        raise ValidationError(_("This ID number's check character is wrong; please check it."), code="checksum")
+    try:
+        dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except ValueError:
+        raise ValidationError(_("This ID number holds an impossible birth date."), code="invalid") from None
+    return text
+
+
+class CustomerForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = [
+            "kind",
+            "name",
+            "gender",
+            "birthday",
+            "occupation",
+            "income_band",
+            "education",
+            "family_size",
+            "region",
+            "organisation_name",
+            "id_number",
+            "interests",
+            "preferences",
+            "is_key_account",
+            "owner",
+            "source",
+            "home_store",
+        ]
+        widgets = {"birthday": forms.DateInput(attrs={"type": "date"})}
+        error_messages = {"birthday": {"invalid": gettext_lazy("Enter a real date, e.g. 1990-05-17.")}}
+
+    def clean_name(self) -> str:
+        name = " ".join((self.cleaned_data.get("name") or "").split())
+        if not name:
+            raise ValidationError(_("Enter the customer's name."), code="required")
+        return name
+
+    def clean_birthday(self) -> dt.date | None:
+        birthday = self.cleaned_data.get("birthday")
+        if birthday is None:
+            return None
+        today = timezone.localdate()
+        if birthday > today:
+            raise ValidationError(_("A birthday cannot be in the future."), code="future")
+        if birthday.year < 1900:
+            raise ValidationError(_("A birthday before 1900 is not believable."), code="too_old")
+        return birthday
+
+    def clean_id_number(self) -> str:
+        value = (self.cleaned_data.get("id_number") or "").strip()
+        return validate_resident_id(value) if value else ""
+
+    def clean_interests(self) -> list[str]:
+        value = self.cleaned_data.get("interests") or []
+        if isinstance(value, str):
+            value = [part for part in value.replace("，", ",").split(",")]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValidationError(_("Interests are a list of words."), code="invalid")
+        return sorted({v.strip() for v in value if v.strip()})
+
+    def clean_preferences(self) -> dict:
+        value = self.cleaned_data.get("preferences") or {}
+        if not isinstance(value, dict):
+            raise ValidationError(_("Preferences are a set of named values."), code="invalid")
+        return value
+
+
+def clean_custom_attributes(values: dict[str, Any] | None, *, definitions=None, partial: bool = False) -> dict:
+    """Check admin-defined attributes; errors are keyed ``custom_attributes.<key>``."""
+    values = values or {}
+    if not isinstance(values, dict):
+        raise ValidationError({"custom_attributes": [_("Custom attributes are a set of named values.")]})
+    definitions = {d.key: d for d in (definitions if definitions is not None else CustomAttribute.objects.all())}
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    for key in values:
+        if key not in definitions:
+            errors[f"custom_attributes.{key}"] = [_("There is no custom attribute “%(key)s”.") % {"key": key}]
+    for key, definition in definitions.items():
+        raw = values.get(key)
+        if raw in (None, ""):
+            if definition.required and not partial:
+                errors[f"custom_attributes.{key}"] = [_("%(label)s is required.") % {"label": definition.label}]
+            continue
+        try:
+            cleaned[key] = _clean_attribute(definition, raw)
+        except ValidationError as exc:
+            errors[f"custom_attributes.{key}"] = [f"{definition.label}: {m}" for m in exc.messages]
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _clean_attribute(definition: CustomAttribute, raw: Any) -> Any:
+    kind = definition.type
+    if kind == CustomAttribute.Type.TEXT:
+        text = str(raw).strip()
+        if len(text) > definition.max_length:
+            raise ValidationError(_("at most %(n)d characters.") % {"n": definition.max_length})
+        return text
+    if kind in (CustomAttribute.Type.INTEGER, CustomAttribute.Type.DECIMAL):
+        try:
+            number = Decimal(str(raw).strip())
+        except (InvalidOperation, ValueError):
+            raise ValidationError(_("enter a number.")) from None
+        if not number.is_finite():
+            raise ValidationError(_("enter a number."))
+        if kind == CustomAttribute.Type.INTEGER:
+            if number != number.to_integral_value() or isinstance(raw, float) and not float(raw).is_integer():
+                raise ValidationError(_("enter a whole number."))
+        if definition.min_value is not None and number < definition.min_value:
+            raise ValidationError(_("must be at least %(v)s.") % {"v": definition.min_value.normalize()})
+        if definition.max_value is not None and number > definition.max_value:
+            raise ValidationError(_("must be at most %(v)s.") % {"v": definition.max_value.normalize()})
+        return int(number) if kind == CustomAttribute.Type.INTEGER else str(number)
+    if kind == CustomAttribute.Type.DATE:
+        if isinstance(raw, dt.date):
+            return raw.isoformat()
+        try:
+            return dt.date.fromisoformat(str(raw).strip()).isoformat()
+        except ValueError:
+            raise ValidationError(_("enter a date as YYYY-MM-DD.")) from None
+    if kind == CustomAttribute.Type.BOOLEAN:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "y", "是", "t"):
+            return True
+        if text in ("0", "false", "no", "n", "否", "f"):
+            return False
+        raise ValidationError(_("answer yes or no."))
+    if kind == CustomAttribute.Type.CHOICE:
+        text = str(raw).strip()
+        if text not in definition.choices:
+            raise ValidationError(_("choose one of: %(choices)s.") % {"choices": ", ".join(definition.choices)})
+        return text
+    raise ValidationError(_("unknown attribute type."))

@@ -1,0 +1,101 @@
+"""Reads of customers. Each starts from ``Customer.objects.visible_to(user)``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, QuerySet
+
+from guanxi.customers.contacts import email_index, last4_index, phone_index
+from guanxi.customers.models import ContactPoint, Customer, TimelineEntry
+
+_DIGITS = re.compile(r"^\+?[\d\s\-()]+$")
+
+
+def customer_list(*, user: Any) -> QuerySet[Customer]:
+    """The list queryset: home store and owner joined, primary contacts and tags prefetched."""
+    return (
+        Customer.objects.visible_to(user)
+        .select_related("home_store", "owner")  # shown on every row
+        .prefetch_related(
+            # one query for the primary phone/e-mail of the whole page
+            Prefetch(
+                "contact_points", queryset=ContactPoint.objects.filter(is_primary=True), to_attr="primary_contacts"
+            ),
+            "tags",  # one query for the tags of the whole page
+        )
+    )
+
+
+def customer_ids_by_contact_index(*, field: str, index: str) -> QuerySet:
+    return ContactPoint.objects.filter(**{field: index}).values("customer_id")
+
+
+def customer_search(*, user: Any, query: str) -> QuerySet[Customer]:
+    """Find by full phone, last four digits of a phone, e-mail, customer number or name."""
+    q = (query or "").strip()
+    qs = customer_list(user=user)
+    if not q:
+        return qs
+    if "@" in q:
+        try:
+            return qs.filter(id__in=customer_ids_by_contact_index(field="value_index", index=email_index(q)))
+        except ValidationError:
+            return qs.none()
+    digits = re.sub(r"\D", "", q)
+    if _DIGITS.match(q) and len(digits) == 4:
+        return qs.filter(id__in=customer_ids_by_contact_index(field="last4_index", index=last4_index(digits)))
+    if _DIGITS.match(q) and len(digits) >= 7:
+        try:
+            return qs.filter(id__in=customer_ids_by_contact_index(field="value_index", index=phone_index(q)))
+        except ValidationError:
+            return qs.none()
+    if q.isdigit():
+        return qs.filter(pk=int(q))
+    return qs.filter(name__icontains=q)
+
+
+def customer_by_phone(*, user: Any, phone: str) -> QuerySet[Customer]:
+    return customer_list(user=user).filter(
+        id__in=customer_ids_by_contact_index(field="value_index", index=phone_index(phone))
+    )
+
+
+def customer_by_last4(*, user: Any, digits: str) -> QuerySet[Customer]:
+    if not re.fullmatch(r"\d{4}", digits or ""):
+        raise ValidationError({"last4": ["Enter exactly four digits."]})
+    return customer_list(user=user).filter(
+        id__in=customer_ids_by_contact_index(field="last4_index", index=last4_index(digits))
+    )
+
+
+def customer_by_email(*, user: Any, email: str) -> QuerySet[Customer]:
+    return customer_list(user=user).filter(
+        id__in=customer_ids_by_contact_index(field="value_index", index=email_index(email))
+    )
+
+
+def customer_detail(*, user: Any, pk: int) -> Customer:
+    """One visible customer with everything the 360 view shows; raises DoesNotExist otherwise."""
+    return (
+        Customer.objects.visible_to(user)
+        .select_related("home_store", "owner")
+        .prefetch_related("contact_points", "tags", "important_dates")
+        .get(pk=pk)
+    )
+
+
+def customer_timeline(*, customer: Customer, limit: int = 50, before_id: int | None = None) -> list[TimelineEntry]:
+    qs = TimelineEntry.objects.filter(customer=customer).select_related("actor").order_by("-occurred_at", "-id")
+    if before_id:
+        qs = qs.filter(id__lt=before_id)
+    return list(qs[:limit])
+
+
+def primary_contact(customer: Customer, kind: str) -> ContactPoint | None:
+    contacts = getattr(customer, "primary_contacts", None)
+    if contacts is None:
+        contacts = [c for c in customer.contact_points.all() if c.is_primary]
+    return next((c for c in contacts if c.kind == kind), None)

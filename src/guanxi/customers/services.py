@@ -1,0 +1,673 @@
+"""Every change to a customer goes through here, with its event, timeline entry and audit row."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.forms.models import model_to_dict
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from guanxi.core.audit import audit_record
+from guanxi.core.crypto import blind_index
+from guanxi.core.events import event_record
+from guanxi.customers.contacts import contact_indexes, mask_value, normalize_contact
+from guanxi.customers.forms import CustomerForm, clean_custom_attributes
+from guanxi.customers.models import (
+    ContactPoint,
+    Customer,
+    CustomerMerge,
+    ImportantDate,
+    Note,
+    Tag,
+    TimelineEntry,
+)
+
+PROFILE_FIELDS = CustomerForm.Meta.fields
+_SENSITIVE = {"id_number"}
+
+
+@dataclass(frozen=True)
+class ContactInput:
+    kind: str
+    value: str
+    label: str = ""
+    is_primary: bool | None = None
+
+
+@dataclass
+class CustomerCreateResult:
+    customer: Customer
+    created: bool
+    matched_by: str = ""
+    contacts_added: list[ContactPoint] = field(default_factory=list)
+
+
+def timeline_record(
+    *,
+    customer_id: int,
+    kind: str,
+    summary: str = "",
+    data: dict | None = None,
+    occurred_at: dt.datetime | None = None,
+    actor: Any = None,
+    event_id: int | None = None,
+    ref_type: str = "",
+    ref_id: Any = "",
+) -> TimelineEntry:
+    return TimelineEntry.objects.create(
+        customer_id=customer_id,
+        kind=kind,
+        summary=summary[:255] or kind,
+        data=data or {},
+        occurred_at=occurred_at or timezone.now(),
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        event_id=event_id,
+        ref_type=ref_type,
+        ref_id=str(ref_id),
+    )
+
+
+def _actor_id(actor: Any) -> int | None:
+    return actor.pk if getattr(actor, "is_authenticated", False) else None
+
+
+def _clean_profile(data: dict[str, Any], *, instance: Customer | None = None) -> dict[str, Any]:
+    unknown = set(data) - set(PROFILE_FIELDS) - {"custom_attributes", "contacts", "tags", "important_dates"}
+    if unknown:
+        raise ValidationError({name: [_("There is no such field.")] for name in sorted(unknown)})
+    base = (
+        model_to_dict(instance, fields=PROFILE_FIELDS)
+        if instance
+        else {f: Customer._meta.get_field(f).get_default() for f in PROFILE_FIELDS}
+    )
+    merged = {**base, **{k: v for k, v in data.items() if k in PROFILE_FIELDS}}
+    for key in ("interests", "preferences"):
+        if key in merged and merged[key] is None:
+            merged[key] = [] if key == "interests" else {}
+    form = CustomerForm(data=merged, instance=instance)
+    if not form.is_valid():
+        raise ValidationError(form.errors.as_data())
+    cleaned = {k: form.cleaned_data[k] for k in PROFILE_FIELDS}
+    if "custom_attributes" in data:
+        base_attrs = dict(instance.custom_attributes) if instance else {}
+        base_attrs.update(data.get("custom_attributes") or {})
+        cleaned["custom_attributes"] = clean_custom_attributes(base_attrs)
+    elif instance is None:
+        cleaned["custom_attributes"] = clean_custom_attributes({})
+    return cleaned
+
+
+def _clean_contacts(contacts: list[ContactInput | dict]) -> list[tuple[ContactInput, str, str, str]]:
+    """Normalise contact inputs; errors name the position, e.g. ``contacts[1].value``."""
+    out = []
+    errors: dict[str, list[str]] = {}
+    for i, raw in enumerate(contacts):
+        item = raw if isinstance(raw, ContactInput) else ContactInput(**raw)
+        if item.kind not in ContactPoint.Kind.values:
+            errors[f"contacts[{i}].kind"] = [_("Choose phone, email, wechat or address.")]
+            continue
+        try:
+            value = normalize_contact(item.kind, item.value)
+        except ValidationError as exc:
+            errors[f"contacts[{i}].value"] = exc.messages
+            continue
+        value_index, last4 = contact_indexes(item.kind, value)
+        out.append((item, value, value_index, last4))
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def customer_find_existing(cleaned_contacts) -> tuple[Customer | None, str]:
+    """The customer who already owns one of these phones or e-mails (phone wins over e-mail)."""
+    for kind in ("phone", "email"):
+        indexes = [idx for item, _v, idx, _l4 in cleaned_contacts if item.kind == kind and idx]
+        if not indexes:
+            continue
+        contact = (
+            ContactPoint.objects.filter(kind=kind, value_index__in=indexes, customer__merged_into__isnull=True)
+            .select_related("customer")
+            .order_by("customer_id")
+            .first()
+        )
+        if contact:
+            return contact.customer, kind
+    return None, ""
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    actor: Any,
+    data: dict[str, Any],
+    contacts: list[ContactInput | dict] | None = None,
+    tags: list[str] | None = None,
+    important_dates: list[dict] | None = None,
+    channel: str = "api",
+    force_new: bool = False,
+) -> CustomerCreateResult:
+    """Create a customer, or find the one who already has this phone or e-mail.
+
+    A twin is made only on purpose (``force_new``, e.g. two family members sharing a phone).
+    """
+    cleaned_contacts = _clean_contacts(contacts or [])
+    if not force_new:
+        existing, matched_by = customer_find_existing(cleaned_contacts)
+        if existing is not None:
+            return CustomerCreateResult(customer=existing, created=False, matched_by=matched_by)
+    profile = _clean_profile(data)
+    dates = _clean_important_dates(important_dates or [])
+    customer = Customer(**profile)
+    _derive(customer)
+    customer.save()
+    added = _add_contacts(customer, cleaned_contacts)
+    if tags:
+        customer.tags.add(*_tags_by_name(tags))
+    for item in dates:
+        ImportantDate.objects.create(customer=customer, **item)
+    event = event_record(
+        name="customer.created",
+        customer_id=customer.pk,
+        aggregate="customer",
+        aggregate_id=customer.pk,
+        actor_id=_actor_id(actor),
+        payload={"channel": channel, "home_store_id": customer.home_store_id},
+    )
+    timeline_record(
+        customer_id=customer.pk,
+        kind="customer.created",
+        summary=f"created via {channel}",
+        data={"channel": channel},
+        actor=actor,
+        event_id=event.pk,
+    )
+    audit_record(
+        actor=actor,
+        action="create",
+        object_type="customer",
+        object_id=customer.pk,
+        customer_id=customer.pk,
+        channel=channel,
+        changes={"fields": sorted(profile)},
+    )
+    return CustomerCreateResult(customer=customer, created=True, contacts_added=added)
+
+
+def _derive(customer: Customer) -> None:
+    b = customer.birthday
+    customer.birthday_md = b.month * 100 + b.day if b else None
+    customer.id_number_index = blind_index("id_number", customer.id_number) if customer.id_number else ""
+
+
+def _clean_important_dates(items: list[dict]) -> list[dict]:
+    out, errors = [], {}
+    for i, item in enumerate(items):
+        kind = item.get("kind") or ImportantDate.Kind.OTHER
+        if kind not in ImportantDate.Kind.values:
+            errors[f"important_dates[{i}].kind"] = [_("Unknown kind of date.")]
+            continue
+        raw = item.get("date")
+        try:
+            date = raw if isinstance(raw, dt.date) else dt.date.fromisoformat(str(raw))
+        except (TypeError, ValueError):
+            errors[f"important_dates[{i}].date"] = [_("Enter a real date, e.g. 2015-10-01.")]
+            continue
+        label = str(item.get("label") or "")[:64]
+        if kind == ImportantDate.Kind.OTHER and not label:
+            errors[f"important_dates[{i}].label"] = [_("Name this date.")]
+            continue
+        out.append({"kind": kind, "date": date, "label": label})
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _tags_by_name(names: list[str]) -> list[Tag]:
+    clean = sorted({n.strip()[:50] for n in names if n and n.strip()})
+    existing = {t.name: t for t in Tag.objects.filter(name__in=clean)}
+    for name in clean:
+        if name not in existing:
+            existing[name], _created = Tag.objects.get_or_create(name=name)
+    return [existing[n] for n in clean]
+
+
+def _add_contacts(customer: Customer, cleaned_contacts) -> list[ContactPoint]:
+    have_primary = set(ContactPoint.objects.filter(customer=customer, is_primary=True).values_list("kind", flat=True))
+    have_index = set(
+        ContactPoint.objects.filter(customer=customer).exclude(value_index="").values_list("value_index", flat=True)
+    )
+    added = []
+    for item, value, value_index, last4 in cleaned_contacts:
+        if value_index and value_index in have_index:
+            continue
+        primary = item.is_primary if item.is_primary is not None else item.kind not in have_primary
+        if primary and item.kind in have_primary:
+            ContactPoint.objects.filter(customer=customer, kind=item.kind, is_primary=True).update(is_primary=False)
+        contact = ContactPoint.objects.create(
+            customer=customer,
+            kind=item.kind,
+            value=value,
+            value_index=value_index,
+            last4_index=last4,
+            label=item.label[:32],
+            is_primary=primary,
+        )
+        if primary:
+            have_primary.add(item.kind)
+        if value_index:
+            have_index.add(value_index)
+        added.append(contact)
+    return added
+
+
+def _display(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if hasattr(value, "pk"):
+        return value.pk
+    return value
+
+
+@transaction.atomic
+def customer_update(*, actor: Any, customer: Customer, data: dict[str, Any], channel: str = "api") -> Customer:
+    """Change profile fields; the timeline says which, the audit log says from what to what."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    before = {f: _display(getattr(customer, f)) for f in PROFILE_FIELDS} | {
+        "custom_attributes": dict(customer.custom_attributes)
+    }
+    cleaned = _clean_profile(data, instance=customer)
+    for name, value in cleaned.items():
+        setattr(customer, name, value)
+    _derive(customer)
+    after = {f: _display(getattr(customer, f)) for f in PROFILE_FIELDS} | {
+        "custom_attributes": dict(customer.custom_attributes)
+    }
+    changed = sorted(f for f in after if after[f] != before[f])
+    if not changed:
+        return customer
+    customer.save()
+    changes = {
+        f: ({"from": "***", "to": "***"} if f in _SENSITIVE else {"from": before[f], "to": after[f]}) for f in changed
+    }
+    event = event_record(
+        name="customer.updated",
+        customer_id=customer.pk,
+        aggregate="customer",
+        aggregate_id=customer.pk,
+        actor_id=_actor_id(actor),
+        payload={"fields": changed},
+    )
+    labels = ", ".join(
+        str(Customer._meta.get_field(f).verbose_name) if f != "custom_attributes" else str(_("custom attributes"))
+        for f in changed
+    )
+    timeline_record(
+        customer_id=customer.pk,
+        kind="customer.updated",
+        summary=f"changed: {', '.join(changed)}",
+        data={"fields": labels, "changes": {f: c for f, c in changes.items() if f not in _SENSITIVE}},
+        actor=actor,
+        event_id=event.pk,
+    )
+    audit_record(
+        actor=actor,
+        action="update",
+        object_type="customer",
+        object_id=customer.pk,
+        customer_id=customer.pk,
+        channel=channel,
+        changes=changes,
+    )
+    return customer
+
+
+@transaction.atomic
+def contact_point_add(
+    *,
+    actor: Any,
+    customer: Customer,
+    kind: str,
+    value: str,
+    label: str = "",
+    is_primary: bool | None = None,
+    channel: str = "api",
+) -> ContactPoint:
+    cleaned = _clean_contacts([ContactInput(kind=kind, value=value, label=label, is_primary=is_primary)])
+    item, normalized, value_index, _l4 = cleaned[0]
+    if value_index:
+        clash = ContactPoint.objects.filter(customer=customer, kind=kind, value_index=value_index).first()
+        if clash:
+            raise ValidationError({"value": [_("This customer already has this %(kind)s.") % {"kind": kind}]})
+    contact = _add_contacts(customer, cleaned)[0]
+    masked = mask_value(kind, normalized)
+    event = event_record(
+        name="contact.added",
+        customer_id=customer.pk,
+        aggregate="customer",
+        aggregate_id=customer.pk,
+        actor_id=_actor_id(actor),
+        payload={"kind": kind, "id": contact.pk},
+    )
+    timeline_record(
+        customer_id=customer.pk,
+        kind="contact.added",
+        summary=f"{kind} added",
+        data={"kind": str(ContactPoint.Kind(kind).label), "masked": masked},
+        actor=actor,
+        event_id=event.pk,
+    )
+    audit_record(
+        actor=actor,
+        action="update",
+        object_type="contact_point",
+        object_id=contact.pk,
+        customer_id=customer.pk,
+        channel=channel,
+        changes={"added": kind},
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_point_remove(*, actor: Any, contact: ContactPoint, channel: str = "api") -> None:
+    customer_id, kind, masked = contact.customer_id, contact.kind, mask_value(contact.kind, contact.value)
+    was_primary = contact.is_primary
+    contact.delete()
+    if was_primary:
+        successor = ContactPoint.objects.filter(customer_id=customer_id, kind=kind).order_by("id").first()
+        if successor:
+            ContactPoint.objects.filter(pk=successor.pk).update(is_primary=True)
+    event = event_record(
+        name="contact.removed",
+        customer_id=customer_id,
+        aggregate="customer",
+        aggregate_id=customer_id,
+        actor_id=_actor_id(actor),
+        payload={"kind": kind},
+    )
+    timeline_record(
+        customer_id=customer_id,
+        kind="contact.removed",
+        summary=f"{kind} removed",
+        data={"kind": str(ContactPoint.Kind(kind).label), "masked": masked},
+        actor=actor,
+        event_id=event.pk,
+    )
+    audit_record(
+        actor=actor,
+        action="update",
+        object_type="contact_point",
+        object_id=contact.pk or "",
+        customer_id=customer_id,
+        channel=channel,
+        changes={"removed": kind},
+    )
+
+
+@transaction.atomic
+def contact_point_set_primary(*, actor: Any, contact: ContactPoint) -> ContactPoint:
+    ContactPoint.objects.filter(customer_id=contact.customer_id, kind=contact.kind, is_primary=True).exclude(
+        pk=contact.pk
+    ).update(is_primary=False)
+    ContactPoint.objects.filter(pk=contact.pk).update(is_primary=True)
+    contact.is_primary = True
+    timeline_record(
+        customer_id=contact.customer_id,
+        kind="contact.primary",
+        summary="primary changed",
+        data={"kind": str(ContactPoint.Kind(contact.kind).label), "masked": mask_value(contact.kind, contact.value)},
+        actor=actor,
+    )
+    return contact
+
+
+@transaction.atomic
+def customer_tag(*, actor: Any, customer_ids: list[int], tag_name: str) -> int:
+    """Tag many customers in one statement; returns how many newly got the tag."""
+    name = (tag_name or "").strip()
+    if not name:
+        raise ValidationError({"tag": [_("Enter a tag name.")]})
+    if len(name) > 50:
+        raise ValidationError({"tag": [_("A tag name has at most 50 characters.")]})
+    tag = _tags_by_name([name])[0]
+    through = Customer.tags.through
+    have = set(through.objects.filter(tag=tag, customer_id__in=customer_ids).values_list("customer_id", flat=True))
+    new_ids = [cid for cid in dict.fromkeys(customer_ids) if cid not in have]
+    through.objects.bulk_create([through(customer_id=cid, tag=tag) for cid in new_ids], batch_size=1000)
+    TimelineEntry.objects.bulk_create(
+        [
+            TimelineEntry(
+                customer_id=cid,
+                kind="tag.added",
+                summary=f"tag {name}",
+                data={"tag": name},
+                occurred_at=timezone.now(),
+                actor_id=_actor_id(actor),
+            )
+            for cid in new_ids
+        ],
+        batch_size=1000,
+    )
+    return len(new_ids)
+
+
+@transaction.atomic
+def customer_untag(*, actor: Any, customer: Customer, tag: Tag) -> None:
+    customer.tags.remove(tag)
+    timeline_record(
+        customer_id=customer.pk,
+        kind="tag.removed",
+        summary=f"tag {tag.name} removed",
+        data={"tag": tag.name},
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def note_add(*, actor: Any, customer: Customer, body: str) -> Note:
+    text = (body or "").strip()
+    if not text:
+        raise ValidationError({"body": [_("Write something in the note.")]})
+    if len(text) > 5000:
+        raise ValidationError({"body": [_("A note has at most 5,000 characters.")]})
+    note = Note.objects.create(customer=customer, author=actor if _actor_id(actor) else None, body=text)
+    event = event_record(
+        name="note.added", customer_id=customer.pk, aggregate="note", aggregate_id=note.pk, actor_id=_actor_id(actor)
+    )
+    timeline_record(
+        customer_id=customer.pk,
+        kind="note.added",
+        summary=text[:80],
+        data={"excerpt": text[:80]},
+        actor=actor,
+        event_id=event.pk,
+        ref_type="note",
+        ref_id=note.pk,
+    )
+    return note
+
+
+@transaction.atomic
+def important_date_add(*, actor: Any, customer: Customer, kind: str, date: Any, label: str = "") -> ImportantDate:
+    item = _clean_important_dates([{"kind": kind, "date": date, "label": label}])[0]
+    important = ImportantDate.objects.create(customer=customer, **item)
+    timeline_record(
+        customer_id=customer.pk,
+        kind="date.added",
+        summary=f"date {item['date']}",
+        data={"label": label or str(ImportantDate.Kind(kind).label), "date": item["date"].isoformat()},
+        actor=actor,
+    )
+    return important
+
+
+#: Models elsewhere that point at a customer and must follow a merge. Later apps register theirs.
+MERGE_FOLLOWERS: list[tuple[str, str]] = [
+    ("customers.Note", "customer"),
+    ("customers.TimelineEntry", "customer"),
+    ("customers.ImportantDate", "customer"),
+]
+#: Functions ``(survivor, merged) -> {what: count}`` that apps above this one register for a merge.
+MERGE_HOOKS: list[Callable[[Customer, Customer], dict[str, int]]] = []
+
+
+def merge_follower_register(model_label: str, field_name: str = "customer") -> None:
+    if (model_label, field_name) not in MERGE_FOLLOWERS:
+        MERGE_FOLLOWERS.append((model_label, field_name))
+
+
+def merge_hook_register(hook: Callable[[Customer, Customer], dict[str, int]]) -> None:
+    if hook not in MERGE_HOOKS:
+        MERGE_HOOKS.append(hook)
+
+
+@transaction.atomic
+def customer_merge(*, actor: Any, survivor: Customer, merged: Customer) -> CustomerMerge:
+    """Fold ``merged`` into ``survivor``: every order, note, tag, date, contact and timeline entry moves.
+
+    The merged record stays as a tombstone pointing at the survivor, so old references resolve.
+    """
+    from django.apps import apps
+
+    if survivor.pk == merged.pk:
+        raise ValidationError({"merged": [_("A customer cannot be merged with itself.")]})
+    first, second = sorted([survivor.pk, merged.pk])
+    locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[first, second]).order_by("pk")}
+    survivor, merged = locked[survivor.pk], locked[merged.pk]
+    if survivor.merged_into_id or merged.merged_into_id:
+        raise ValidationError({"merged": [_("One of these customers has already been merged away.")]})
+    moved: dict[str, int] = {}
+    for label, field_name in MERGE_FOLLOWERS:
+        model = apps.get_model(label)
+        moved[label] = model.objects.filter(**{field_name: merged}).update(**{field_name: survivor})
+
+    survivor_indexes = set(
+        ContactPoint.objects.filter(customer=survivor).exclude(value_index="").values_list("value_index", flat=True)
+    )
+    survivor_primary = set(
+        ContactPoint.objects.filter(customer=survivor, is_primary=True).values_list("kind", flat=True)
+    )
+    contacts_moved = 0
+    for contact in ContactPoint.objects.filter(customer=merged).order_by("-is_primary", "id"):
+        if contact.value_index and contact.value_index in survivor_indexes:
+            contact.delete()
+            continue
+        ContactPoint.objects.filter(pk=contact.pk).update(
+            customer=survivor, is_primary=contact.is_primary and contact.kind not in survivor_primary
+        )
+        if contact.is_primary:
+            survivor_primary.add(contact.kind)
+        contacts_moved += 1
+    moved["customers.ContactPoint"] = contacts_moved
+
+    through = Customer.tags.through
+    have_tags = set(through.objects.filter(customer=survivor).values_list("tag_id", flat=True))
+    new_tags = [
+        t for t in through.objects.filter(customer=merged).values_list("tag_id", flat=True) if t not in have_tags
+    ]
+    through.objects.bulk_create([through(customer_id=survivor.pk, tag_id=t) for t in new_tags])
+    through.objects.filter(customer=merged).delete()
+    moved["tags"] = len(new_tags)
+
+    filled = []
+    for name in PROFILE_FIELDS:
+        if getattr(survivor, name) in (None, "", [], {}) and getattr(merged, name) not in (None, "", [], {}):
+            setattr(survivor, name, getattr(merged, name))
+            filled.append(name)
+    survivor.custom_attributes = {**merged.custom_attributes, **survivor.custom_attributes}
+    survivor.interests = sorted(set(survivor.interests) | set(merged.interests))
+    survivor.is_key_account = survivor.is_key_account or merged.is_key_account
+    _derive(survivor)
+    survivor.save()
+    Customer.objects.filter(pk=merged.pk).update(merged_into=survivor, updated_at=timezone.now())
+    for hook in MERGE_HOOKS:
+        moved.update(hook(survivor, merged))
+
+    record = CustomerMerge.objects.create(
+        survivor=survivor,
+        merged=merged,
+        actor=actor if _actor_id(actor) else None,
+        moved={**moved, "filled_fields": filled},
+    )
+    event = event_record(
+        name="customer.merged",
+        customer_id=survivor.pk,
+        aggregate="customer",
+        aggregate_id=survivor.pk,
+        actor_id=_actor_id(actor),
+        payload={"merged_id": merged.pk, "moved": moved},
+    )
+    timeline_record(
+        customer_id=survivor.pk,
+        kind="customer.merged",
+        summary=f"merged #{merged.pk}",
+        data={"merged_id": merged.pk, "merged_name": merged.name, "moved": moved},
+        actor=actor,
+        event_id=event.pk,
+        ref_type="merge",
+        ref_id=record.pk,
+    )
+    audit_record(
+        actor=actor,
+        action="merge",
+        object_type="customer",
+        object_id=survivor.pk,
+        customer_id=survivor.pk,
+        changes={"merged_id": merged.pk, "moved": moved},
+    )
+    return record
+
+
+@transaction.atomic
+def customer_erase(*, actor: Any, customer: Customer, reason: str = "deleted") -> Customer:
+    """Delete a customer's personal data; orders stay (accounting) but point at an anonymous record."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    ContactPoint.objects.filter(customer=customer).delete()
+    ImportantDate.objects.filter(customer=customer).delete()
+    Note.objects.filter(customer=customer).delete()
+    customer.tags.clear()
+    for name, value in {
+        "name": _("Deleted customer"),
+        "gender": "",
+        "birthday": None,
+        "birthday_md": None,
+        "occupation": "",
+        "income_band": "",
+        "education": "",
+        "family_size": None,
+        "region": "",
+        "organisation_name": "",
+        "id_number": "",
+        "id_number_index": "",
+        "interests": [],
+        "preferences": {},
+        "custom_attributes": {},
+        "owner": None,
+        "is_key_account": False,
+    }.items():
+        setattr(customer, name, value)
+    customer.save()
+    TimelineEntry.objects.filter(customer=customer).exclude(kind__in=["order.paid", "order.refunded"]).delete()
+    event_record(
+        name="customer.erased",
+        customer_id=customer.pk,
+        aggregate="customer",
+        aggregate_id=customer.pk,
+        actor_id=_actor_id(actor),
+        payload={"reason": reason},
+    )
+    audit_record(
+        actor=actor,
+        action="delete",
+        object_type="customer",
+        object_id=customer.pk,
+        customer_id=customer.pk,
+        changes={"reason": reason},
+    )
+    return customer

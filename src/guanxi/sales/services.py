@@ -1,0 +1,416 @@
+"""Order ingest and refunds. Replaying an order or a refund with the same reference changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest, Least
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from guanxi.accounts.models import Store
+from guanxi.core.audit import audit_record
+from guanxi.core.events import event_record
+from guanxi.customers.models import Customer
+from guanxi.customers.services import ContactInput, customer_create, timeline_record
+from guanxi.sales.models import Order, OrderLine, PaymentMethod, Product, ProductCategory, Refund, RefundLine
+
+CENT = Decimal("0.01")
+MAX_MONEY = Decimal("999999999999.99")
+
+
+@dataclass
+class IngestResult:
+    order: Order
+    created: bool
+
+
+def money(value: Any, field: str, errors: dict, *, allow_zero: bool = True) -> Decimal | None:
+    """Parse money exactly: strings or integers only, never floats; two decimal places at most."""
+    if isinstance(value, float):
+        errors[field] = [_('Send amounts as strings such as "12.50", not floating-point numbers.')]
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        errors[field] = [_("“%(value)s” is not an amount of money.") % {"value": value}]
+        return None
+    if not amount.is_finite() or amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
+        errors[field] = [_("An amount has at most two decimal places.")]
+        return None
+    if amount < 0 or (amount == 0 and not allow_zero) or amount > MAX_MONEY:
+        errors[field] = [_("The amount must be positive.") if amount <= 0 else _("The amount is too large.")]
+        return None
+    return amount.quantize(CENT)
+
+
+def _parse_time(value: Any, field: str, errors: dict) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        parsed = parse_datetime(str(value or "").strip()) if value else None
+        if parsed is None:
+            try:
+                parsed = dt.datetime.combine(dt.date.fromisoformat(str(value).strip()), dt.time(12))
+            except (TypeError, ValueError):
+                errors[field] = [_("Enter a date and time such as 2026-05-01T14:30:00+08:00.")]
+                return None
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    if parsed > timezone.now() + dt.timedelta(days=1):
+        errors[field] = [_("An order cannot be in the future.")]
+        return None
+    return parsed
+
+
+def order_clean(
+    data: dict[str, Any], *, products: dict[str, Product] | None = None, stores: dict[str, Store] | None = None
+) -> dict[str, Any]:
+    """Validate an incoming order; raises one ValidationError naming every bad field."""
+    errors: dict[str, list[str]] = {}
+    ref = str(data.get("external_ref") or "").strip()
+    if not ref:
+        errors["external_ref"] = [_("Every order needs its order number (external_ref).")]
+    elif len(ref) > 64:
+        errors["external_ref"] = [_("An order number has at most 64 characters.")]
+    source = str(data.get("source") or "api").strip()[:32]
+    ordered_at = _parse_time(data.get("ordered_at") or timezone.now(), "ordered_at", errors)
+    method = data.get("payment_method") or PaymentMethod.OTHER
+    if method not in PaymentMethod.values:
+        errors["payment_method"] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(PaymentMethod.values)}]
+    store = None
+    store_key = data.get("store")
+    if store_key not in (None, ""):
+        store = (stores or {}).get(str(store_key))
+        if store is None:
+            store = Store.objects.filter(code=str(store_key)).first() or (
+                Store.objects.filter(pk=store_key).first() if str(store_key).isdigit() else None
+            )
+        if store is None:
+            errors["store"] = [_("There is no store “%(store)s”.") % {"store": store_key}]
+    raw_lines = data.get("lines") or []
+    if not isinstance(raw_lines, list) or not raw_lines:
+        errors["lines"] = [_("An order needs at least one line.")]
+        raw_lines = []
+    lines = []
+    skus = {str(line.get("sku")) for line in raw_lines if isinstance(line, dict) and line.get("sku")}
+    known = dict(products or {})
+    missing = skus - set(known)
+    if missing:
+        known.update({p.sku: p for p in Product.objects.filter(sku__in=missing).select_related("category")})
+    total = Decimal("0.00")
+    for i, line in enumerate(raw_lines):
+        if not isinstance(line, dict):
+            errors[f"lines[{i}]"] = [_("Each line is an object with sku, quantity and unit_price.")]
+            continue
+        product = known.get(str(line.get("sku"))) if line.get("sku") else None
+        name = str(line.get("name") or (product.name if product else "")).strip()[:200]
+        if not name:
+            errors[f"lines[{i}].name"] = [_("Name the item or give a known SKU.")]
+        try:
+            quantity = int(line.get("quantity", 1))
+            if quantity < 1 or quantity > 100000 or str(line.get("quantity", 1)).strip() != str(quantity):
+                raise ValueError
+        except (TypeError, ValueError):
+            errors[f"lines[{i}].quantity"] = [_("The quantity is a whole number from 1.")]
+            quantity = 0
+        raw_price = line.get("unit_price")
+        if raw_price in (None, "") and product is not None:
+            raw_price = product.price
+        unit_price = money(raw_price, f"lines[{i}].unit_price", errors) if raw_price not in (None, "") else None
+        if raw_price in (None, ""):
+            errors[f"lines[{i}].unit_price"] = [_("Give the unit price.")]
+        if unit_price is not None and quantity:
+            amount = (unit_price * quantity).quantize(CENT)
+            total += amount
+            lines.append(
+                {
+                    "product": product,
+                    "sku": str(line.get("sku") or "")[:64],
+                    "name": name,
+                    "category": product.category if product else None,
+                    "quantity": quantity,
+                    "unit_price": unit_price,
+                    "amount": amount,
+                }
+            )
+    discount = money(data.get("discount_amount") or "0", "discount_amount", errors)
+    paid = None
+    if discount is not None and not errors:
+        if discount > total:
+            errors["discount_amount"] = [_("The discount is larger than the order.")]
+        raw_paid = data.get("paid_amount")
+        paid = money(raw_paid, "paid_amount", errors) if raw_paid not in (None, "") else total - discount
+        if paid is not None and paid > total - discount:
+            errors["paid_amount"] = [_("More was paid than the order costs after discount.")]
+    if errors:
+        raise ValidationError(errors)
+    return {
+        "external_ref": ref,
+        "source": source,
+        "ordered_at": ordered_at,
+        "payment_method": method,
+        "store": store,
+        "lines": lines,
+        "total_amount": total,
+        "discount_amount": discount,
+        "paid_amount": paid,
+    }
+
+
+def _resolve_customer(data: dict[str, Any], *, actor: Any, store: Store | None) -> Customer:
+    customer_id = data.get("customer_id")
+    if customer_id not in (None, ""):
+        qs = (
+            Customer.objects.visible_to(actor)
+            if actor is not None
+            else Customer.objects.filter(merged_into__isnull=True)
+        )
+        customer = qs.filter(pk=customer_id).first() if str(customer_id).isdigit() else None
+        if customer is None:
+            merged = (
+                Customer.objects.filter(pk=customer_id).exclude(merged_into=None).first()
+                if str(customer_id).isdigit()
+                else None
+            )
+            if merged is not None:
+                return Customer.objects.get(pk=merged.merged_into_id)
+            raise ValidationError({"customer_id": [_("There is no customer #%(id)s.") % {"id": customer_id}]})
+        return customer
+    person = data.get("customer")
+    if not isinstance(person, dict) or not (person.get("phone") or person.get("email")):
+        raise ValidationError({"customer": [_("Give customer_id, or a customer with a phone or e-mail.")]})
+    contacts = [ContactInput(kind=k, value=person[k]) for k in ("phone", "email") if person.get(k)]
+    profile = {
+        "name": person.get("name") or person.get("phone") or person.get("email"),
+        "home_store": store.pk if store else None,
+        "source": str(data.get("source") or "order")[:32],
+    }
+    try:
+        return customer_create(actor=actor, data=profile, contacts=contacts, channel="order").customer
+    except ValidationError as exc:
+        raise ValidationError({f"customer.{k}": v for k, v in exc.message_dict.items()}) from None
+
+
+def order_ingest(*, actor: Any, data: dict[str, Any], channel: str = "api") -> IngestResult:
+    """Record a paid order once. The (source, external_ref) pair is its idempotency key."""
+    source = str(data.get("source") or "api").strip()[:32]
+    ref = str(data.get("external_ref") or "").strip()
+    existing = Order.objects.filter(source=source, external_ref=ref).first() if ref else None
+    if existing is not None:
+        return IngestResult(order=existing, created=False)
+    cleaned = order_clean(data)
+    try:
+        with transaction.atomic():
+            customer = _resolve_customer(data, actor=actor, store=cleaned["store"])
+            order = _order_write(actor=actor, customer=customer, cleaned=cleaned, channel=channel)
+    except IntegrityError:
+        existing = Order.objects.filter(source=cleaned["source"], external_ref=cleaned["external_ref"]).first()
+        if existing is None:
+            raise
+        return IngestResult(order=existing, created=False)
+    return IngestResult(order=order, created=True)
+
+
+def _order_write(*, actor: Any, customer: Customer, cleaned: dict[str, Any], channel: str) -> Order:
+    order = Order.objects.create(
+        source=cleaned["source"],
+        external_ref=cleaned["external_ref"],
+        customer=customer,
+        store=cleaned["store"],
+        ordered_at=cleaned["ordered_at"],
+        total_amount=cleaned["total_amount"],
+        discount_amount=cleaned["discount_amount"],
+        paid_amount=cleaned["paid_amount"],
+        payment_method=cleaned["payment_method"],
+    )
+    OrderLine.objects.bulk_create([OrderLine(order=order, **line) for line in cleaned["lines"]])
+    customer_stats_add_order(customer_id=customer.pk, ordered_at=order.ordered_at, paid=order.paid_amount)
+    payload = {
+        "order_id": order.pk,
+        "external_ref": order.external_ref,
+        "source": order.source,
+        "store_id": order.store_id,
+        "paid_amount": str(order.paid_amount),
+        "total_amount": str(order.total_amount),
+        "ordered_at": order.ordered_at.isoformat(),
+        "lines": [
+            {
+                "sku": ln["sku"],
+                "category_id": ln["category"].pk if ln["category"] else None,
+                "quantity": ln["quantity"],
+                "amount": str(ln["amount"]),
+            }
+            for ln in cleaned["lines"]
+        ],
+    }
+    event = event_record(
+        name="order.paid",
+        customer_id=customer.pk,
+        aggregate="order",
+        aggregate_id=order.pk,
+        actor_id=actor.pk if getattr(actor, "is_authenticated", False) else None,
+        payload=payload,
+    )
+    timeline_record(
+        customer_id=customer.pk,
+        kind="order.paid",
+        occurred_at=order.ordered_at,
+        summary=f"order {order.external_ref} ¥{order.paid_amount}",
+        data={
+            "ref": order.external_ref,
+            "amount": str(order.paid_amount),
+            "store": order.store.name if order.store else "—",
+            "lines": len(cleaned["lines"]),
+        },
+        actor=actor,
+        event_id=event.pk,
+        ref_type="order",
+        ref_id=order.pk,
+    )
+    audit_record(
+        actor=actor, action="create", object_type="order", object_id=order.pk, customer_id=customer.pk, channel=channel
+    )
+    return order
+
+
+def customer_stats_add_order(*, customer_id: int, ordered_at: dt.datetime, paid: Decimal) -> None:
+    """Keep the purchase figures on the customer row current in one UPDATE (no read-modify-write)."""
+    Customer.objects.filter(pk=customer_id).update(
+        order_count=F("order_count") + 1,
+        total_spent=F("total_spent") + paid,
+        last_order_at=Greatest(Coalesce(F("last_order_at"), Value(ordered_at)), Value(ordered_at)),
+        first_order_at=Least(Coalesce(F("first_order_at"), Value(ordered_at)), Value(ordered_at)),
+    )
+
+
+@transaction.atomic
+def refund_create(
+    *,
+    actor: Any,
+    order: Order,
+    external_ref: str,
+    amount: Any = None,
+    lines: list[dict] | None = None,
+    reason: str = "",
+    refunded_at: Any = None,
+    channel: str = "api",
+) -> tuple[Refund, bool]:
+    """Refund part or all of an order once per reference; never more than was paid."""
+    errors: dict[str, list[str]] = {}
+    ref = (external_ref or "").strip()
+    if not ref:
+        raise ValidationError({"external_ref": [_("Every refund needs its refund number.")]})
+    existing = Refund.objects.filter(order=order, external_ref=ref).first()
+    if existing:
+        return existing, False
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    order_lines = {ln.pk: ln for ln in order.lines.select_for_update()}
+    refund_lines, lines_amount = [], Decimal("0.00")
+    for i, item in enumerate(lines or []):
+        line = (
+            order_lines.get(int(item.get("order_line", 0) or 0)) if str(item.get("order_line", "")).isdigit() else None
+        )
+        if line is None:
+            errors[f"lines[{i}].order_line"] = [_("This line is not on the order.")]
+            continue
+        qty = item.get("quantity", 0)
+        if not isinstance(qty, int) or qty < 1 or qty > line.quantity - line.refunded_quantity:
+            errors[f"lines[{i}].quantity"] = [
+                _("At most %(n)d of this item can still be refunded.") % {"n": line.quantity - line.refunded_quantity}
+            ]
+            continue
+        refund_lines.append((line, qty))
+        lines_amount += (line.amount * qty / line.quantity).quantize(CENT)
+    value = money(amount, "amount", errors, allow_zero=False) if amount not in (None, "") else lines_amount
+    when = _parse_time(refunded_at or timezone.now(), "refunded_at", errors)
+    if not errors:
+        if value is None or value <= 0:
+            errors["amount"] = [_("Give the amount or the lines to refund.")]
+        elif value > order.paid_amount - order.refunded_amount:
+            errors["amount"] = [
+                _("Only ¥%(left)s of this order can still be refunded.")
+                % {"left": order.paid_amount - order.refunded_amount}
+            ]
+    if errors:
+        raise ValidationError(errors)
+    refund = Refund.objects.create(order=order, external_ref=ref, amount=value, reason=reason[:255], refunded_at=when)
+    for line, qty in refund_lines:
+        RefundLine.objects.create(refund=refund, order_line=line, quantity=qty)
+        OrderLine.objects.filter(pk=line.pk).update(refunded_quantity=F("refunded_quantity") + qty)
+    order.refunded_amount += value
+    order.status = (
+        Order.Status.REFUNDED if order.refunded_amount == order.paid_amount else Order.Status.PARTIALLY_REFUNDED
+    )
+    order.save(update_fields=["refunded_amount", "status"])
+    Customer.objects.filter(pk=order.customer_id).update(total_spent=F("total_spent") - value)
+    event = event_record(
+        name="order.refunded",
+        customer_id=order.customer_id,
+        aggregate="order",
+        aggregate_id=order.pk,
+        actor_id=actor.pk if getattr(actor, "is_authenticated", False) else None,
+        payload={
+            "order_id": order.pk,
+            "refund_id": refund.pk,
+            "amount": str(value),
+            "external_ref": ref,
+            "lines": [{"order_line": ln.pk, "sku": ln.sku, "quantity": q} for ln, q in refund_lines],
+        },
+    )
+    timeline_record(
+        customer_id=order.customer_id,
+        kind="order.refunded",
+        occurred_at=when,
+        summary=f"refund {ref} ¥{value}",
+        data={"ref": ref, "order_ref": order.external_ref, "amount": str(value)},
+        actor=actor,
+        event_id=event.pk,
+        ref_type="refund",
+        ref_id=refund.pk,
+    )
+    audit_record(
+        actor=actor,
+        action="create",
+        object_type="refund",
+        object_id=refund.pk,
+        customer_id=order.customer_id,
+        channel=channel,
+    )
+    return refund, True
+
+
+def customer_order_stats_refresh(*, customer_ids: list[int]) -> None:
+    """Recompute purchase figures from the orders themselves (after a merge), set-based."""
+    from django.db.models import Count, DecimalField, Max, Min, OuterRef, Subquery, Sum
+
+    orders = Order.objects.filter(customer_id=OuterRef("pk")).order_by().values("customer_id")
+    Customer.objects.filter(pk__in=customer_ids).update(
+        order_count=Coalesce(Subquery(orders.annotate(n=Count("id")).values("n")), 0),
+        total_spent=Coalesce(
+            Subquery(
+                orders.annotate(s=Sum(F("paid_amount") - F("refunded_amount"))).values("s"),
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            ),
+            Value(Decimal("0.00")),
+        ),
+        first_order_at=Subquery(orders.annotate(m=Min("ordered_at")).values("m")),
+        last_order_at=Subquery(orders.annotate(m=Max("ordered_at")).values("m")),
+    )
+
+
+def merge_orders(survivor: Customer, merged: Customer) -> dict[str, int]:
+    moved = Order.objects.filter(customer=merged).update(customer=survivor)
+    customer_order_stats_refresh(customer_ids=[survivor.pk, merged.pk])
+    return {"sales.Order": moved}
+
+
+def category_for(code: str) -> ProductCategory | None:
+    return ProductCategory.objects.filter(code=code).first()

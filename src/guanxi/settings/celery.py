@@ -1,0 +1,20 @@
+"""Celery configuration: the embedded default keeps its queue in a SQLite file beside the database."""
+
+import os
+from pathlib import Path
+
+_var = Path(os.environ.get("GUANXI_VAR_DIR", Path(__file__).resolve().parents[3] / "var"))
+
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{_var / 'celery-broker.sqlite3'}")
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "0") == "1"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.5} if CELERY_BROKER_URL.startswith("sqla+") else {}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-pending-events": {"task": "guanxi.core.tasks.dispatch_pending_events", "schedule": 30.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(_var / "celerybeat-schedule")

@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("guanxi.api_urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("guanxi.workspace.urls")),
+]
