@@ -4,10 +4,10 @@
 install:
 	@command -v uv >/dev/null || python3 -m pip install -q uv
 	uv sync --frozen
+	cd src/guanxi && uv run guanxi compilemessages -v0
 
 run: install
 	uv run guanxi serve --demo
 
 test: install
-	uv run guanxi compilemessages -v0
 	uv run pytest -p no:randomly -q $(PYTEST_ARGS)

@@ -20,5 +20,9 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("webhooks/orders/", OrderWebhookView.as_view(), name="webhook-orders"),
+    # Each capability owns its API under its own prefix.
+    path("loyalty/", include("guanxi.loyalty.api.urls")),
+    path("messaging/", include("guanxi.messaging.api.urls")),
+    path("analytics/", include("guanxi.analytics.api.urls")),
     path("", include(router.urls)),
 ]

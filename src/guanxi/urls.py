@@ -5,5 +5,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("guanxi.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("loyalty/", include("guanxi.loyalty.urls")),
+    path("messaging/", include("guanxi.messaging.urls")),
+    path("analytics/", include("guanxi.analytics.urls")),
     path("", include("guanxi.workspace.urls")),
 ]
