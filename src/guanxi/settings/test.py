@@ -15,9 +15,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+_suffix = os.environ.get("GUANXI_TEST_DB_SUFFIX", "") + os.environ.get("PYTEST_XDIST_WORKER", "")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that a real Celery worker or a live server in another process sees it.
-    DATABASES["default"]["TEST"] = {
-        "NAME": str(VAR_DIR / f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.sqlite3")
-    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{_suffix or 'main'}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_guanxi{'_' + _suffix if _suffix else ''}"}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
