@@ -12,7 +12,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "0") == "1"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.5} if CELERY_BROKER_URL.startswith("sqla+") else {}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "dispatch-pending-events": {"task": "guanxi.core.tasks.dispatch_pending_events", "schedule": 30.0},
