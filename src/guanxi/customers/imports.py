@@ -26,7 +26,7 @@ from guanxi.core.audit import audit_record
 from guanxi.core.events import subscribers_for
 from guanxi.core.models import Event
 from guanxi.customers.contacts import contact_indexes, normalize_contact
-from guanxi.customers.forms import CustomerForm, clean_custom_attributes
+from guanxi.customers.forms import CustomerImportForm, clean_custom_attributes
 from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, ImportJob, Tag, TimelineEntry
 
 CUSTOMER_FIELDS = [
@@ -277,7 +277,7 @@ class CustomerRowCleaner:
             data["home_store"] = self.stores.get(store_code)
         elif self.default_store:
             data["home_store"] = self.default_store.pk
-        form = CustomerForm(data=data)
+        form = CustomerImportForm(data=data)
         if not form.is_valid():
             for field, msgs in form.errors.items():
                 errors.setdefault(field, []).extend(msgs)
@@ -302,7 +302,8 @@ class CustomerRowCleaner:
             contacts.append((kind, value, value_index, last4))
         if errors:
             raise ValidationError(errors)
-        profile = {k: form.cleaned_data[k] for k in CustomerForm.Meta.fields}
+        profile = {k: form.cleaned_data[k] for k in CustomerImportForm.Meta.fields}
+        profile["home_store"] = data.get("home_store")
         tags = [
             t.strip() for t in (values.get("tags") or "").replace("；", ";").replace(",", ";").split(";") if t.strip()
         ]
@@ -353,9 +354,8 @@ def _process_customer_batch(
         customers = []
         for _line, profile, attrs, _contacts, _tags in to_create:
             customer = Customer(
-                **{k: v for k, v in profile.items() if k not in ("owner", "home_store")},
-                owner=profile.get("owner"),
-                home_store=profile.get("home_store"),
+                **{k: v for k, v in profile.items() if k != "home_store"},
+                home_store_id=profile.get("home_store"),
                 custom_attributes=attrs,
             )
             b = customer.birthday

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
 
 from guanxi.customers.contacts import email_index, last4_index, phone_index
 from guanxi.customers.models import ContactPoint, Customer, TimelineEntry
@@ -65,7 +66,7 @@ def customer_by_phone(*, user: Any, phone: str) -> QuerySet[Customer]:
 
 def customer_by_last4(*, user: Any, digits: str) -> QuerySet[Customer]:
     if not re.fullmatch(r"\d{4}", digits or ""):
-        raise ValidationError({"last4": ["Enter exactly four digits."]})
+        raise ValidationError({"last4": [_("Enter exactly four digits.")]})
     return customer_list(user=user).filter(
         id__in=customer_ids_by_contact_index(field="last4_index", index=last4_index(digits))
     )
