@@ -6,9 +6,14 @@ import sys
 def _start(env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        env={**{k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "GUANXI_FIELD_KEY")},
-             "DJANGO_SETTINGS_MODULE": "guanxi.settings.base", **env},
-        capture_output=True, text=True, timeout=60,
+        env={
+            **{k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "GUANXI_FIELD_KEY")},
+            "DJANGO_SETTINGS_MODULE": "guanxi.settings.base",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -226,14 +226,18 @@ class Command(BaseCommand):
         weight = rng.gamma(0.8, 1.0, m) * (lifetime_end - joined)
         owners = rng.choice(m, n, p=weight / weight.sum())
         frac = joined[owners] + rng.random(n) * (lifetime_end[owners] - joined[owners])
-        keep = rng.random(n) < SEASON[[(start + dt.timedelta(days=730 * f)).month - 1 for f in frac]] / SEASON.max()
+        start64 = np.datetime64(start.replace(tzinfo=None), "s")
+
+        def month_index(fractions):
+            stamps = start64 + (fractions * 730 * 86400).astype("timedelta64[s]")
+            return stamps.astype("datetime64[M]").astype(int) % 12
+
+        keep = rng.random(n) < SEASON[month_index(frac)] / SEASON.max()
         while not keep.all():
             redo = ~keep
-            frac[redo] = joined[owners[redo]] + rng.random(redo.sum()) * (
-                lifetime_end[owners[redo]] - joined[owners[redo]]
-            )
-            months = np.array([(start + dt.timedelta(days=730 * f)).month - 1 for f in frac[redo]])
-            keep[redo] = rng.random(redo.sum()) < SEASON[months] / SEASON.max()
+            span = lifetime_end[owners[redo]] - joined[owners[redo]]
+            frac[redo] = joined[owners[redo]] + rng.random(redo.sum()) * span
+            keep[redo] = rng.random(redo.sum()) < SEASON[month_index(frac[redo])] / SEASON.max()
         times = [start + dt.timedelta(seconds=float(f) * 730 * 86400) for f in frac]
         methods = [PaymentMethod.WECHAT_PAY, PaymentMethod.ALIPAY, PaymentMethod.CARD, PaymentMethod.CASH]
         order_rows, line_specs = [], []
