@@ -1,0 +1,26 @@
+"""Indexes that only PostgreSQL can build, with a plain fallback elsewhere."""
+
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models.indexes import IndexExpression
+
+# What django.contrib.postgres's AppConfig.ready() does for OpClass (that app, with its per-connection
+# type-handler queries, is not installed): let CREATE INDEX put the operator class after the expression.
+if OpClass not in IndexExpression.wrapper_classes:
+    IndexExpression.register_wrappers(*IndexExpression.wrapper_classes, OpClass)
+
+
+class TrigramIndex(GinIndex):
+    """A GIN trigram index (``pg_trgm``) that makes ``icontains``/``LIKE '%…%'`` searches index lookups.
+
+    Declare it as ``TrigramIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name=...)`` to serve
+    Django's ``icontains``, which compares ``UPPER(column)``. On other databases (SQLite in tests and
+    small installs) it is created as a plain index on the same expression, so schema rebuilds work.
+    Needs ``TrigramExtension()`` in the migration before it.
+    """
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().create_sql(model, schema_editor, using=using, **kwargs)
+        plain = [e.source_expressions[0] if isinstance(e, OpClass) else e for e in self.expressions]
+        return models.Index(*plain, name=self.name).create_sql(model, schema_editor, **kwargs)
