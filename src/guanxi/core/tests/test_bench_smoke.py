@@ -23,6 +23,7 @@ FIGURES = {
     "list_filtered_api",
     "list_deep_api",
     "search_name_api",
+    "search_name2_api",
     "customer_360_api",
     "lookup_phone_http",
     "lookup_last4_http",
