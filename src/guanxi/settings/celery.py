@@ -18,3 +18,12 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-pending-events": {"task": "guanxi.core.tasks.dispatch_pending_events", "schedule": 30.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(_var / "celerybeat-schedule")
+
+# analytics: nightly recompute of customer scores (RFM, P(alive), CLV, affinity). Celery's clock is UTC unless
+# CELERY_TIMEZONE is set: 19:30 UTC is 03:30 in Asia/Shanghai.
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE["analytics-refresh-scores"] = {
+    "task": "guanxi.analytics.tasks.scores_refresh_task",
+    "schedule": crontab(hour=int(os.environ.get("GUANXI_ANALYTICS_REFRESH_HOUR_UTC", "19")), minute=30),
+}

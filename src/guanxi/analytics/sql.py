@@ -1,0 +1,425 @@
+# ruff: noqa: S608 - statements are assembled from fixed fragments; every value is a bound parameter.
+"""Set-based SQL for analytics: RFM, the buy-till-you-die order summary, category affinity, cohorts.
+
+Every statement runs over all customers at once (``GROUP BY`` and window functions, no per-customer
+loop). What differs between databases is isolated in :class:`Dialect` — PostgreSQL has native time
+zones, date arithmetic and ``json_agg``; SQLite (≥ 3.33, for window functions and ``UPDATE … FROM``)
+uses Django's registered ``django_datetime_cast_date`` for the local calendar day, ``julianday`` for
+differences and ``json_group_array``. Both paths are exercised by the test suite.
+
+Conventions (the same as :mod:`guanxi.analytics.summary`):
+
+* a *purchase* is an order that is not fully refunded; its value is ``paid_amount - refunded_amount``;
+* a *purchase day* is a calendar day in the organisation's time zone (``settings.TIME_ZONE``); several
+  orders on one day are one purchase day, their amounts summed;
+* ``as_of`` is the last day included (inclusive), like the end of a calibration period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import connections
+
+from guanxi.analytics.models import SEGMENT_BY_LEVELS
+
+PURCHASE = "o.status <> 'refunded'"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few SQL fragments that differ between PostgreSQL and SQLite."""
+
+    vendor: str
+
+    @property
+    def postgres(self) -> bool:
+        return self.vendor == "postgresql"
+
+    def local_date(self, column: str) -> str:
+        """The calendar day of a UTC timestamp column in the organisation's zone (param ``tz``)."""
+        if self.postgres:
+            return f"CAST(({column} AT TIME ZONE %(tz)s) AS date)"
+        return f"django_datetime_cast_date({column}, %(tz)s, 'UTC')"
+
+    def days_between(self, earlier: str, later: str) -> str:
+        """Whole days from one date expression to another."""
+        if self.postgres:
+            return f"({later} - {earlier})"
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+    def date_param(self, name: str) -> str:
+        return f"CAST(%({name})s AS date)" if self.postgres else f"%({name})s"
+
+    def age_days(self, timestamp: str, now_param: str) -> str:
+        """Fractional days from a timestamp column to a timestamp parameter."""
+        if self.postgres:
+            return f"(EXTRACT(EPOCH FROM (%({now_param})s - {timestamp})) / 86400.0)"
+        return f"(julianday(%({now_param})s) - julianday({timestamp}))"
+
+    def month_index(self, date_expr: str) -> str:
+        """year * 12 + month - 1 of a date expression: consecutive months differ by one."""
+        if self.postgres:
+            year, month = f"EXTRACT(YEAR FROM {date_expr})", f"EXTRACT(MONTH FROM {date_expr})"
+        else:
+            year, month = f"strftime('%%Y', {date_expr})", f"strftime('%%m', {date_expr})"
+        return f"(CAST({year} AS INTEGER) * 12 + CAST({month} AS INTEGER) - 1)"
+
+    def json_array_agg(self, expr: str, order_by: str) -> str:
+        """A JSON array of ``expr`` per group, in ``order_by`` order."""
+        if self.postgres:
+            return f"jsonb_agg({expr} ORDER BY {order_by})"
+        # SQLite aggregates rows in the order the (ordered) subquery delivers them.
+        return f"json_group_array({expr})"
+
+    def float(self, expr: str) -> str:
+        return f"CAST({expr} AS DOUBLE PRECISION)"
+
+    def timestamp_param(self, value: dt.datetime) -> Any:
+        """Timestamps are compared as aware datetimes on PostgreSQL and as Django's UTC text on SQLite."""
+        if self.postgres:
+            return value
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def dialect(using: str = "default") -> Dialect:
+    return Dialect(connections[using].vendor)
+
+
+def local_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """The first instant of a local calendar day, as an aware datetime."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=local_zone())
+
+
+def _params(d: Dialect, *, as_of: dt.date, until: dt.date | None = None, **extra: Any) -> dict[str, Any]:
+    upper = day_start((until or as_of) + dt.timedelta(days=1))
+    return {"tz": settings.TIME_ZONE, "as_of": as_of.isoformat(), "upper": d.timestamp_param(upper), **extra}
+
+
+def _customer_filter(customer_sql: tuple[str, tuple] | None, column: str = "o.customer_id") -> tuple[str, dict]:
+    """Restrict to a compiled customer-id subquery (a ``visible_to`` queryset); '' when unrestricted."""
+    if customer_sql is None:
+        return "", {}
+    sql, params = customer_sql
+    names = {f"cust_{i}": p for i, p in enumerate(params)}
+    sql = sql.replace("%s", "\x00")
+    for name in names:
+        sql = sql.replace("\x00", f"%({name})s", 1)
+    return f" AND {column} IN ({sql})", names
+
+
+def _days_cte(d: Dialect, customer_where: str = "") -> str:
+    """Purchase days per customer with their net amount and order count, numbered in time order."""
+    day = d.local_date("o.ordered_at")
+    as_of = d.date_param("as_of")
+    return f"""
+    days AS (
+        SELECT o.customer_id AS customer_id, {day} AS day,
+               SUM(o.paid_amount - o.refunded_amount) AS amount, COUNT(*) AS orders
+        FROM sales_order o
+        WHERE {PURCHASE} AND o.ordered_at < %(upper)s{customer_where}
+        GROUP BY o.customer_id, {day}
+    ),
+    ranked AS (
+        SELECT customer_id, day, amount, orders,
+               ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY day) AS n
+        FROM days
+    ),
+    facts AS (
+        SELECT customer_id,
+               {d.days_between("MIN(day)", d.date_param("as_of"))} AS t_days,
+               {d.days_between(f"MAX(CASE WHEN day <= {as_of} THEN day END)", as_of)} AS since_last_days,
+               SUM(CASE WHEN day <= {d.date_param("as_of")} THEN orders ELSE 0 END) AS orders,
+               SUM(CASE WHEN day <= {d.date_param("as_of")} THEN amount ELSE 0 END) AS monetary,
+               SUM(CASE WHEN n > 1 AND day <= {d.date_param("as_of")} THEN 1 ELSE 0 END) AS frequency,
+               SUM(CASE WHEN n > 1 AND day <= {d.date_param("as_of")} THEN amount ELSE 0 END) AS repeat_amount,
+               SUM(CASE WHEN day > {d.date_param("as_of")} THEN 1 ELSE 0 END) AS holdout_frequency,
+               SUM(CASE WHEN day > {d.date_param("as_of")} THEN amount ELSE 0 END) AS holdout_amount
+        FROM ranked
+        GROUP BY customer_id
+        HAVING MIN(day) <= {d.date_param("as_of")}
+    )"""
+
+
+def _segment_case() -> str:
+    whens = []
+    for (r_high, f_high, m_high), segment in SEGMENT_BY_LEVELS.items():
+        cond = " AND ".join(
+            f"{col} {'>' if high else '<='} {avg}"
+            for col, avg, high in (
+                ("r_score", "r_avg", r_high),
+                ("f_score", "f_avg", f_high),
+                ("m_score", "m_avg", m_high),
+            )
+        )
+        whens.append(f"WHEN {cond} THEN '{segment}'")
+    return "CASE " + " ".join(whens) + " END"
+
+
+def _rfm_ctes(d: Dialect) -> str:
+    """RFM quintiles over ``facts``: NTILE(5), ties sharing the lowest quintile their value reaches;
+    a score is *high* when it is above the base's average score."""
+    return f"""
+    tiles AS (
+        SELECT f.*,
+               NTILE(5) OVER (ORDER BY since_last_days DESC, customer_id) AS r_tile,
+               NTILE(5) OVER (ORDER BY orders, customer_id) AS f_tile,
+               NTILE(5) OVER (ORDER BY monetary, customer_id) AS m_tile
+        FROM facts f
+    ),
+    scored AS (
+        SELECT t.*,
+               MIN(r_tile) OVER (PARTITION BY since_last_days) AS r_score,
+               MIN(f_tile) OVER (PARTITION BY orders) AS f_score,
+               MIN(m_tile) OVER (PARTITION BY monetary) AS m_score
+        FROM tiles t
+    ),
+    averaged AS (
+        SELECT s.*,
+               AVG({d.float("r_score")}) OVER () AS r_avg,
+               AVG({d.float("f_score")}) OVER () AS f_avg,
+               AVG({d.float("m_score")}) OVER () AS m_avg
+        FROM scored s
+    )"""
+
+
+@dataclass
+class CustomerFacts:
+    """Per-customer purchase facts as parallel arrays, sorted by customer id (all times in days)."""
+
+    customer_id: np.ndarray
+    t_days: np.ndarray  # first purchase day -> as_of  (BTYD T)
+    since_last_days: np.ndarray  # last purchase day -> as_of  (RFM recency)
+    orders: np.ndarray  # RFM frequency: purchases (orders) up to as_of
+    monetary: list  # RFM monetary: Decimal net spend up to as_of
+    frequency: np.ndarray  # BTYD x: repeat purchase days
+    repeat_amount: np.ndarray  # total of the repeat purchase days (float)
+    holdout_frequency: np.ndarray
+    holdout_amount: np.ndarray
+    r_score: np.ndarray | None = None
+    f_score: np.ndarray | None = None
+    m_score: np.ndarray | None = None
+    segment: list | None = None
+
+    def __len__(self) -> int:
+        return len(self.customer_id)
+
+    @property
+    def recency_days(self) -> np.ndarray:
+        """BTYD t_x: first purchase day -> last purchase day."""
+        return self.t_days - self.since_last_days
+
+    @property
+    def monetary_value(self) -> np.ndarray:
+        """Mean amount of the repeat purchase days (0 without any)."""
+        return np.divide(
+            self.repeat_amount,
+            self.frequency,
+            out=np.zeros(len(self.frequency)),
+            where=self.frequency > 0,
+        )
+
+
+_FACT_COLUMNS = (
+    "customer_id, t_days, since_last_days, orders, monetary, frequency, "
+    "{repeat} AS repeat_amount, holdout_frequency, {holdout} AS holdout_amount"
+)
+
+
+def _fetch_facts(sql: str, params: dict, using: str, *, scored: bool) -> CustomerFacts:
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (13 if scored else 9)
+
+    def ints(i: int) -> np.ndarray:
+        return np.asarray(columns[i], dtype=np.int64)
+
+    def floats(i: int) -> np.ndarray:
+        return np.asarray(columns[i], dtype=np.float64)
+
+    from decimal import Decimal
+
+    cents = Decimal("0.01")
+    facts = CustomerFacts(
+        customer_id=ints(0),
+        t_days=ints(1),
+        since_last_days=ints(2),
+        orders=ints(3),
+        monetary=[Decimal(str(v)).quantize(cents) for v in columns[4]],
+        frequency=ints(5),
+        repeat_amount=floats(6),
+        holdout_frequency=ints(7),
+        holdout_amount=floats(8),
+    )
+    if scored:
+        facts.r_score, facts.f_score, facts.m_score = ints(9), ints(10), ints(11)
+        facts.segment = list(columns[12])
+    return facts
+
+
+def customer_facts(
+    *,
+    as_of: dt.date,
+    holdout_end: dt.date | None = None,
+    with_rfm: bool = True,
+    customer_sql: tuple[str, tuple] | None = None,
+    using: str = "default",
+) -> CustomerFacts:
+    """RFM values, quintile scores and segment, and the BTYD summary of every customer with a purchase
+    on or before ``as_of``, from one scan of ``sales_order``.
+
+    ``holdout_end`` also counts the purchase days after ``as_of`` up to that day (to judge a forecast).
+    ``customer_sql`` (SQL, params) restricts to a customer-id subquery.
+    """
+    d = dialect(using)
+    where, extra = _customer_filter(customer_sql)
+    params = _params(d, as_of=as_of, until=holdout_end, **extra)
+    columns = _FACT_COLUMNS.format(repeat=d.float("repeat_amount"), holdout=d.float("holdout_amount"))
+    if with_rfm:
+        sql = (
+            f"WITH {_days_cte(d, where)}, {_rfm_ctes(d)} "
+            f"SELECT {columns}, r_score, f_score, m_score, {_segment_case()} AS segment "
+            f"FROM averaged ORDER BY customer_id"
+        )
+    else:
+        sql = f"WITH {_days_cte(d, where)} SELECT {columns} FROM facts ORDER BY customer_id"
+    return _fetch_facts(sql, params, using, scored=with_rfm)
+
+
+def order_summary(
+    *,
+    as_of: dt.date,
+    holdout_end: dt.date | None = None,
+    period_days: float = 1.0,
+    using: str = "default",
+):
+    """The BTYD summary (frequency, recency, T, mean repeat spend) computed by SQL from Guanxi's orders,
+    in the shape of :class:`guanxi.analytics.summary.CustomerSummary` so the model code reads it directly."""
+    from guanxi.analytics.summary import CustomerSummary
+
+    facts = customer_facts(as_of=as_of, holdout_end=holdout_end, with_rfm=False, using=using)
+    first = np.datetime64(as_of, "D") - facts.t_days.astype("timedelta64[D]")
+    holdout_mean = np.divide(
+        facts.holdout_amount,
+        facts.holdout_frequency,
+        out=np.zeros(len(facts)),
+        where=facts.holdout_frequency > 0,
+    )
+    return CustomerSummary(
+        customer_id=facts.customer_id,
+        first_purchase=first,
+        frequency=facts.frequency,
+        recency=facts.recency_days / period_days,
+        T=facts.t_days / period_days,
+        monetary_value=facts.monetary_value,
+        holdout_frequency=facts.holdout_frequency if holdout_end else None,
+        holdout_monetary_value=holdout_mean if holdout_end else None,
+    )
+
+
+def rfm_rows(*, as_of: dt.date, customer_sql=None, using: str = "default") -> list[dict[str, Any]]:
+    """RFM per customer as dicts (for reports and tests; the refresh stores the same in CustomerScore)."""
+    facts = customer_facts(as_of=as_of, customer_sql=customer_sql, using=using)
+    return [
+        {
+            "customer_id": int(facts.customer_id[i]),
+            "recency_days": int(facts.since_last_days[i]),
+            "frequency": int(facts.orders[i]),
+            "monetary": facts.monetary[i],
+            "r": int(facts.r_score[i]),
+            "f": int(facts.f_score[i]),
+            "m": int(facts.m_score[i]),
+            "segment": facts.segment[i],
+        }
+        for i in range(len(facts))
+    ]
+
+
+def category_affinity_rebuild(
+    *, as_of: dt.date, now: dt.datetime, half_life_days: float, top: int = 3, using: str = "default"
+) -> int:
+    """Rewrite ``analytics_categoryaffinity``: each customer's ``top`` categories by net line spend, each
+    line weighted by 2^(−age / half-life), so recent purchases count most. One INSERT … SELECT."""
+    d = dialect(using)
+    params = _params(d, as_of=as_of, now=d.timestamp_param(now), half_life=float(half_life_days), top=top)
+    net_line = f"({d.float('l.amount')} * (l.quantity - l.refunded_quantity) / l.quantity)"
+    decay = f"EXP(-0.6931471805599453 * {d.age_days('o.ordered_at', 'now')} / %(half_life)s)"
+    sql = f"""
+        INSERT INTO analytics_categoryaffinity (customer_id, category_id, rank, score, spend, last_purchase)
+        SELECT customer_id, category_id, rnk, score, spend, last_at FROM (
+            SELECT customer_id, category_id, score, spend, last_at,
+                   ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY score DESC, category_id) AS rnk
+            FROM (
+                SELECT o.customer_id AS customer_id, l.category_id AS category_id,
+                       SUM({net_line} * {decay}) AS score,
+                       SUM(l.amount * (l.quantity - l.refunded_quantity) / l.quantity) AS spend,
+                       MAX(o.ordered_at) AS last_at
+                FROM sales_orderline l JOIN sales_order o ON o.id = l.order_id
+                WHERE {PURCHASE} AND o.ordered_at < %(upper)s
+                  AND l.category_id IS NOT NULL AND l.refunded_quantity < l.quantity
+                GROUP BY o.customer_id, l.category_id
+            ) agg
+        ) ranked
+        WHERE rnk <= %(top)s
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute("DELETE FROM analytics_categoryaffinity")
+        cursor.execute(sql, params)
+        inserted = cursor.rowcount
+        # Copy each customer's ranked category ids onto the score row (for filters and the 360 panel).
+        cursor.execute(
+            f"""
+            UPDATE analytics_customerscore SET top_categories = agg.ids
+            FROM (
+                SELECT customer_id, {d.json_array_agg("category_id", "rank")} AS ids
+                FROM (SELECT customer_id, category_id, rank FROM analytics_categoryaffinity
+                      ORDER BY customer_id, rank) ordered
+                GROUP BY customer_id
+            ) agg
+            WHERE analytics_customerscore.customer_id = agg.customer_id
+            """
+        )
+    return inserted
+
+
+def cohort_counts(
+    *, since: dt.date | None = None, customer_sql=None, using: str = "default"
+) -> list[tuple[int, int, int]]:
+    """(cohort month index, months since first purchase, active customers) for every cohort and month.
+
+    A customer's cohort is the month of their first purchase; they count as retained in month k if they
+    made a purchase k months later. ``since`` limits to cohorts starting on or after that date.
+    """
+    d = dialect(using)
+    where, extra = _customer_filter(customer_sql)
+    params = {"tz": settings.TIME_ZONE, **extra}
+    month = d.month_index(d.local_date("o.ordered_at"))
+    since_where = ""
+    if since is not None:
+        params["floor"] = since.year * 12 + since.month - 1
+        since_where = "WHERE f.cohort >= %(floor)s"
+    sql = f"""
+        WITH months AS (
+            SELECT DISTINCT o.customer_id AS customer_id, {month} AS m
+            FROM sales_order o WHERE {PURCHASE}{where}
+        ),
+        firsts AS (SELECT customer_id, MIN(m) AS cohort FROM months GROUP BY customer_id)
+        SELECT f.cohort, months.m - f.cohort AS k, COUNT(*)
+        FROM months JOIN firsts f ON f.customer_id = months.customer_id
+        {since_where}
+        GROUP BY f.cohort, months.m - f.cohort
+        ORDER BY f.cohort, k
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(int(c), int(k), int(n)) for c, k, n in cursor.fetchall()]
