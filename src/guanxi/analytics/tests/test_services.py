@@ -1,0 +1,164 @@
+"""The scores refresh end to end: orders written through the sales services (with a refund), customers
+drawn from the BG/NBD story, stored scores, fits, affinity, the Celery task, the beat entry, the command."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from io import StringIO
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from guanxi.analytics.btyd import BGNBD
+from guanxi.analytics.models import CategoryAffinity, CustomerScore, ModelFit, Refresh, Segment
+from guanxi.analytics.services import scores_refresh
+from guanxi.analytics.tests.orders import at_local, customers, order, save_orders
+from guanxi.core.models import AuditLog, Event
+
+AS_OF = dt.date(2024, 6, 30)
+
+
+def simulated_base(n: int = 300, seed: int = 11) -> list[int]:
+    """Customers whose purchase days follow BG/NBD (in days), first purchases spread over a year."""
+    rng = np.random.default_rng(seed)
+    truth = BGNBD(r=0.8, alpha=40.0, a=0.6, b=2.5)
+    people = customers(n)
+    t = rng.integers(30, 365, n).astype(float)
+    x, t_x = truth.simulate(t, rng)
+    rows = []
+    for person, big_t, count, last in zip(people, t, x.astype(int), t_x, strict=True):
+        first = AS_OF - dt.timedelta(days=int(big_t))
+        days = {0, int(round(last))} if count else {0}
+        while len(days) < count + 1:
+            days.add(int(rng.integers(1, max(int(round(last)), 2))))
+        for offset in sorted(days):
+            rows.append(order(person.pk, at_local(first + dt.timedelta(days=offset)), f"{rng.gamma(3, 30):.2f}"))
+    save_orders(rows)
+    return [p.pk for p in people]
+
+
+@pytest.mark.django_db
+def test_refresh_scores_every_customer_with_a_purchase():
+    ids = simulated_base()
+    customers(3)  # no purchases: no score
+    result = scores_refresh(as_of=AS_OF)
+    assert result.customers == len(ids) == CustomerScore.objects.count()
+    assert set(result.timings) == {"sql_facts", "fit_predict", "store", "sql_affinity"}
+    assert Refresh.objects.get().status == Refresh.Status.DONE
+
+    fits = {f.model: f for f in ModelFit.objects.all()}
+    assert set(fits) == {ModelFit.Kind.BGNBD, ModelFit.Kind.GAMMA_GAMMA}
+    assert fits[ModelFit.Kind.BGNBD].n_customers == len(ids)
+    assert fits[ModelFit.Kind.BGNBD].log_likelihood < 0
+
+    scores = list(CustomerScore.objects.all())
+    assert {s.segment for s in scores} <= set(Segment.values)
+    assert all(0.0 <= s.p_alive <= 1.0 for s in scores)
+    assert all(s.expected_purchases_90d >= 0 and s.clv_12m >= 0 and s.value_at_risk >= 0 for s in scores)
+    one_timers = [s for s in scores if s.repeat_purchases == 0]
+    repeaters = [s for s in scores if s.repeat_purchases > 0]
+    assert one_timers and repeaters
+    # BG/NBD: a customer without a repeat purchase cannot have dropped out yet
+    assert all(s.p_alive == 1.0 and s.value_at_risk == 0 and not s.is_overdue for s in one_timers)
+    assert all(s.typical_interval_days is None for s in one_timers)
+    assert {s.is_overdue for s in repeaters} == {True, False}
+    for s in repeaters:
+        interval = (s.last_purchase - s.first_purchase).days / s.repeat_purchases
+        assert s.typical_interval_days == pytest.approx(interval)
+        assert s.is_overdue == (s.recency_days > 1.5 * interval)
+    # a long-silent frequent buyer is less likely active than a recent one with the same frequency
+    risky = max(repeaters, key=lambda s: s.value_at_risk)
+    assert risky.p_alive < 1.0 and risky.value_at_risk > 0
+    assert Event.objects.filter(name="analytics.scores_refreshed").count() == 1
+    assert AuditLog.objects.filter(object_type="analytics_scores", action="refresh").count() == 1
+
+
+@pytest.mark.django_db
+def test_refresh_reads_orders_written_by_the_sales_services(store_a):
+    from guanxi.customers.tests.factories import make_customer
+    from guanxi.sales.services import refund_create
+    from guanxi.sales.tests.factories import CategoryFactory, ProductFactory, make_order
+
+    tights = ProductFactory(sku="TIGHTS", category=CategoryFactory(code="tights", name="连裤袜"), price="50.00")
+    customer = make_customer(store=store_a, name="李娜")
+    days = [AS_OF - dt.timedelta(days=d) for d in (120, 90, 60, 5)]
+    orders = [
+        make_order(
+            customer=customer,
+            store=store_a,
+            ordered_at=at_local(day).isoformat(),
+            lines=[{"sku": "TIGHTS", "quantity": 2}],
+        )
+        for day in days
+    ]
+    refund_create(actor=None, order=orders[-1], external_ref="R-1", amount="40.00")
+    scores_refresh(as_of=AS_OF)
+    score = CustomerScore.objects.get(customer=customer)
+    assert score.frequency == 4
+    assert score.monetary == Decimal("360.00")  # 4 × 100 − 40 refunded
+    assert score.recency_days == 5
+    assert score.repeat_purchases == 3
+    assert score.avg_repeat_spend == Decimal("86.67")  # (100 + 100 + 60) / 3
+    assert score.typical_interval_days == pytest.approx(115 / 3)
+    assert not score.is_overdue
+    assert score.top_categories == [tights.category_id]
+    assert CategoryAffinity.objects.get(customer=customer).rank == 1
+
+
+@pytest.mark.django_db
+def test_refresh_replaces_scores_of_customers_without_purchases_any_more():
+    a, b = customers(2)
+    first = save_orders([order(a.pk, at_local(AS_OF), "10.00"), order(b.pk, at_local(AS_OF), "20.00")])
+    scores_refresh(as_of=AS_OF)
+    assert CustomerScore.objects.count() == 2
+    from guanxi.sales.models import Order
+
+    Order.objects.filter(pk=first[1].pk).update(refunded_amount="20.00", status=Order.Status.REFUNDED)
+    scores_refresh(as_of=AS_OF)
+    assert list(CustomerScore.objects.values_list("customer_id", flat=True)) == [a.pk]
+    assert Refresh.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_refresh_on_an_empty_database_stores_nothing():
+    result = scores_refresh(as_of=AS_OF)
+    assert result.customers == 0 and not CustomerScore.objects.exists() and not ModelFit.objects.exists()
+
+
+@pytest.mark.django_db
+def test_celery_task_runs_the_refresh(admin_user):
+    from guanxi.analytics.tasks import scores_refresh_task
+
+    simulated_base(n=40)
+    assert scores_refresh_task.delay(actor_id=admin_user.pk).get() == CustomerScore.objects.count() == 40
+    assert AuditLog.objects.get(object_type="analytics_scores").actor_id == admin_user.pk
+
+
+def test_beat_schedules_the_nightly_refresh():
+    entry = settings.CELERY_BEAT_SCHEDULE["analytics-refresh-scores"]
+    assert entry["task"] == "guanxi.analytics.tasks.scores_refresh_task"
+    from guanxi.analytics import tasks
+
+    assert tasks.scores_refresh_task.name == entry["task"]
+
+
+@pytest.mark.django_db
+def test_command_refreshes_with_a_progress_bar():
+    simulated_base(n=60)
+    out, err = StringIO(), StringIO()
+    call_command("analytics_refresh", "--as-of", AS_OF.isoformat(), "--batch-size", "25", stdout=out, stderr=err)
+    assert "60 customers scored as of 2024-06-30" in out.getvalue()
+    assert "bgnbd" in out.getvalue()
+    assert "store: 100%" in err.getvalue() and "60/60" in err.getvalue()
+    assert CustomerScore.objects.count() == 60
+
+
+@pytest.mark.django_db
+def test_command_rejects_a_bad_date():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="--as-of"):
+        call_command("analytics_refresh", "--as-of", "2024-13-01", stdout=StringIO())
