@@ -23,10 +23,11 @@ from django.utils.translation import gettext as _
 
 from guanxi.accounts.models import Store
 from guanxi.core.audit import audit_record
+from guanxi.core.db.copy import bulk_insert, bulk_insert_values
 from guanxi.core.events import subscribers_for
 from guanxi.core.models import Event
 from guanxi.customers.contacts import contact_indexes, normalize_contact
-from guanxi.customers.forms import CustomerImportForm, clean_custom_attributes
+from guanxi.customers.forms import CustomerRowValidator, clean_custom_attributes
 from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, ImportJob, Tag, TimelineEntry
 
 CUSTOMER_FIELDS = [
@@ -249,6 +250,7 @@ class CustomerRowCleaner:
         self.stores = {s.code: s.pk for s in Store.objects.all()}
         self.definitions = list(CustomAttribute.objects.all())
         self.default_store = default_store
+        self.validator = CustomerRowValidator()
 
     def clean(self, row: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], list, list[str]]:
         values = {field: row.get(column, "") for column, field in self.mapping.items()}
@@ -277,10 +279,9 @@ class CustomerRowCleaner:
             data["home_store"] = self.stores.get(store_code)
         elif self.default_store:
             data["home_store"] = self.default_store.pk
-        form = CustomerImportForm(data=data)
-        if not form.is_valid():
-            for field, msgs in form.errors.items():
-                errors.setdefault(field, []).extend(msgs)
+        form_data, form_errors = self.validator.clean(data)
+        for field, msgs in form_errors.items():
+            errors.setdefault(field, []).extend(msgs)
         attrs = {field[5:]: value for field, value in values.items() if field.startswith("attr:")}
         cleaned_attrs: dict[str, Any] = {}
         try:
@@ -302,7 +303,7 @@ class CustomerRowCleaner:
             contacts.append((kind, value, value_index, last4))
         if errors:
             raise ValidationError(errors)
-        profile = {k: form.cleaned_data[k] for k in CustomerImportForm.Meta.fields}
+        profile = dict(form_data)
         profile["home_store"] = data.get("home_store")
         tags = [
             t.strip() for t in (values.get("tags") or "").replace("；", ";").replace(",", ";").split(";") if t.strip()
@@ -365,55 +366,68 @@ def _process_customer_batch(
 
                 customer.id_number_index = blind_index("id_number", customer.id_number)
             customers.append(customer)
-        Customer.objects.bulk_create(customers)
+        bulk_insert(Customer, customers)
         contact_rows, tag_rows, timeline_rows, event_rows = [], [], [], []
         tag_names = {t for item in to_create for t in item[4]}
-        tags = {t.name: t for t in Tag.objects.filter(name__in=tag_names)}
+        tags = {t.name: t.pk for t in Tag.objects.filter(name__in=tag_names)}
         for name in tag_names - set(tags):
-            tags[name], _created = Tag.objects.get_or_create(name=name[:50])
+            tags[name] = Tag.objects.get_or_create(name=name[:50])[0].pk
+        actor_id = job.created_by_id
         for customer, (_line, _p, _a, contacts, tag_list) in zip(customers, to_create, strict=True):
             primary_done = set()
             for kind, value, value_index, last4 in contacts:
-                contact_rows.append(
-                    ContactPoint(
-                        customer=customer,
-                        kind=kind,
-                        value=value,
-                        value_index=value_index,
-                        last4_index=last4,
-                        is_primary=kind not in primary_done,
-                    )
-                )
+                contact_rows.append((customer.pk, kind, value, value_index, last4, "", kind not in primary_done, now))
                 primary_done.add(kind)
-            tag_rows.extend(Customer.tags.through(customer=customer, tag=tags[t[:50]]) for t in set(tag_list))
+            tag_rows.extend((customer.pk, tags[t[:50]]) for t in set(tag_list))
             timeline_rows.append(
-                TimelineEntry(
-                    customer=customer,
-                    kind="customer.created",
-                    occurred_at=now,
-                    summary="created via import",
-                    data={"channel": "import"},
-                    actor=job.created_by,
+                (
+                    customer.pk,
+                    "customer.created",
+                    now,
+                    "created via import",
+                    {"channel": "import"},
+                    actor_id,
+                    None,
+                    "",
+                    "",
                 )
             )
             event_rows.append(
-                Event(
-                    name="customer.created",
-                    customer_id=customer.pk,
-                    aggregate="customer",
-                    aggregate_id=str(customer.pk),
-                    actor_id=job.created_by_id,
-                    payload={"channel": "import", "import_job": job.pk, "home_store_id": customer.home_store_id},
+                (
+                    "customer.created",
+                    "customer",
+                    str(customer.pk),
+                    customer.pk,
+                    actor_id,
+                    {"channel": "import", "import_job": job.pk, "home_store_id": customer.home_store_id},
+                    now,
+                    None,
                 )
             )
-        ContactPoint.objects.bulk_create(contact_rows)
-        Customer.tags.through.objects.bulk_create(tag_rows)
-        TimelineEntry.objects.bulk_create(timeline_rows)
-        events = Event.objects.bulk_create(event_rows)
+        bulk_insert_values(
+            ContactPoint,
+            ["customer", "kind", "value", "value_index", "last4_index", "label", "is_primary", "created_at"],
+            contact_rows,
+        )
+        bulk_insert_values(Customer.tags.through, ["customer", "tag"], tag_rows)
+        bulk_insert_values(
+            TimelineEntry,
+            ["customer", "kind", "occurred_at", "summary", "data", "actor", "event_id", "ref_type", "ref_id"],
+            timeline_rows,
+        )
+        bulk_insert_values(
+            Event,
+            ["name", "aggregate", "aggregate_id", "customer_id", "actor_id", "payload", "created_at", "dispatched_at"],
+            event_rows,
+        )
         if subscribers_for("customer.created"):
             from guanxi.core.tasks import dispatch_event
 
-            ids = [e.pk for e in events if e.pk]
+            ids = list(
+                Event.objects.filter(name="customer.created", customer_id__in=[c.pk for c in customers]).values_list(
+                    "id", flat=True
+                )
+            )
             transaction.on_commit(lambda: [dispatch_event.delay(i) for i in ids])
     return len(to_create), matched, batch.rejected
 

@@ -37,7 +37,7 @@ def test_serve_starts_web_worker_and_beat_on_a_fresh_directory(tmp_path):
         start_new_session=True,
     )
     try:
-        deadline, status = time.monotonic() + 60, None
+        deadline, status = time.monotonic() + 120, None
         while time.monotonic() < deadline and status != 200:
             try:
                 status = urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2).status  # noqa: S310
