@@ -9,22 +9,32 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_normalises_and_dedups_by_phone(api_a, store_a):
-    body = {"name": "周杰", "home_store": store_a.pk, "birthday": "1988-08-08",
-            "contacts": [{"kind": "phone", "value": "139 1111 2222"}], "tags": ["VIP"]}
+    body = {
+        "name": "周杰",
+        "home_store": store_a.pk,
+        "birthday": "1988-08-08",
+        "contacts": [{"kind": "phone", "value": "139 1111 2222"}],
+        "tags": ["VIP"],
+    }
     first = api_a.post("/api/customers/", body, format="json")
     assert first.status_code == 201, first.content
     assert first.json()["contact_points"][0]["value"] == "+8613911112222"
-    twin = api_a.post("/api/customers/", {**body, "name": "周杰伦", "contacts": [{"kind": "phone",
-                                                                              "value": "+86 13911112222"}]},
-                      format="json")
+    twin = api_a.post(
+        "/api/customers/",
+        {**body, "name": "周杰伦", "contacts": [{"kind": "phone", "value": "+86 13911112222"}]},
+        format="json",
+    )
     assert twin.status_code == 200 and twin.json()["id"] == first.json()["id"]
     assert twin.json()["matched_by"] == "phone"
     assert Customer.objects.count() == 1
 
 
 def test_validation_errors_are_json_naming_each_field_and_write_nothing(api_a, store_a):
-    response = api_a.post("/api/customers/", {
-        "name": "", "birthday": "1990-02-31", "contacts": [{"kind": "phone", "value": "12"}]}, format="json")
+    response = api_a.post(
+        "/api/customers/",
+        {"name": "", "birthday": "1990-02-31", "contacts": [{"kind": "phone", "value": "12"}]},
+        format="json",
+    )
     assert response.status_code == 400
     assert set(response.json()) >= {"contacts[0].value"}
     response = api_a.post("/api/customers/", {"name": "x", "birthday": "1990-02-31"}, format="json")

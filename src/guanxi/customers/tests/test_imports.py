@@ -28,8 +28,14 @@ def _write(tmp_path, rows, name="customers.csv"):
 
 def test_mapping_is_guessed_from_chinese_headings(tmp_path):
     path = _write(tmp_path, ROWS)
-    assert auto_mapping(read_header(path)) == {"姓名": "name", "手机": "phone", "邮箱": "email",
-                                               "生日": "birthday", "门店": "home_store", "标签": "tags"}
+    assert auto_mapping(read_header(path)) == {
+        "姓名": "name",
+        "手机": "phone",
+        "邮箱": "email",
+        "生日": "birthday",
+        "门店": "home_store",
+        "标签": "tags",
+    }
 
 
 def test_dry_run_reports_every_bad_row_and_writes_nothing(tmp_path, store_a):
@@ -72,10 +78,12 @@ def test_xlsx_import(tmp_path, store_a):
 
 
 def test_order_import_groups_lines_and_replays_nothing(tmp_path, store_a):
-    rows = [["订单号", "手机", "姓名", "门店", "商品", "数量", "单价", "时间"],
-            ["A1", "13800005555", "陈", "store-a", "衬衫", "1", "459.00", "2026-03-01 10:00"],
-            ["A1", "13800005555", "陈", "store-a", "袜子", "2", "39.00", "2026-03-01 10:00"],
-            ["A2", "13800005555", "陈", "store-a", "鞋", "1", "abc", "2026-03-02 10:00"]]
+    rows = [
+        ["订单号", "手机", "姓名", "门店", "商品", "数量", "单价", "时间"],
+        ["A1", "13800005555", "陈", "store-a", "衬衫", "1", "459.00", "2026-03-01 10:00"],
+        ["A1", "13800005555", "陈", "store-a", "袜子", "2", "39.00", "2026-03-01 10:00"],
+        ["A2", "13800005555", "陈", "store-a", "鞋", "1", "abc", "2026-03-02 10:00"],
+    ]
     path = _write(tmp_path, rows, "orders.csv")
     job = import_run(import_job_create(actor=None, path=path, target="orders", dry_run=False))
     assert (job.created_count, job.rejected_count) == (1, 1)
