@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, reverse_lazy
 
 from guanxi.workspace import views
 
@@ -8,5 +8,30 @@ app_name = "workspace"
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="workspace/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password/",
+        auth_views.PasswordChangeView.as_view(
+            template_name="workspace/password_change.html", success_url=reverse_lazy("workspace:password_done")
+        ),
+        name="password_change",
+    ),
+    path(
+        "password/done/",
+        auth_views.PasswordChangeDoneView.as_view(template_name="workspace/password_done.html"),
+        name="password_done",
+    ),
+    path("store/", views.store_switch, name="store_switch"),
     path("", views.home, name="home"),
+    path("customers/", views.customer_list_view, name="customers"),
+    path("customers/tag/", views.customer_bulk_tag, name="customers_tag"),
+    path("customers/export/", views.customer_export, name="customers_export"),
+    path("customers/duplicates/", views.duplicates, name="duplicates"),
+    path("customers/merge/<int:first>/<int:second>/", views.merge_confirm, name="merge"),
+    path("customers/<int:pk>/", views.customer_detail_view, name="customer"),
+    path("customers/<int:pk>/edit/", views.customer_edit, name="customer_edit"),
+    path("customers/<int:pk>/notes/", views.customer_note_add, name="customer_note"),
+    path("imports/", views.import_start, name="imports"),
+    path("imports/<int:pk>/mapping/", views.import_mapping, name="import_mapping"),
+    path("imports/<int:pk>/", views.import_job, name="import_job"),
+    path("imports/<int:pk>/rejected.csv", views.import_rejected, name="import_rejected"),
 ]

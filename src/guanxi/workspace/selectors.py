@@ -1,0 +1,105 @@
+"""Reads behind the workspace home page, all through ``Customer.objects.visible_to(user)``."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from guanxi.customers.models import Customer, ImportantDate
+from guanxi.sales.models import Order
+
+CENT = Decimal("0.01")
+
+
+def month_days(start: dt.date, days: int) -> dict[int, dt.date]:
+    """{month*100+day: date} for ``days`` days from ``start``; across New Year, and 29 Feb on 28 Feb off leap years."""
+    out: dict[int, dt.date] = {}
+    for i in range(days):
+        day = start + dt.timedelta(days=i)
+        out[day.month * 100 + day.day] = day
+        if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
+            out[229] = day
+    return out
+
+
+@dataclass
+class Occasion:
+    customer: Customer
+    kind: str  # "birthday" or an ImportantDate kind
+    label: str
+    date: dt.date  # the day it falls on this time
+    original: dt.date | None
+
+    @property
+    def is_today(self) -> bool:
+        return self.date == timezone.localdate()
+
+
+def occasions(*, customers: QuerySet[Customer], today: dt.date | None = None, days: int = 7, limit: int = 50):
+    """Birthdays and important dates from today for ``days`` days, soonest first; two queries."""
+    today = today or timezone.localdate()
+    window = month_days(today, days)
+    found: list[Occasion] = []
+    for c in customers.filter(birthday_md__in=list(window)).select_related("home_store").order_by("id")[:limit]:
+        found.append(Occasion(c, "birthday", "", window[c.birthday_md], c.birthday))
+    dates = (
+        ImportantDate.objects.filter(month_day__in=list(window), customer__in=customers.values("pk"))
+        .select_related("customer", "customer__home_store")
+        .order_by("id")[:limit]
+    )
+    for d in dates:
+        found.append(Occasion(d.customer, d.kind, d.label or d.get_kind_display(), window[d.month_day], d.date))
+    found.sort(key=lambda o: (o.date, o.customer.name))
+    return found
+
+
+def headline_figures(*, customers: QuerySet[Customer], orders: QuerySet[Order], now: dt.datetime | None = None):
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    figures = customers.aggregate(
+        members=Count("id"),
+        active_90=Count("id", filter=Q(last_order_at__gte=now - dt.timedelta(days=90))),
+        new_this_month=Count("id", filter=Q(created_at__gte=month_start)),
+    )
+    sales = orders.filter(ordered_at__gte=month_start).aggregate(
+        paid=Sum("paid_amount"), refunded=Sum("refunded_amount")
+    )
+    net = (sales["paid"] or Decimal("0")) - (sales["refunded"] or Decimal("0"))
+    figures["sales_this_month"] = net.quantize(CENT)
+    return figures
+
+
+def monthly_sales(*, orders: QuerySet[Order], months: int = 12, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Net sales per month for the last ``months`` months, oldest first, months without sales as 0."""
+    local = timezone.localtime(now or timezone.now())
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    for _i in range(months - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    rows = (
+        orders.filter(ordered_at__gte=first)
+        .annotate(month=TruncMonth("ordered_at"))
+        .values("month")
+        .order_by("month")
+        .annotate(paid=Sum("paid_amount"), refunded=Sum("refunded_amount"), n=Count("id"))
+    )
+    by_month = {}
+    for r in rows:
+        month = r["month"]
+        key = (month.year, month.month)
+        net = (r["paid"] or Decimal("0")) - (r["refunded"] or Decimal("0"))
+        by_month[key] = (net.quantize(CENT), r["n"])
+    out = []
+    cursor = first.date()
+    for _i in range(months):
+        amount, n = by_month.get((cursor.year, cursor.month), (Decimal("0.00"), 0))
+        out.append({"month": f"{cursor.year}-{cursor.month:02d}", "amount": str(amount), "orders": n})
+        cursor = (cursor.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return out

@@ -1,0 +1,251 @@
+"""The workspace pages through Django's test client: visibility, search, filters, edits, merge, import."""
+
+import datetime as dt
+import io
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from guanxi.core.models import AuditLog
+from guanxi.customers.models import Customer, ImportJob, TimelineEntry
+from guanxi.customers.tests.factories import make_customer
+from guanxi.sales.tests.factories import make_order
+
+
+@pytest.fixture
+def client_a(client, staff_a):
+    client.force_login(staff_a)
+    return client
+
+
+def test_pages_need_sign_in(client, db):
+    response = client.get(reverse("workspace:customers"))
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_login_page_renders(client, db):
+    response = client.get(reverse("workspace:login"))
+    assert response.status_code == 200
+    assert b'name="username"' in response.content
+
+
+def test_home_shows_figures_occasions_and_empty_tasks(client_a, store_a, store_b):
+    today = timezone.localdate()
+    birthday = today.replace(year=1990) if not (today.month == 2 and today.day == 29) else dt.date(1990, 2, 28)
+    mine = make_customer(store=store_a, name="寿星甲", birthday=birthday.isoformat())
+    make_customer(store=store_b, name="别店寿星", birthday=birthday.isoformat())
+    make_order(customer=mine, store=store_a, lines=[{"name": "蛋糕", "quantity": 1, "unit_price": "88.00"}])
+    response = client_a.get(reverse("workspace:home"))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "寿星甲" in body and "别店寿星" not in body
+    figures = response.context["figures"]
+    assert figures["members"] == 1 and figures["new_this_month"] == 1 and figures["active_90"] == 1
+    assert str(figures["sales_this_month"]) == "88.00"
+    assert response.context["sales_chart"][-1]["amount"] == "88.00"
+    assert 'id="tasks"' in body and response.context["open_tasks"] == []
+
+
+def test_list_search_by_last_four_digits_and_masking(client, marketer_a, staff_a, store_a, store_b):
+    hit = make_customer(store=store_a, name="李四", phone="+8613800001234")
+    make_customer(store=store_a, name="张三", phone="+8613800005678")
+    make_customer(store=store_b, name="他店李四", phone="+8613900001234")
+    client.force_login(staff_a)
+    response = client.get(reverse("workspace:customers"), {"q": "1234"})
+    assert [c.pk for c in response.context["page"].rows] == [hit.pk]
+    assert "13800001234" in response.content.decode()
+    client.force_login(marketer_a)
+    response = client.get(reverse("workspace:customers"), {"q": "1234"})
+    body = response.content.decode()
+    assert "138****1234" in body and "13800001234" not in body
+
+
+def test_list_htmx_returns_results_fragment(client_a, store_a):
+    make_customer(store=store_a, name="王五")
+    response = client_a.get(reverse("workspace:customers"), {"q": "王"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert "王五" in body and "<html" not in body
+
+
+def test_list_filters(client_a, store_a):
+    key = make_customer(store=store_a, name="大客户", is_key_account=True, gender="female", region="上海")
+    make_customer(store=store_a, name="普通", gender="male", region="北京")
+    url = reverse("workspace:customers")
+    assert [c.pk for c in client_a.get(url, {"key_account": "on"}).context["page"].rows] == [key.pk]
+    assert [c.pk for c in client_a.get(url, {"gender": "female"}).context["page"].rows] == [key.pk]
+    assert [c.pk for c in client_a.get(url, {"region": "上海"}).context["page"].rows] == [key.pk]
+
+
+def test_keyset_pagination_walks_every_row_once_in_each_sort(client_a, store_a, monkeypatch):
+    from guanxi.workspace import listing
+
+    monkeypatch.setattr(listing, "PAGE_SIZE", 3)
+    names = ["b", "a", "c", "a", "e", "d", "a"]
+    created = [make_customer(store=store_a, name=n) for n in names]
+    now = timezone.now()
+    for i, c in enumerate(created[:4]):
+        Customer.objects.filter(pk=c.pk).update(last_order_at=now - dt.timedelta(days=i % 2))
+    for sort in ("-id", "id", "name", "-name", "last_order_at", "-last_order_at"):
+        seen, after = [], None
+        for _page in range(10):
+            params = {"sort": sort} | ({"after": after} if after else {})
+            page = client_a.get(reverse("workspace:customers"), params).context["page"]
+            seen += [c.pk for c in page.rows]
+            after = page.next_cursor
+            if not after:
+                break
+        assert sorted(seen) == sorted(c.pk for c in created), sort
+        if sort.lstrip("-") == "name":
+            got = [Customer.objects.get(pk=pk).name for pk in seen]
+            assert got == sorted(got, reverse=sort.startswith("-")), sort
+
+
+def test_store_switcher_narrows_the_list(client, store_a, store_b):
+    from guanxi.accounts.tests.factories import UserFactory
+
+    both = UserFactory(username="two-stores", stores=[store_a, store_b])
+    in_a = make_customer(store=store_a, name="甲")
+    in_b = make_customer(store=store_b, name="乙")
+    client.force_login(both)
+    url = reverse("workspace:customers")
+    assert {c.pk for c in client.get(url).context["page"].rows} == {in_a.pk, in_b.pk}
+    client.post(reverse("workspace:store_switch"), {"store": store_b.pk, "next": url})
+    assert [c.pk for c in client.get(url).context["page"].rows] == [in_b.pk]
+    client.post(reverse("workspace:store_switch"), {"store": "", "next": url})
+    assert len(client.get(url).context["page"].rows) == 2
+
+
+def test_store_switch_refuses_a_foreign_store(client_a, store_b):
+    client_a.post(reverse("workspace:store_switch"), {"store": store_b.pk})
+    assert "workspace_store_id" not in client_a.session
+
+
+def test_bulk_tag_and_export_of_filtered_set(client_a, store_a):
+    a = make_customer(store=store_a, name="标记甲", region="杭州")
+    b = make_customer(store=store_a, name="标记乙", region="杭州")
+    other = make_customer(store=store_a, name="不标记", region="苏州")
+    client_a.post(reverse("workspace:customers_tag") + "?region=杭州", {"tag": "春季活动"})
+    assert set(Customer.objects.filter(tags__name="春季活动").values_list("pk", flat=True)) == {a.pk, b.pk}
+    assert other.tags.count() == 0
+    response = client_a.get(reverse("workspace:customers_export"), {"region": "杭州"})
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert "标记甲" in text and "标记乙" in text and "不标记" not in text
+
+
+def test_360_page_shows_profile_orders_timeline_and_audits(client_a, store_a):
+    c = make_customer(store=store_a, name="全景", phone="+8613700001111", interests=["茶"])
+    make_order(customer=c, store=store_a, lines=[{"name": "乌龙茶", "quantity": 2, "unit_price": "50.00"}])
+    response = client_a.get(reverse("workspace:customer", args=[c.pk]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "乌龙茶" in body and "13700001111" in body and "茶" in body
+    assert AuditLog.objects.filter(action="view", object_type="customer", customer_id=c.pk).count() == 1
+
+
+def test_360_page_of_other_store_is_404(client_a, store_b):
+    c = make_customer(store=store_b, name="别人的")
+    assert client_a.get(reverse("workspace:customer", args=[c.pk])).status_code == 404
+
+
+def test_edit_birthday_inline_error_then_saved(client_a, store_a):
+    c = make_customer(store=store_a, name="改生日")
+    url = reverse("workspace:customer_edit", args=[c.pk])
+    response = client_a.post(url, {"name": "改生日", "birthday": "2999-01-01"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    assert response.context["form"].errors["birthday"]
+    c.refresh_from_db()
+    assert c.birthday is None
+    response = client_a.post(url, {"name": "改生日", "birthday": "1990-05-17"})
+    assert response.status_code == 302
+    c.refresh_from_db()
+    assert c.birthday == dt.date(1990, 5, 17)
+    assert TimelineEntry.objects.filter(customer=c, kind="customer.updated").exists()
+
+
+def test_note_add(client_a, store_a):
+    c = make_customer(store=store_a, name="记事")
+    client_a.post(reverse("workspace:customer_note", args=[c.pk]), {"body": "喜欢绿茶"})
+    assert c.notes.get().body == "喜欢绿茶"
+    response = client_a.post(reverse("workspace:customer_note", args=[c.pk]), {"body": "  "})
+    assert response.context["note_form"].errors["body"]
+
+
+def test_duplicates_and_merge(client_a, store_a, store_b):
+    a = make_customer(store=store_a, name="重复", phone="+8613600002222")
+    b = make_customer(store=store_a, name="重复人", phone="+8613600002222")
+    c = make_customer(store=store_a, name="同名", birthday="1985-03-03", phone=None)
+    d = make_customer(store=store_a, name="同名", birthday="1985-03-03", phone=None)
+    make_customer(store=store_b, name="同名", birthday="1985-03-03", phone=None)  # not visible
+    pairs = client_a.get(reverse("workspace:duplicates")).context["pairs"]
+    got = {(p.first.pk, p.second.pk): p.reasons for p in pairs}
+    assert got == {(a.pk, b.pk): ("phone",), (c.pk, d.pk): ("name_birthday",)}
+    response = client_a.get(reverse("workspace:merge", args=[a.pk, b.pk]))
+    assert response.status_code == 200
+    response = client_a.post(reverse("workspace:merge", args=[a.pk, b.pk]), {"survivor": a.pk})
+    assert response.status_code == 302
+    b.refresh_from_db()
+    assert b.merged_into_id == a.pk
+
+
+def test_import_wizard_dry_run_then_run(client_a, store_a, settings, tmp_path, django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = tmp_path
+    csv_text = "姓名,手机,生日\n赵一,13500000001,1990-01-01\n钱二,13500000002,1990-13-01\n孙三,13500000003,\n"
+    upload = io.BytesIO(csv_text.encode())
+    upload.name = "members.csv"
+    response = client_a.post(reverse("workspace:imports"), {"file": upload, "target": "customers"})
+    job = ImportJob.objects.get()
+    assert response["Location"] == reverse("workspace:import_mapping", args=[job.pk])
+    assert job.mapping == {"姓名": "name", "手机": "phone", "生日": "birthday"}
+    assert str(tmp_path / "imports") in job.file
+    with django_capture_on_commit_callbacks(execute=True):
+        client_a.post(
+            reverse("workspace:import_mapping", args=[job.pk]), {"col-0": "name", "col-1": "phone", "col-2": "birthday"}
+        )
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.VALIDATED and job.rejected_count == 1
+    page = client_a.get(reverse("workspace:import_job", args=[job.pk]))
+    assert "钱二" in page.content.decode()
+    assert Customer.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        client_a.post(reverse("workspace:import_job", args=[job.pk]), {"action": "run"})
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.DONE and job.created_count == 2
+    assert set(Customer.objects.values_list("name", flat=True)) == {"赵一", "孙三"}
+    rejected = client_a.get(reverse("workspace:import_rejected", args=[job.pk]))
+    assert "钱二" in b"".join(rejected.streaming_content).decode("utf-8-sig")
+    fragment = client_a.get(reverse("workspace:import_job", args=[job.pk]), HTTP_HX_REQUEST="true")
+    assert 'id="import-job"' in fragment.content.decode() and "<html" not in fragment.content.decode()
+
+
+def test_import_mapping_without_name_is_refused(client_a, store_a, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    upload = io.BytesIO("手机\n13500000001\n".encode())
+    upload.name = "x.csv"
+    client_a.post(reverse("workspace:imports"), {"file": upload, "target": "customers"})
+    job = ImportJob.objects.get()
+    response = client_a.post(reverse("workspace:import_mapping", args=[job.pk]), {"col-0": "phone"})
+    assert response.status_code == 200 and response.context["errors"]
+    assert ImportJob.objects.count() == 1
+
+
+def test_language_switch_remembers_english(client_a):
+    response = client_a.post(reverse("set_language"), {"language": "en", "next": "/customers/"})
+    assert response.status_code == 302
+    body = client_a.get(reverse("workspace:customers")).content.decode()
+    assert "Customers" in body and 'lang="en"' in body
+
+
+def test_password_change(client_a, staff_a):
+    response = client_a.post(
+        reverse("workspace:password_change"),
+        {"old_password": "pw-for-tests-123", "new_password1": "Str0ng-pass-1", "new_password2": "Str0ng-pass-1"},
+    )
+    assert response.status_code == 302
+    staff_a.refresh_from_db()
+    assert staff_a.check_password("Str0ng-pass-1")
+    response = client_a.post(
+        reverse("workspace:password_change"),
+        {"old_password": "wrong", "new_password1": "x", "new_password2": "y"},
+    )
+    assert response.context["form"].errors["old_password"]
