@@ -1,0 +1,49 @@
+from guanxi.core.events import event_record
+from guanxi.customers.services import contact_point_add
+from guanxi.customers.tests.factories import make_customer
+from guanxi.messaging.models import Message
+from guanxi.messaging.tests.factories import make_template
+
+EBILL = {
+    "amount": "268.00",
+    "discount": "20.00",
+    "points_earned": 268,
+    "points_balance": 3580,
+    "wallet_balance": "1200.00",
+    "order_ref": "A-1001",
+}
+
+
+def _emit(customer, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return event_record(name="loyalty.ebill", customer_id=customer.pk, payload=EBILL, aggregate="order")
+
+
+def test_ebill_event_becomes_a_transactional_sms(store_a, django_capture_on_commit_callbacks, settings):
+    settings.GUANXI_MESSAGING_RATE_LIMITS = {}
+    make_template(
+        code="ebill", purpose="transactional", body="{name}您消费{amount}元,积分+{points_earned},余额{balance}元"
+    )
+    customer = make_customer(store=store_a, name="韩梅梅")
+    event = _emit(customer, django_capture_on_commit_callbacks)
+    message = Message.objects.get(customer=customer)
+    assert message.purpose == "transactional" and message.channel == "sms"
+    assert message.body == "【关系】韩梅梅您消费268.00元,积分+268,余额1200.00元"
+    assert message.dedupe_key == f"event:{event.pk}:sms:{customer.pk}"
+
+
+def test_ebill_goes_by_wechat_when_the_customer_has_an_openid(store_a, django_capture_on_commit_callbacks):
+    make_template(code="ebill", purpose="transactional", body="{name}消费{amount}")
+    make_template(code="ebill", channel="wechat", purpose="transactional", body="消费{amount}元,单号{order_ref}")
+    customer = make_customer(store=store_a)
+    contact_point_add(actor=None, customer=customer, kind="wechat", value="oOPENID123")
+    _emit(customer, django_capture_on_commit_callbacks)
+    message = Message.objects.get(customer=customer)
+    assert message.channel == "wechat" and message.params == {"amount": "268.00", "order_ref": "A-1001"}
+
+
+def test_ebill_without_templates_is_suppressed_with_reason(store_a, django_capture_on_commit_callbacks):
+    customer = make_customer(store=store_a)
+    _emit(customer, django_capture_on_commit_callbacks)
+    message = Message.objects.get(customer=customer)
+    assert (message.status, message.reason) == ("suppressed", "no template")
