@@ -80,6 +80,34 @@ class Dialect:
     def float(self, expr: str) -> str:
         return f"CAST({expr} AS DOUBLE PRECISION)"
 
+    def money(self, expr: str) -> str:
+        """A float expression rounded to cents (numeric on PostgreSQL)."""
+        if self.postgres:
+            return f"ROUND(CAST({expr} AS numeric), 2)"
+        return f"ROUND({expr}, 2)"
+
+    def date_minus_days(self, date_expr: str, days_expr: str) -> str:
+        if self.postgres:
+            return f"({date_expr} - {days_expr})"
+        return f"date({date_expr}, '-' || {days_expr} || ' days')"
+
+    def empty_json_array(self) -> str:
+        return "'[]'::jsonb" if self.postgres else "'[]'"
+
+    def session_tuning(self) -> list[str]:
+        """Statement settings for the big aggregates, local to the refresh's transaction.
+
+        PostgreSQL underestimates the groups of (customer, day) and picks an index scan in customer order
+        (random heap reads) with sorts spilling to disk; a sequential scan with in-memory sorts is several
+        times faster. ``GUANXI_ANALYTICS_WORK_MEM`` (default 256MB) sets the sort memory.
+        """
+        if not self.postgres:
+            return []
+        work_mem = str(getattr(settings, "GUANXI_ANALYTICS_WORK_MEM", "256MB"))
+        if not work_mem.removesuffix("MB").removesuffix("GB").isdigit():
+            raise ValueError("GUANXI_ANALYTICS_WORK_MEM must look like 256MB or 1GB")
+        return [f"SET LOCAL work_mem = '{work_mem}'", "SET LOCAL jit = off", "SET LOCAL enable_indexscan = off"]
+
     def timestamp_param(self, value: dt.datetime) -> Any:
         """Timestamps are compared as aware datetimes on PostgreSQL and as Django's UTC text on SQLite."""
         if self.postgres:
@@ -376,19 +404,6 @@ def category_affinity_rebuild(
         cursor.execute("DELETE FROM analytics_categoryaffinity")
         cursor.execute(sql, params)
         inserted = cursor.rowcount
-        # Copy each customer's ranked category ids onto the score row (for filters and the 360 panel).
-        cursor.execute(
-            f"""
-            UPDATE analytics_customerscore SET top_categories = agg.ids
-            FROM (
-                SELECT customer_id, {d.json_array_agg("category_id", "rank")} AS ids
-                FROM (SELECT customer_id, category_id, rank FROM analytics_categoryaffinity
-                      ORDER BY customer_id, rank) ordered
-                GROUP BY customer_id
-            ) agg
-            WHERE analytics_customerscore.customer_id = agg.customer_id
-            """
-        )
     return inserted
 
 
@@ -423,3 +438,148 @@ def cohort_counts(
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return [(int(c), int(k), int(n)) for c, k, n in cursor.fetchall()]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The refresh pipeline: facts materialised once, the models fed from GROUP BY summaries, the scores written by
+# one INSERT … SELECT. Only distinct (x, t_x, T) triples travel between the database and Python.
+
+FACTS_TABLE = "analytics_facts_tmp"
+PREDICTIONS_TABLE = "analytics_predictions_tmp"
+
+
+def facts_materialize(*, as_of: dt.date, using: str = "default") -> int:
+    """Compute every customer's RFM scores, segment and BTYD summary into a temporary table; return its size."""
+    d = dialect(using)
+    params = _params(d, as_of=as_of)
+    with connections[using].cursor() as cursor:
+        for statement in d.session_tuning():
+            cursor.execute(statement)
+        cursor.execute(f"DROP TABLE IF EXISTS {FACTS_TABLE}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {FACTS_TABLE} AS WITH {_days_cte(d)}, {_rfm_ctes(d)} "
+            f"SELECT customer_id, t_days, since_last_days, orders, monetary, frequency, "
+            f"{d.float('repeat_amount')} AS repeat_amount, r_score, f_score, m_score, "
+            f"{_segment_case()} AS segment FROM averaged",
+            params,
+        )
+        if d.postgres:
+            cursor.execute(f"ANALYZE {FACTS_TABLE}")
+        cursor.execute(f"SELECT COUNT(*) FROM {FACTS_TABLE}")
+        return int(cursor.fetchone()[0])
+
+
+def facts_triples(*, using: str = "default") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (frequency, recency, T) in days with the number of customers sharing each (for weighted fits)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"SELECT frequency, t_days - since_last_days, t_days, COUNT(*) FROM {FACTS_TABLE} "
+            f"GROUP BY frequency, t_days - since_last_days, t_days"
+        )
+        rows = np.asarray(cursor.fetchall(), dtype=np.float64).reshape(-1, 4)
+    return rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
+
+
+def facts_spend(*, using: str = "default") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (frequency, mean repeat spend) of repeat buyers with their counts, for Gamma-Gamma."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"SELECT frequency, repeat_amount / frequency, COUNT(*) FROM {FACTS_TABLE} "
+            f"WHERE frequency > 0 AND repeat_amount > 0 GROUP BY frequency, repeat_amount / frequency"
+        )
+        rows = np.asarray(cursor.fetchall(), dtype=np.float64).reshape(-1, 3)
+    return rows[:, 0], rows[:, 1], rows[:, 2]
+
+
+PREDICTION_COLUMNS = ("frequency", "recency", "t", "p_alive", "expected", "clv_unit", "risk_unit")
+
+
+def predictions_load(columns: dict[str, np.ndarray], *, using: str = "default") -> None:
+    """Store per-triple predictions in a temporary table: ``COPY`` on PostgreSQL, ``executemany`` elsewhere."""
+    d = dialect(using)
+    rows = list(zip(*(columns[n].tolist() for n in PREDICTION_COLUMNS), strict=True))
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {PREDICTIONS_TABLE}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {PREDICTIONS_TABLE} (frequency integer, recency integer, t integer, "
+            f"p_alive double precision, expected double precision, clv_unit double precision, "
+            f"risk_unit double precision)"
+        )
+        if d.postgres:
+            with cursor.cursor.copy(f"COPY {PREDICTIONS_TABLE} ({', '.join(PREDICTION_COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"ANALYZE {PREDICTIONS_TABLE}")
+        else:
+            cursor.executemany(f"INSERT INTO {PREDICTIONS_TABLE} VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+
+
+def scores_write(
+    *,
+    as_of: dt.date,
+    computed_at: dt.datetime,
+    overdue_factor: float,
+    gamma_gamma: tuple[float, float, float] | None,
+    with_predictions: bool,
+    using: str = "default",
+) -> int:
+    """Replace every CustomerScore row with the facts joined to the predictions and the top categories.
+
+    Spend per future purchase is the Gamma-Gamma conditional mean p(γ + x·z̄)/(px + q − 1) when a fit is
+    given, else the customer's own mean order value. CLV = spend × ``clv_unit`` (discounted purchases
+    expected); value at risk = spend × ``risk_unit`` ((1 − P(alive)) × discounted purchases if alive).
+    """
+    d = dialect(using)
+    mean_spend = "CASE WHEN f.frequency > 0 THEN f.repeat_amount / f.frequency ELSE 0 END"
+    if gamma_gamma is not None:
+        spend = f"(%(gg_p)s * (%(gg_g)s + f.frequency * {mean_spend}) / (%(gg_p)s * f.frequency + %(gg_q)s - 1))"
+    else:
+        spend = f"({d.float('f.monetary')} / f.orders)"
+    recency = "(f.t_days - f.since_last_days)"
+    interval = f"CASE WHEN f.frequency > 0 THEN {d.float(recency)} / f.frequency END"
+    if with_predictions:
+        clv, risk = d.money(f"p.clv_unit * {spend}"), d.money(f"p.risk_unit * {spend}")
+        model_columns = f"p.p_alive, p.expected, {clv}, {risk}"
+        join = (
+            f"LEFT JOIN {PREDICTIONS_TABLE} p ON p.frequency = f.frequency AND p.recency = {recency} AND p.t = f.t_days"
+        )
+    else:
+        model_columns, join = "NULL, NULL, NULL, NULL", ""
+    as_of_date = d.date_param("as_of")
+    params: dict[str, Any] = {
+        "as_of": as_of.isoformat(),
+        "computed_at": computed_at if d.postgres else computed_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
+        "factor": float(overdue_factor),
+    }
+    if gamma_gamma is not None:
+        params.update(gg_p=gamma_gamma[0], gg_q=gamma_gamma[1], gg_g=gamma_gamma[2])
+    statement = f"""
+        INSERT INTO analytics_customerscore (
+            customer_id, recency_days, frequency, monetary, r_score, f_score, m_score, segment,
+            first_purchase, last_purchase, repeat_purchases, avg_repeat_spend,
+            p_alive, expected_purchases_90d, clv_12m, value_at_risk,
+            typical_interval_days, is_overdue, top_categories, computed_at
+        )
+        SELECT f.customer_id, f.since_last_days, f.orders, f.monetary, f.r_score, f.f_score, f.m_score, f.segment,
+               {d.date_minus_days(as_of_date, "f.t_days")}, {d.date_minus_days(as_of_date, "f.since_last_days")},
+               f.frequency, {d.money(mean_spend)},
+               {model_columns},
+               {interval},
+               CASE WHEN f.frequency > 0 THEN f.since_last_days > %(factor)s * {recency} / f.frequency ELSE false END,
+               COALESCE(a.ids, {d.empty_json_array()}), %(computed_at)s
+        FROM {FACTS_TABLE} f
+        {join}
+        LEFT JOIN (
+            SELECT customer_id, {d.json_array_agg("category_id", "rank")} AS ids
+            FROM (SELECT customer_id, category_id, rank FROM analytics_categoryaffinity
+                  ORDER BY customer_id, rank) ordered
+            GROUP BY customer_id
+        ) a ON a.customer_id = f.customer_id
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute("DELETE FROM analytics_customerscore")
+        cursor.execute(statement, params)
+        written = cursor.rowcount
+        cursor.execute(f"DROP TABLE IF EXISTS {PREDICTIONS_TABLE}")
+        cursor.execute(f"DROP TABLE IF EXISTS {FACTS_TABLE}")
+    return written

@@ -13,7 +13,6 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--as-of", help="last day included, YYYY-MM-DD (default: today)")
-        parser.add_argument("--batch-size", type=int, default=5000)
         parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
 
     def handle(self, *args, **options):
@@ -34,7 +33,7 @@ class Command(BaseCommand):
                 bar = bars[stage] = tqdm(total=total, desc=labels.get(stage, stage), unit="", file=self.stderr._out)
             bar.update(done - bar.n)
 
-        result = scores_refresh(as_of=as_of, batch_size=options["batch_size"], progress=progress)
+        result = scores_refresh(as_of=as_of, progress=progress)
         for bar in bars.values():
             bar.close()
         self.stdout.write(
