@@ -1,0 +1,198 @@
+"""A new staff member's day in a real Chromium (Playwright, Debian's /usr/bin/chromium) against a live server.
+
+Runs in the normal suite on both databases; marked ``browser``. Screenshots of the home, list and 360
+pages go to $GUANXI_SCREENSHOTS (default: the test's tmp dir) so a person can look at them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from django.utils import timezone
+
+from guanxi.accounts.models import Role
+from guanxi.customers.models import Customer, ImportJob, TimelineEntry
+
+pytestmark = [pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "pw-for-tests-123"  # what accounts.tests.factories.UserFactory sets
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain synchronous test code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1360, "height": 900}, base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    path = Path(os.environ.get("GUANXI_SCREENSHOTS") or tmp_path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def new_staff(transactional_db):
+    from guanxi.accounts.tests.factories import StoreFactory, UserFactory
+
+    store = StoreFactory(code="xh", name="徐汇店")
+    user = UserFactory(username="newbie", first_name="小", last_name="陈", role=Role.STORE_STAFF, stores=[store])
+    return user, store
+
+
+def _this_day_in(year: int, today):
+    return today.replace(year=year) if (today.month, today.day) != (2, 29) else today.replace(year=year, day=28)
+
+
+def sign_in(page, username: str) -> None:
+    page.goto("/")
+    assert "/login/" in page.url
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click(".auth-card button[type=submit]")
+    page.wait_for_url(re.compile(r"^https?://[^/]+/$"))
+
+
+def test_find_by_last_four_open_360_fix_birthday_and_switch_language(page, new_staff, shots):
+    from guanxi.customers.tests.factories import make_customer
+    from guanxi.sales.tests.factories import make_order
+
+    from guanxi.customers.services import customer_tag, note_add
+
+    user, store = new_staff
+    target = make_customer(
+        store=store,
+        name="林婉清",
+        phone="+8613812345678",
+        email="lin@example.com",
+        region="上海",
+        interests=["茶艺", "瑜伽"],
+    )
+    today = timezone.localdate()
+    make_customer(store=store, name="周文", phone="+8613900000001", birthday=_this_day_in(1988, today).isoformat())
+    make_order(customer=target, store=store, lines=[{"name": "羊绒围巾", "quantity": 1, "unit_price": "399.00"}])
+    make_order(customer=target, store=store, lines=[{"name": "真丝衬衫", "quantity": 2, "unit_price": "560.00"}])
+    customer_tag(actor=None, customer_ids=[target.pk], tag_name="高价值")
+    note_add(actor=None, customer=target, body="偏好浅色系，周末来店。")
+
+    sign_in(page, user.username)
+    assert page.locator("h1").first.inner_text() == "今天"
+    page.screenshot(path=str(shots / "home.png"), full_page=True)
+
+    page.click("nav >> text=客户")
+    page.fill("input[name=q]", "5678")  # htmx searches as the staff member types
+    row = page.locator("#results table tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("林婉清")
+    assert "q=5678" in page.url  # the search is in the address, so back and reload keep it
+    page.screenshot(path=str(shots / "list.png"), full_page=True)
+
+    page.click("#results >> text=林婉清")
+    page.wait_for_url(re.compile(rf"/customers/{target.pk}/$"))
+    assert "羊绒围巾" in page.inner_text("#orders")
+    page.screenshot(path=str(shots / "customer.png"), full_page=True)
+
+    page.click("text=编辑资料")
+    page.fill("input[name=birthday]", "2999-01-01")
+    page.click("form.form-card button[type=submit]")
+    error = page.locator("#field-birthday .error")
+    assert "生日不能晚于今天" in error.inner_text()
+    target.refresh_from_db()
+    assert target.birthday is None
+
+    page.fill("input[name=birthday]", "1990-05-17")
+    page.click("form.form-card button[type=submit]")
+    page.wait_for_url(re.compile(rf"/customers/{target.pk}/$"))
+    assert page.inner_text("#birthday") == "1990-05-17"
+    assert "已保存" in page.inner_text(".messages")
+    entry = page.locator("#timeline li[data-kind='customer.updated']")
+    assert "生日" in entry.first.inner_text()
+    assert TimelineEntry.objects.filter(customer=target, kind="customer.updated").count() == 1
+
+    page.click("button.lang[value=en]")
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("#profile h2").inner_text() == "Profile"
+    assert "Profile changed" in page.locator("#timeline li[data-kind='customer.updated']").first.inner_text()
+    page.goto("/customers/")  # the choice is remembered
+    assert page.locator("h1").inner_text() == "Customers"
+
+
+def test_import_a_csv_with_one_bad_row(page, new_staff, tmp_path):
+    user, store = new_staff
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text(
+        "姓名,手机,生日\n赵一,13500000001,1990-01-01\n钱二,13500000002,1990-13-45\n孙三,13500000003,1985-06-30\n",
+        encoding="utf-8",
+    )
+    sign_in(page, user.username)
+    page.click("nav >> text=导入")
+    page.set_input_files("input[name=file]", str(csv_file))
+    page.click("form.form-card button[type=submit]")
+    page.wait_for_url(re.compile(r"/imports/\d+/mapping/$"))
+    assert page.locator("select[name=col-0]").input_value() == "name"
+    page.click("text=检查文件")
+    page.wait_for_url(re.compile(r"/imports/\d+/$"))
+    rejected = page.locator("table.rejected tbody tr")
+    rejected.first.wait_for()
+    assert rejected.count() == 1 and "钱二" in rejected.inner_text()
+    assert page.inner_text("#job-rejected") == "1"
+    assert Customer.objects.count() == 0  # the dry run wrote nothing
+
+    page.click("#import-job button[type=submit]")
+    page.locator("#import-job[data-status=done]").wait_for()
+    assert page.inner_text("#job-created") == "2"
+    assert set(Customer.objects.values_list("name", flat=True)) == {"赵一", "孙三"}
+    assert ImportJob.objects.get().status == ImportJob.Status.DONE
+    assert set(Customer.objects.values_list("home_store_id", flat=True)) == {store.pk}
+
+
+def test_merge_two_duplicates(page, new_staff):
+    from guanxi.customers.tests.factories import make_customer
+
+    user, store = new_staff
+    first = make_customer(store=store, name="吴刚", phone="+8613700007777")
+    second = make_customer(store=store, name="吴 刚", phone="+8613700007777")
+    sign_in(page, user.username)
+    page.click("nav >> text=重复客户")
+    pair = page.locator("#duplicate-pairs tbody tr")
+    assert pair.count() == 1 and "手机号相同" in pair.inner_text()
+    pair.locator("text=对比").click()
+    page.wait_for_url(re.compile(r"/customers/merge/\d+/\d+/$"))
+    page.check(f"input[name=survivor][value='{first.pk}']")
+    page.click("button:has-text('合并')")
+    page.wait_for_url(re.compile(rf"/customers/{first.pk}/$"))
+    assert "已将" in page.inner_text(".messages")
+    second.refresh_from_db()
+    assert second.merged_into_id == first.pk
