@@ -53,12 +53,15 @@ SEGMENT_EXPLANATIONS = {
 class CustomerScore(models.Model):
     """The analytics of one customer as of ``computed_at``; the whole table is rewritten by each refresh."""
 
+    # Derived rows, rewritten wholesale from existing customers in one transaction: no database-level foreign
+    # key (its per-row check would dominate a million-row refresh); Django still cascades deletes.
     customer = models.OneToOneField(
         "customers.Customer",
         verbose_name=_("customer"),
         on_delete=models.CASCADE,
         primary_key=True,
         related_name="score",
+        db_constraint=False,
     )
     # RFM (net of refunds)
     recency_days = models.PositiveIntegerField(_("days since last purchase"))
@@ -91,7 +94,6 @@ class CustomerScore(models.Model):
             models.Index(fields=["p_alive"], name="score_p_alive"),
             models.Index(fields=["-clv_12m"], name="score_clv"),
             models.Index(fields=["is_overdue", "-value_at_risk"], name="score_overdue_risk"),
-            models.Index(fields=["first_purchase"], name="score_first_purchase"),
         ]
 
     def __str__(self) -> str:
@@ -104,8 +106,13 @@ class CategoryAffinity(models.Model):
     ``rank`` 1 is the customer's strongest category; new-arrival notices select ``category=X, rank<=3``.
     """
 
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
-    category = models.ForeignKey("sales.ProductCategory", on_delete=models.CASCADE, related_name="+")
+    # Derived rows like CustomerScore: no database-level foreign keys; the indexes below cover both columns.
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    category = models.ForeignKey(
+        "sales.ProductCategory", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     rank = models.PositiveSmallIntegerField(_("rank"))
     score = models.FloatField(_("decayed spend"))
     spend = models.DecimalField(_("net spend"), **MONEY)

@@ -185,6 +185,7 @@ def scores_refresh(
                 as_of=as_of,
                 now=now,
                 half_life_days=float(_setting("GUANXI_ANALYTICS_AFFINITY_HALF_LIFE_DAYS", 90)),
+                lookback_days=int(_setting("GUANXI_ANALYTICS_AFFINITY_LOOKBACK_DAYS", 730)),
                 using=using,
             )
             timings["sql_affinity"] = time.perf_counter() - start
