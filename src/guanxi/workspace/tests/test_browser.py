@@ -11,9 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
-
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from guanxi.accounts.models import Role
 from guanxi.customers.models import Customer, ImportJob, TimelineEntry
@@ -85,10 +84,9 @@ def sign_in(page, username: str) -> None:
 
 
 def test_find_by_last_four_open_360_fix_birthday_and_switch_language(page, new_staff, shots):
+    from guanxi.customers.services import customer_tag, note_add
     from guanxi.customers.tests.factories import make_customer
     from guanxi.sales.tests.factories import make_order
-
-    from guanxi.customers.services import customer_tag, note_add
 
     user, store = new_staff
     target = make_customer(

@@ -64,11 +64,12 @@ def parse_po(path: Path) -> list[dict]:
             header = re.search(r"nplurals\s*=\s*(\d+)", text.get("msgstr", ""))
             nplurals = int(header.group(1)) if header else nplurals
             continue
+        plural = "msgid_plural" in text
         entries.append(
             {
                 "context": text.get("msgctxt", ""),
                 "msgid": text["msgid"],
-                "msgstrs": [v for k, v in text.items() if k.startswith("msgstr")][: nplurals if "msgid_plural" in text else 1],
+                "msgstrs": [v for k, v in text.items() if k.startswith("msgstr")][: nplurals if plural else 1],
                 "fuzzy": fuzzy,
             }
         )
@@ -102,7 +103,8 @@ def test_extraction_finds_translate_and_blocktranslate(tmp_path):
 def test_po_parser_sees_empty_and_fuzzy_entries(tmp_path):
     po = tmp_path / "django.po"
     po.write_text(
-        'msgid ""\nmsgstr ""\n"Language: zh_Hans\\n"\n"Plural-Forms: nplurals=1; plural=0;\\n"\n\nmsgid "A"\nmsgstr "甲"\n\nmsgid "B"\nmsgstr ""\n\n'
+        'msgid ""\nmsgstr ""\n"Language: zh_Hans\\n"\n"Plural-Forms: nplurals=1; plural=0;\\n"\n\n'
+        'msgid "A"\nmsgstr "甲"\n\nmsgid "B"\nmsgstr ""\n\n'
         '#, fuzzy\nmsgid "C"\nmsgstr "丙"\n\nmsgid "D %(n)s"\nmsgid_plural "Ds %(n)s"\nmsgstr[0] "丁"\nmsgstr[1] ""\n',
         encoding="utf-8",
     )
