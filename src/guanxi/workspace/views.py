@@ -91,7 +91,7 @@ def customer_list_view(request):
     form, data = _filter_form(request)
     page = keyset_page(_filtered(request, data), sort=data.get("sort"), cursor=request.GET.get("after"))
     context = {"form": form, "page": page, "tag_form": BulkTagForm()}
-    if request.htmx and not request.htmx.boosted:
+    if request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request:
         return render(request, "workspace/customers/_results.html", context)
     return render(request, "workspace/customers/list.html", context)
 
@@ -372,7 +372,7 @@ def import_job(request, pk: int):
         return redirect("workspace:import_job", pk=job.pk)
     header, rows = _rejected_rows(job)
     context = {"job": job, "rejected_header": header, "rejected_rows": rows}
-    if request.htmx:
+    if request.htmx and not request.htmx.history_restore_request:
         return render(request, "workspace/imports/_job.html", context)
     return render(request, "workspace/imports/job.html", context)
 

@@ -126,6 +126,7 @@ def test_find_by_last_four_open_360_fix_birthday_and_switch_language(page, new_s
     page.click("form.form-card button[type=submit]")
     error = page.locator("#field-birthday .error")
     assert "生日不能晚于今天" in error.inner_text()
+    page.screenshot(path=str(shots / "edit-error.png"), full_page=True)
     target.refresh_from_db()
     assert target.birthday is None
 
@@ -143,11 +144,12 @@ def test_find_by_last_four_open_360_fix_birthday_and_switch_language(page, new_s
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("#profile h2").inner_text() == "Profile"
     assert "Profile changed" in page.locator("#timeline li[data-kind='customer.updated']").first.inner_text()
+    page.screenshot(path=str(shots / "customer-en.png"), full_page=True)
     page.goto("/customers/")  # the choice is remembered
     assert page.locator("h1").inner_text() == "Customers"
 
 
-def test_import_a_csv_with_one_bad_row(page, new_staff, tmp_path):
+def test_import_a_csv_with_one_bad_row(page, new_staff, tmp_path, shots):
     user, store = new_staff
     csv_file = tmp_path / "members.csv"
     csv_file.write_text(
@@ -166,6 +168,7 @@ def test_import_a_csv_with_one_bad_row(page, new_staff, tmp_path):
     rejected.first.wait_for()
     assert rejected.count() == 1 and "钱二" in rejected.inner_text()
     assert page.inner_text("#job-rejected") == "1"
+    page.screenshot(path=str(shots / "import-check.png"), full_page=True)
     assert Customer.objects.count() == 0  # the dry run wrote nothing
 
     page.click("#import-job button[type=submit]")
@@ -176,7 +179,7 @@ def test_import_a_csv_with_one_bad_row(page, new_staff, tmp_path):
     assert set(Customer.objects.values_list("home_store_id", flat=True)) == {store.pk}
 
 
-def test_merge_two_duplicates(page, new_staff):
+def test_merge_two_duplicates(page, new_staff, shots):
     from guanxi.customers.tests.factories import make_customer
 
     user, store = new_staff
@@ -187,8 +190,9 @@ def test_merge_two_duplicates(page, new_staff):
     pair = page.locator("#duplicate-pairs tbody tr")
     assert pair.count() == 1 and "手机号相同" in pair.inner_text()
     pair.locator("text=对比").click()
-    page.wait_for_url(re.compile(r"/customers/merge/\d+/\d+/$"))
+    page.wait_for_url(re.compile(r"/customers/duplicates/\d+/\d+/$"))
     page.check(f"input[name=survivor][value='{first.pk}']")
+    page.screenshot(path=str(shots / "merge.png"), full_page=True)
     page.click("button:has-text('合并')")
     page.wait_for_url(re.compile(rf"/customers/{first.pk}/$"))
     assert "已将" in page.inner_text(".messages")

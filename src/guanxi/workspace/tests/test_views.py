@@ -249,3 +249,56 @@ def test_password_change(client_a, staff_a):
         {"old_password": "wrong", "new_password1": "x", "new_password2": "y"},
     )
     assert response.context["form"].errors["old_password"]
+
+
+def test_results_fragment_carries_the_current_filters_to_export_and_bulk_tag(client_a, store_a):
+    make_customer(store=store_a, name="王五", region="杭州")
+    response = client_a.get(reverse("workspace:customers"), {"region": "杭州", "after": "x"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert reverse("workspace:customers_export") + "?region=%E6%9D%AD%E5%B7%9E" in body
+    assert reverse("workspace:customers_tag") + "?region=%E6%9D%AD%E5%B7%9E" in body
+
+
+def test_history_restore_gets_the_whole_page(client_a, store_a):
+    response = client_a.get(
+        reverse("workspace:customers"), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+    assert "<html" in response.content.decode()
+
+
+def test_360_masks_contacts_for_roles_without_full_contacts(client, marketer_a, store_a):
+    c = make_customer(store=store_a, name="遮挡", phone="+8613812341234", email="zhedang@example.com")
+    client.force_login(marketer_a)
+    body = client.get(reverse("workspace:customer", args=[c.pk])).content.decode()
+    assert "138****1234" in body and "13812341234" not in body
+    assert "zhedang@" not in body
+
+
+def test_import_accepts_xlsx(client_a, store_a, settings, tmp_path, django_capture_on_commit_callbacks):
+    from openpyxl import Workbook
+
+    settings.MEDIA_ROOT = tmp_path
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["name", "phone"])
+    sheet.append(["Excel 甲", "13500000011"])
+    sheet.append(["", "13500000012"])
+    data = io.BytesIO()
+    book.save(data)
+    data.seek(0)
+    data.name = "members.xlsx"
+    client_a.post(reverse("workspace:imports"), {"file": data, "target": "customers"})
+    job = ImportJob.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        client_a.post(reverse("workspace:import_mapping", args=[job.pk]), {"col-0": "name", "col-1": "phone"})
+    job.refresh_from_db()
+    assert (job.status, job.created_count, job.rejected_count) == (ImportJob.Status.VALIDATED, 1, 1)
+
+
+def test_upload_refuses_other_files(client_a, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    upload = io.BytesIO(b"%PDF-1.4")
+    upload.name = "members.pdf"
+    response = client_a.post(reverse("workspace:imports"), {"file": upload, "target": "customers"})
+    assert response.status_code == 200 and response.context["form"].errors["file"]
+    assert not ImportJob.objects.exists()
