@@ -32,6 +32,7 @@ from guanxi.customers.contacts import contact_indexes, mask_value, normalize_con
 from guanxi.customers.models import ContactPoint, Customer, TimelineEntry
 from guanxi.customers.services import timeline_record
 from guanxi.messaging import channels, ratelimit
+from guanxi.messaging.db import messages_insert
 from guanxi.messaging.models import (
     CONTACT_KIND,
     Channel,
@@ -43,7 +44,7 @@ from guanxi.messaging.models import (
     Purpose,
     Suppression,
 )
-from guanxi.messaging.rendering import quiet_hours_end, render, sms_compose, sms_segments
+from guanxi.messaging.rendering import quiet_hours_end, render, sms_compose, sms_segments, variables_in
 from guanxi.messaging.selectors import consent_current
 
 logger = logging.getLogger(__name__)
@@ -312,8 +313,6 @@ def message_enqueue(
             params: dict[str, str] = {}
             segments = 1
             if template is not None:
-                from guanxi.messaging.rendering import variables_in
-
                 params = {
                     name: "" if values.get(name) is None else str(values[name]) for name in variables_in(template.body)
                 }
@@ -330,30 +329,30 @@ def message_enqueue(
             else:
                 result.suppressed[reason] += 1
             rows.append(
-                Message(
-                    customer_id=cid,
-                    channel=channel,
-                    purpose=purpose,
-                    template=template,
-                    template_code=template_code,
-                    provider_template_code=_provider_template_code(channel, template) if template else "",
-                    language=template.language if template else "",
-                    subject=subject[:200],
-                    body=body,
-                    params=params,
-                    segments=segments,
-                    to_address=address,
-                    to_index=index,
-                    to_masked=mask_value(kind, address) if address else "",
-                    status=status,
-                    reason=reason,
-                    dedupe_key=keys[cid],
-                    batch_ref=batch_ref,
-                    next_attempt_at=next_at if status == S.QUEUED else None,
-                    created_by_id=actor_id,
-                )
+                {
+                    "customer_id": cid,
+                    "channel": channel,
+                    "purpose": purpose,
+                    "template_id": template.pk if template else None,
+                    "template_code": template_code,
+                    "provider_template_code": _provider_template_code(channel, template) if template else "",
+                    "language": template.language if template else "",
+                    "subject": subject[:200],
+                    "body": body,
+                    "params": params,
+                    "segments": segments,
+                    "to_address": address,
+                    "to_index": index,
+                    "to_masked": mask_value(kind, address) if address else "",
+                    "status": status,
+                    "reason": reason,
+                    "dedupe_key": keys[cid],
+                    "batch_ref": batch_ref,
+                    "next_attempt_at": next_at if status == S.QUEUED else None,
+                    "created_by_id": actor_id,
+                }
             )
-        Message.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+        messages_insert(rows)
 
     audit_record(
         actor=actor,

@@ -1,0 +1,120 @@
+"""Messaging fan-out benchmark (self-contained; the suite calls ``run(n)``, or run this file directly).
+
+``run(n)``: ``n`` customers with an encrypted primary phone, half of them with marketing SMS consent, one
+marketing SMS template; times ``message_enqueue`` for all ``n`` recipients — rendering, sign and opt-out
+text, segment count, consent/suppression/frequency-cap checks per chunk, encryption of each address and
+the bulk insert of one message row per recipient — on PostgreSQL. Nothing is sent (``dispatch=False``).
+
+    uv run python bench/bench_messaging.py --n 100000 [--database guanxi_bench_messaging]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR) not in sys.path:
+    sys.path.insert(0, str(BENCH_DIR))
+
+from common import SERVER_URL, django_setup, psycopg_dsn  # noqa: E402
+
+DEFAULT_DATABASE = "guanxi_bench_messaging"
+
+
+def _ensure_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(psycopg_dsn(SERVER_URL.rsplit("/", 1)[1] or "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _population(n: int) -> list[int]:
+    """n customers with a primary phone each (set-based), half with marketing SMS consent; returns ids."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from guanxi.customers.contacts import contact_indexes
+    from guanxi.customers.models import ContactPoint, Customer
+    from guanxi.messaging.models import Consent
+
+    tag = "bench-messaging"
+    existing = list(Customer.objects.filter(source=tag).order_by("id").values_list("id", flat=True)[:n])
+    if len(existing) >= n:
+        return existing
+    now = timezone.now()
+    with transaction.atomic():
+        start = len(existing)
+        created = Customer.objects.bulk_create(
+            [Customer(name=f"会员{i:06d}", source=tag) for i in range(start, n)], batch_size=5000
+        )
+        contacts, consents = [], []
+        for i, customer in enumerate(created, start=start):
+            phone = f"+86139{i:08d}"
+            index, last4 = contact_indexes("phone", phone)
+            contacts.append(
+                ContactPoint(
+                    customer=customer, kind="phone", value=phone, value_index=index, last4_index=last4, is_primary=True
+                )
+            )
+            if i % 2 == 0:
+                consents.append(
+                    Consent(customer=customer, channel="sms", purpose="marketing", granted=True, source="bench", at=now)
+                )
+        ContactPoint.objects.bulk_create(contacts, batch_size=5000)
+        Consent.objects.bulk_create(consents, batch_size=5000)
+    return list(Customer.objects.filter(source=tag).order_by("id").values_list("id", flat=True)[:n])
+
+
+def run(n: int = 100_000, database: str = DEFAULT_DATABASE, migrate: bool = True) -> dict:
+    _ensure_database(database)
+    django_setup(database)
+    from django.core.management import call_command
+
+    if migrate:
+        call_command("migrate", verbosity=0)
+    from django.db import connection
+
+    from guanxi.messaging.models import Message, MessageTemplate
+    from guanxi.messaging.services import message_enqueue
+
+    t0 = time.perf_counter()
+    ids = _population(n)
+    setup_s = time.perf_counter() - t0
+    MessageTemplate.objects.get_or_create(
+        code="bench-promo",
+        channel="sms",
+        language="zh-hans",
+        defaults={"name": "bench", "purpose": "marketing", "body": "{name}您好,会员日全场8折,{store}恭候"},
+    )
+    Message.objects.filter(template_code="bench-promo").delete()
+    start = time.perf_counter()
+    result = message_enqueue(channel="sms", template_code="bench-promo", customer_ids=ids, dispatch=False)
+    elapsed = time.perf_counter() - start
+    rows = Message.objects.filter(batch_ref=result.batch_ref).count()
+    out = {
+        "benchmark": "messaging_enqueue",
+        "vendor": connection.vendor,
+        "recipients": len(ids),
+        "rows_written": rows,
+        "queued": result.queued,
+        "suppressed": dict(result.suppressed),
+        "seconds": round(elapsed, 3),
+        "messages_per_s": round(len(ids) / elapsed, 1),
+        "population_setup_s": round(setup_s, 2),
+    }
+    Message.objects.filter(batch_ref=result.batch_ref).delete()
+    return out
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--database", default=DEFAULT_DATABASE)
+    args = parser.parse_args()
+    print(json.dumps(run(args.n, args.database), ensure_ascii=False, indent=2))
