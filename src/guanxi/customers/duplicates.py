@@ -52,12 +52,19 @@ def duplicate_pair_ids(*, visible: QuerySet[Customer], limit: int = 100) -> list
         return [(int(a), int(b), str(reason)) for a, b, reason in cursor.fetchall()]
 
 
-def duplicate_pairs(*, user: Any, visible: QuerySet[Customer] | None = None, limit: int = 100) -> list[DuplicatePair]:
-    """Likely duplicate pairs, each pair once with every reason; two queries plus the prefetches."""
+def duplicate_pairs(
+    *, user: Any, visible: QuerySet[Customer] | None = None, limit: int = 100, rows: list | None = None
+) -> list[DuplicatePair]:
+    """Likely duplicate pairs, each pair once with every reason; two queries plus the prefetches.
+
+    ``rows`` may be an earlier (e.g. cached) result of ``duplicate_pair_ids``: customers are read afresh
+    through ``visible_to``, so a pair already merged, or no longer visible, drops out.
+    """
     from guanxi.customers.selectors import customer_list
 
-    visible = visible if visible is not None else Customer.objects.visible_to(user)
-    rows = duplicate_pair_ids(visible=visible, limit=limit)
+    if rows is None:
+        visible = visible if visible is not None else Customer.objects.visible_to(user)
+        rows = duplicate_pair_ids(visible=visible, limit=limit)
     reasons: dict[tuple[int, int], list[str]] = {}
     for a, b, reason in rows:
         reasons.setdefault((a, b), [])

@@ -24,7 +24,8 @@ from guanxi.customers.selectors import customer_search
 
 PAGE_SIZE = 50
 
-#: sort key -> (model field, nullable). The fields are indexed: id, name, last_order_at.
+#: sort key -> (model field, nullable). The fields are indexed: id, name, last_order_at. Sorting by a
+#: nullable field lists only the rows where it is set (e.g. "last purchase" lists customers who bought).
 SORTS: dict[str, tuple[str, bool]] = {
     "id": ("id", False),
     "name": ("name", False),
@@ -45,7 +46,7 @@ PURCHASE_WINDOWS = [(30, _("Last 30 days")), (90, _("Last 90 days")), (180, _("L
 class CustomerFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
     store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.none(), required=False)
-    tag = forms.ModelChoiceField(label=_("Tag"), queryset=Tag.objects.none(), required=False)
+    tag = forms.CharField(label=_("Tag"), required=False, max_length=50, widget=forms.Select)
     gender = forms.ChoiceField(label=_("Gender"), required=False)
     age = forms.ChoiceField(label=_("Age"), required=False)
     region = forms.CharField(label=_("Region"), required=False, max_length=64)
@@ -57,8 +58,8 @@ class CustomerFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["store"].queryset = Store.objects.filter(pk__in=[s.pk for s in stores])
         self.fields["store"].empty_label = _("All stores")
-        self.fields["tag"].queryset = Tag.objects.order_by("name")
-        self.fields["tag"].empty_label = _("Any tag")
+        tags = list(Tag.objects.order_by("name").values_list("name", flat=True)[:500])
+        self.fields["tag"].widget.choices = [("", _("Any tag"))] + [(name, name) for name in tags]
         self.fields["gender"].choices = [("", _("Any gender"))] + [
             (v, label) for v, label in Customer.Gender.choices if v
         ]
@@ -72,7 +73,7 @@ def apply_filters(qs: QuerySet[Customer], data: dict[str, Any], *, today: dt.dat
     if data.get("store"):
         qs = qs.filter(home_store=data["store"])
     if data.get("tag"):
-        qs = qs.filter(tags=data["tag"])
+        qs = qs.filter(tags__name=data["tag"])
     if data.get("gender"):
         qs = qs.filter(gender=data["gender"])
     if data.get("age"):
@@ -153,25 +154,23 @@ def keyset_page(qs: QuerySet[Customer], *, sort: str | None, cursor: str | None,
     key, desc = parse_sort(sort)
     field, nullable = SORTS[key]
     after = _decode(cursor, key) if cursor else None
+    if nullable:
+        # Sorting by a date that may be empty lists the rows that have one: the index then serves both directions.
+        qs = qs.filter(**{f"{field}__isnull": False})
+    id_order = F("id").desc() if desc else F("id").asc()
     if key == "id":
-        ordering = [F("id").desc() if desc else F("id").asc()]
+        ordering = [id_order]
         if after:
             qs = qs.filter(id__lt=after[1]) if desc else qs.filter(id__gt=after[1])
     else:
-        expr = F(field).desc(nulls_last=True) if desc else F(field).asc(nulls_last=True)
-        if not nullable:
-            expr = F(field).desc() if desc else F(field).asc()
-        ordering = [expr, F("id").desc() if desc else F("id").asc()]
-        if after:
+        ordering = [F(field).desc() if desc else F(field).asc(), id_order]
+        if after and after[0] is not None:
             value, pk = after
-            cmp, id_cmp = ("lt", "lt") if desc else ("gt", "gt")
-            if value is None:
-                qs = qs.filter(**{f"{field}__isnull": True, f"id__{id_cmp}": pk})
-            else:
-                cond = Q(**{f"{field}__{cmp}": value}) | Q(**{field: value, f"id__{id_cmp}": pk})
-                if nullable:
-                    cond |= Q(**{f"{field}__isnull": True})
-                qs = qs.filter(cond)
+            cmp = "lt" if desc else "gt"
+            # (field, id) after (value, pk), written so the index on ``field`` bounds the scan
+            qs = qs.filter(**{f"{field}__{cmp}e": value}).filter(
+                Q(**{f"{field}__{cmp}": value}) | Q(**{f"id__{cmp}": pk})
+            )
     rows = list(qs.order_by(*ordering)[: size + 1])
     next_cursor = None
     if len(rows) > size:

@@ -22,6 +22,7 @@ urlpatterns = [
     ),
     path("store/", views.store_switch, name="store_switch"),
     path("", views.home, name="home"),
+    path("home/sales-chart/", views.home_sales_chart, name="home_sales_chart"),
     path("customers/", views.customer_list_view, name="customers"),
     path("customers/tag/", views.customer_bulk_tag, name="customers_tag"),
     path("customers/export/", views.customer_export, name="customers_export"),

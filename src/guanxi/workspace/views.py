@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from guanxi.core.audit import audit_record
-from guanxi.customers.duplicates import duplicate_pairs
+from guanxi.customers.duplicates import duplicate_pair_ids, duplicate_pairs
 from guanxi.customers.exports import export_response
 from guanxi.customers.forms import CustomerForm
 from guanxi.customers.imports import CUSTOMER_FIELDS, ORDER_FIELDS, import_dir, import_job_create, read_header
@@ -30,6 +30,7 @@ from guanxi.customers.tasks import import_job_run
 from guanxi.sales.models import Order
 from guanxi.sales.selectors import customer_orders, order_list
 from guanxi.workspace import selectors
+from guanxi.workspace.caching import cached
 from guanxi.workspace.forms import PROFILE_EDIT_FIELDS, BulkTagForm, ImportUploadForm, NoteForm
 from guanxi.workspace.listing import CustomerFilterForm, filtered_customers, keyset_page
 from guanxi.workspace.registry import customer_panels
@@ -54,10 +55,16 @@ def home(request):
         "occasions": selectors.occasions(customers=customers),
         "recent_orders": list(order_list(user=request.user).filter(customer__in=customers.values("pk"))[:8]),
         "figures": selectors.headline_figures(customers=customers, orders=orders),
-        "sales_chart": selectors.monthly_sales(orders=orders),
         "open_tasks": [],  # filled when the care and service capabilities register their tasks
     }
     return render(request, "workspace/home.html", context)
+
+
+@login_required
+def home_sales_chart(request):
+    """The home page's monthly sales, loaded after the page (htmx) and cached: it reads a year of orders."""
+    series = cached("monthly_sales", request, lambda: selectors.monthly_sales(orders=_orders(request)))
+    return render(request, "workspace/_sales_chart.html", {"sales_chart": series})
 
 
 @login_required
@@ -78,8 +85,8 @@ def store_switch(request):
 
 def _filter_form(request):
     form = CustomerFilterForm(request.GET or None, stores=switchable_stores(request.user))
-    data = form.cleaned_data if form.is_valid() else {}
-    return form, data
+    form.is_valid()  # a bad value drops that one filter, not the others
+    return form, getattr(form, "cleaned_data", {})
 
 
 def _filtered(request, data):
@@ -231,7 +238,8 @@ def customer_note_add(request, pk: int):
 
 @login_required
 def duplicates(request):
-    pairs = duplicate_pairs(user=request.user, visible=_customers(request))
+    rows = cached("duplicate_pairs", request, lambda: duplicate_pair_ids(visible=_customers(request)))
+    pairs = duplicate_pairs(user=request.user, rows=rows)
     return render(request, "workspace/customers/duplicates.html", {"pairs": pairs})
 
 

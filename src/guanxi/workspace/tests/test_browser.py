@@ -50,8 +50,11 @@ def page(browser, live_server, transactional_db):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1360, "height": 900}, base_url=live_server.url)
     context.set_default_timeout(10_000)
     page = context.new_page()
+    outside: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith((live_server.url, "data:")) else outside.append(r.url))
     yield page
     context.close()
+    assert not outside, f"pages loaded something from outside the app: {outside}"
 
 
 @pytest.fixture
@@ -106,6 +109,8 @@ def test_find_by_last_four_open_360_fix_birthday_and_switch_language(page, new_s
 
     sign_in(page, user.username)
     assert page.locator("h1").first.inner_text() == "今天"
+    page.locator("#chart-sales svg").first.wait_for()  # ECharts, served by the app, drew the monthly sales
+    assert "周文" in page.inner_text("#occasions")
     page.screenshot(path=str(shots / "home.png"), full_page=True)
 
     page.click("nav >> text=客户")

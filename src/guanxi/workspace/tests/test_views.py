@@ -43,8 +43,10 @@ def test_home_shows_figures_occasions_and_empty_tasks(client_a, store_a, store_b
     figures = response.context["figures"]
     assert figures["members"] == 1 and figures["new_this_month"] == 1 and figures["active_90"] == 1
     assert str(figures["sales_this_month"]) == "88.00"
-    assert response.context["sales_chart"][-1]["amount"] == "88.00"
     assert 'id="tasks"' in body and response.context["open_tasks"] == []
+    chart = client_a.get(reverse("workspace:home_sales_chart"), HTTP_HX_REQUEST="true")
+    assert chart.context["sales_chart"][-1]["amount"] == "88.00" and len(chart.context["sales_chart"]) == 12
+    assert 'id="sales-data"' in chart.content.decode()
 
 
 def test_list_search_by_last_four_digits_and_masking(client, marketer_a, staff_a, store_a, store_b):
@@ -69,12 +71,18 @@ def test_list_htmx_returns_results_fragment(client_a, store_a):
 
 
 def test_list_filters(client_a, store_a):
+    from guanxi.customers.services import customer_tag
+
     key = make_customer(store=store_a, name="大客户", is_key_account=True, gender="female", region="上海")
+    customer_tag(actor=None, customer_ids=[key.pk], tag_name="VIP")
     make_customer(store=store_a, name="普通", gender="male", region="北京")
     url = reverse("workspace:customers")
     assert [c.pk for c in client_a.get(url, {"key_account": "on"}).context["page"].rows] == [key.pk]
     assert [c.pk for c in client_a.get(url, {"gender": "female"}).context["page"].rows] == [key.pk]
     assert [c.pk for c in client_a.get(url, {"region": "上海"}).context["page"].rows] == [key.pk]
+    assert [c.pk for c in client_a.get(url, {"tag": "VIP"}).context["page"].rows] == [key.pk]
+    # a bad value drops only its own filter
+    assert [c.pk for c in client_a.get(url, {"tag": "VIP", "purchased_days": "x"}).context["page"].rows] == [key.pk]
 
 
 def test_keyset_pagination_walks_every_row_once_in_each_sort(client_a, store_a, monkeypatch):
@@ -95,7 +103,11 @@ def test_keyset_pagination_walks_every_row_once_in_each_sort(client_a, store_a, 
             after = page.next_cursor
             if not after:
                 break
-        assert sorted(seen) == sorted(c.pk for c in created), sort
+        expected = created[:4] if "last_order_at" in sort else created  # "by last purchase" lists buyers
+        assert sorted(seen) == sorted(c.pk for c in expected), sort
+        if "last_order_at" in sort:
+            got = [Customer.objects.get(pk=pk).last_order_at for pk in seen]
+            assert got == sorted(got, reverse=sort.startswith("-")), sort
         if sort.lstrip("-") == "name":
             got = [Customer.objects.get(pk=pk).name for pk in seen]
             assert got == sorted(got, reverse=sort.startswith("-")), sort
@@ -302,3 +314,24 @@ def test_upload_refuses_other_files(client_a, settings, tmp_path):
     response = client_a.post(reverse("workspace:imports"), {"file": upload, "target": "customers"})
     assert response.status_code == 200 and response.context["form"].errors["file"]
     assert not ImportJob.objects.exists()
+
+
+def test_cached_duplicate_candidates_drop_merged_pairs(client_a, store_a, settings):
+    from guanxi.customers.services import customer_merge
+
+    settings.GUANXI_WORKSPACE_CACHE_SECONDS = 600
+    a = make_customer(store=store_a, name="缓存", phone="+8613600003333")
+    b = make_customer(store=store_a, name="缓存二", phone="+8613600003333")
+    assert len(client_a.get(reverse("workspace:duplicates")).context["pairs"]) == 1
+    customer_merge(actor=None, survivor=a, merged=b)
+    assert client_a.get(reverse("workspace:duplicates")).context["pairs"] == []
+
+
+def test_cached_sales_chart_is_per_scope(client, staff_a, staff_b, store_a, store_b, settings):
+    settings.GUANXI_WORKSPACE_CACHE_SECONDS = 600
+    make_order(customer=make_customer(store=store_a, name="甲"), store=store_a)
+    url = reverse("workspace:home_sales_chart")
+    client.force_login(staff_a)
+    assert client.get(url).context["sales_chart"][-1]["amount"] == "100.00"
+    client.force_login(staff_b)
+    assert client.get(url).context["sales_chart"][-1]["amount"] == "0.00"
