@@ -1,0 +1,73 @@
+"""The analytics pages in a real Chromium: the charts are drawn with the workspace's ECharts, and the customer
+360 page shows the analytics panel. Marked ``browser`` like the workspace's browser tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+from guanxi.analytics.services import scores_refresh
+from guanxi.analytics.tests.test_api import base
+
+pytestmark = [pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "pw-for-tests-123"  # accounts.tests.factories.UserFactory
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1360, "height": 900}, base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in(page, username: str) -> None:
+    page.goto("/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_load_state()
+
+
+def test_dashboard_charts_and_customer_panel(page, store_a, store_b, staff_a):
+    people = base(store_a, store_b)
+    scores_refresh()
+    sign_in(page, staff_a.username)
+
+    page.goto("/analytics/")
+    expect(page.locator('[data-chart="segments"][data-drawn="echarts"] canvas')).to_have_count(1)
+    expect(page.locator('[data-chart="clv"][data-drawn="echarts"] canvas')).to_have_count(1)
+    expect(page.locator("#rfm-segments")).to_contain_text("重要价值客户")
+    if os.environ.get("GUANXI_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["GUANXI_SCREENSHOTS"], "analytics-dashboard.png"), full_page=True)
+
+    page.goto("/analytics/cohorts/")
+    expect(page.locator('[data-chart="cohorts"][data-drawn="echarts"] canvas')).to_have_count(1)
+
+    page.goto("/analytics/at-risk/")
+    expect(page.locator("h1")).to_contain_text("高价值流失风险客户")
+
+    customer = people["store-a"][3]
+    page.goto(f"/customers/{customer.pk}/")
+    expect(page.locator(".panel-analytics")).to_contain_text("仍然活跃的概率")
+    if os.environ.get("GUANXI_SCREENSHOTS"):
+        shot = os.path.join(os.environ["GUANXI_SCREENSHOTS"], "analytics-panel.png")
+        page.locator("#panel-analytics").screenshot(path=shot)
