@@ -1,4 +1,4 @@
-"""Short-lived caching of the few whole-table figures (monthly sales, duplicate candidates).
+"""Short-lived caching of the few whole-table figures (headline counts, monthly sales, duplicate candidates).
 
 At a million customers and ten million orders these take seconds; staff look at them many times an
 hour and a few minutes' staleness is harmless. The key is the visibility scope (everyone for those

@@ -54,7 +54,7 @@ def home(request):
     context = {
         "occasions": selectors.occasions(customers=customers),
         "recent_orders": list(order_list(user=request.user).filter(customer__in=customers.values("pk"))[:8]),
-        "figures": selectors.headline_figures(customers=customers, orders=orders),
+        "figures": cached("headline", request, lambda: selectors.headline_figures(customers=customers, orders=orders)),
         "open_tasks": [],  # filled when the care and service capabilities register their tasks
     }
     return render(request, "workspace/home.html", context)
