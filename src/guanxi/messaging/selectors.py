@@ -13,8 +13,10 @@ from guanxi.messaging.models import Channel, Consent, Message, MessageTemplate, 
 
 def consent_current(*, customer_ids: Iterable[int], channel: str, purpose: str) -> dict[int, bool]:
     """The latest ledger row per customer for (channel, purpose), in one query; absent means never asked."""
+    from guanxi.messaging.db import filter_in
+
     rows = (
-        Consent.objects.filter(customer_id__in=list(customer_ids), channel=channel, purpose=purpose)
+        filter_in(Consent.objects.filter(channel=channel, purpose=purpose), "customer", list(customer_ids))
         .order_by("customer_id", "at", "id")
         .values_list("customer_id", "granted")
     )

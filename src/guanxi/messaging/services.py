@@ -32,7 +32,7 @@ from guanxi.customers.contacts import contact_indexes, mask_value, normalize_con
 from guanxi.customers.models import ContactPoint, Customer, TimelineEntry
 from guanxi.customers.services import timeline_record
 from guanxi.messaging import channels, ratelimit
-from guanxi.messaging.db import messages_insert
+from guanxi.messaging.db import filter_in, messages_insert
 from guanxi.messaging.models import (
     CONTACT_KIND,
     Channel,
@@ -241,7 +241,9 @@ def message_enqueue(
     ids = list(dict.fromkeys(int(i) for i in customer_ids))
     for chunk in _chunks(ids, chunk_size):
         keys = {cid: _dedupe_key(prefix, channel, cid) for cid in chunk}
-        existing = set(Message.objects.filter(dedupe_key__in=keys.values()).values_list("dedupe_key", flat=True))
+        existing = set(
+            filter_in(Message.objects, "dedupe_key", list(keys.values())).values_list("dedupe_key", flat=True)
+        )
         result.duplicates += len(existing)
         todo = [cid for cid in chunk if keys[cid] not in existing]
         if not todo:
@@ -249,28 +251,30 @@ def message_enqueue(
         # name and language of each recipient; home store for {store} and Reply-To
         customers = {
             c.pk: c
-            for c in Customer.objects.filter(id__in=todo, merged_into__isnull=True)
+            for c in filter_in(Customer.objects.filter(merged_into__isnull=True), "id", todo)
             .select_related("home_store")
             .only("id", "name", "preferences", "home_store__name", "home_store__reply_to_email")
         }
         addresses: dict[int, tuple[str, str]] = {}
         for cid, value, index in (
-            ContactPoint.objects.filter(customer_id__in=todo, kind=kind)
+            filter_in(ContactPoint.objects.filter(kind=kind), "customer", todo)
             .order_by("customer_id", "-is_primary", "id")
             .values_list("customer_id", "value", "value_index")
         ):
             addresses.setdefault(cid, (value, index))
         suppressed_scope = dict(
-            Suppression.objects.filter(
-                channel=channel, address_index__in=[index for _v, index in addresses.values() if index]
+            filter_in(
+                Suppression.objects.filter(channel=channel),
+                "address_index",
+                [index for _v, index in addresses.values() if index],
             ).values_list("address_index", "scope")
         )
         consent = consent_current(customer_ids=todo, channel=channel, purpose=purpose) if marketing else {}
         recent: dict[int, int] = {}
         if marketing and cap:
             recent = dict(
-                Message.objects.filter(
-                    customer_id__in=todo,
+                filter_in(Message.objects, "customer", todo)
+                .filter(
                     purpose=Purpose.MARKETING,
                     status__in=LIVE_STATUSES,
                     created_at__gte=now - dt.timedelta(days=cap_days),
