@@ -115,3 +115,18 @@ def test_customer_panel_context_runs_constant_queries(rf, admin_user, logged, dj
 
     html = render_to_string("messaging/panel.html", context)
     assert "验证码" in html
+
+
+def test_customer_360_page_shows_messages_panel_and_timeline(client_admin, store_a, smtp_server):
+    from guanxi.messaging.services import consent_record, messages_send
+
+    make_template(code="hi", channel="email", purpose="transactional", subject="您好", body="{name}您好")
+    customer = make_customer(store=store_a, name="张三", email="zs@example.com")
+    consent_record(actor=None, customer=customer, channel="sms", purpose="marketing", granted=True, source="in store")
+    result = message_enqueue(channel="email", template_code="hi", customer_ids=[customer.pk], dispatch=False)
+    messages_send(message_ids=Message.objects.filter(batch_ref=result.batch_ref).values_list("id", flat=True))
+    chinese = client_admin.get(f"/customers/{customer.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "最近消息" in chinese and "授权详情" in chinese
+    assert "已通过" in chinese  # the sent message on the timeline, in Chinese
+    english = client_admin.get(f"/customers/{customer.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Recent messages" in english and "Message sent by" in english
