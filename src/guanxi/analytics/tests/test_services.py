@@ -162,3 +162,21 @@ def test_command_rejects_a_bad_date():
 
     with pytest.raises(CommandError, match="--as-of"):
         call_command("analytics_refresh", "--as-of", "2024-13-01", stdout=StringIO())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_refresh_rebuilds_the_score_indexes_it_drops_for_the_bulk_load():
+    from django.db import connection
+
+    def indexes(table):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s ORDER BY indexname", [table])
+            return [r[0] for r in cursor.fetchall()]
+
+    before = {t: indexes(t) for t in ("analytics_customerscore", "analytics_categoryaffinity")}
+    assert "score_value_at_risk" in before["analytics_customerscore"]
+    assert "affinity_category_rank" in before["analytics_categoryaffinity"]
+    simulated_base(n=30)
+    scores_refresh(as_of=AS_OF)
+    assert {t: indexes(t) for t in before} == before
