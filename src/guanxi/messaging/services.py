@@ -521,8 +521,19 @@ def messages_send(*, message_ids: Iterable[int], now: dt.datetime | None = None)
         by_channel[message.channel].append(message)
     for channel, group in by_channel.items():
         provider = channels.provider_for(channel)
-        for batch in _chunks(group, channels.batch_size(channel)):
-            ratelimit.acquire(channel, len(batch))
+        batches = list(_chunks(group, channels.batch_size(channel)))
+        for position, batch in enumerate(batches):
+            try:
+                ratelimit.acquire(channel, len(batch), max_wait=settings.GUANXI_MESSAGING_RATE_MAX_WAIT)
+            except TimeoutError:
+                # not handed to the provider: give these (and the rest) back to the queue untouched
+                unsent = [m.pk for later in batches[position:] for m in later]
+                released = Message.objects.filter(claim=claim, id__in=unsent, status=S.SENDING).update(
+                    status=S.QUEUED, claim="", attempts=F("attempts") - 1, next_attempt_at=clock(), updated_at=clock()
+                )
+                total.retry += released
+                total.retry_at = clock()
+                break
             try:
                 results = provider.send([_outgoing(m) for m in batch])
             except Exception as exc:  # noqa: BLE001 — whatever happened, the messages may have left

@@ -63,6 +63,8 @@ GUANXI_MESSAGING_FREQUENCY_CAP = (
 )
 # Messages per second per channel (token bucket: Redis when available, else a database row).
 GUANXI_MESSAGING_RATE_LIMITS: dict = _json_env("GUANXI_MESSAGING_RATE_LIMITS", {"sms": 50, "email": 20, "wechat": 50})
+# A batch that would wait longer than this for rate tokens goes back to the queue instead.
+GUANXI_MESSAGING_RATE_MAX_WAIT = float(os.environ.get("GUANXI_MESSAGING_RATE_MAX_WAIT", "60"))
 GUANXI_MESSAGING_REDIS_URL = os.environ.get("GUANXI_MESSAGING_REDIS_URL", "")
 # Recipients per provider call (Aliyun SendSms takes 1,000 numbers, Tencent 200).
 GUANXI_MESSAGING_BATCH_SIZE: dict = _json_env("GUANXI_MESSAGING_BATCH_SIZE", {"sms": 100, "email": 50, "wechat": 50})

@@ -164,3 +164,41 @@ def test_smtp_server_down_is_a_temporary_failure(settings, store_a, receipt_temp
     assert messages_send(message_ids=[message.pk]).retry == 1
     message.refresh_from_db()
     assert message.status == "queued" and message.error.startswith("connect")
+
+
+def test_sending_keeps_to_the_channel_rate_limit(smtp_server, store_a, receipt_template, settings):
+    import time
+
+    settings.GUANXI_MESSAGING_RATE_LIMITS = {"email": 4}
+    settings.GUANXI_MESSAGING_BATCH_SIZE = {"email": 2}
+    customers = [make_customer(store=store_a, email=f"r{i}@example.com") for i in range(12)]
+    result = message_enqueue(
+        channel="email", template_code="receipt", customer_ids=[c.pk for c in customers], dispatch=False
+    )
+    ids = list(Message.objects.filter(batch_ref=result.batch_ref).values_list("id", flat=True))
+    started = time.monotonic()
+    assert messages_send(message_ids=ids).sent == 12
+    # a burst of 4, then 8 more at 4 per second
+    assert time.monotonic() - started >= 1.8
+    assert len(smtp_server.received) == 12
+
+
+def test_a_batch_that_cannot_get_rate_tokens_goes_back_to_the_queue_unsent(
+    smtp_server, store_a, receipt_template, settings
+):
+    settings.GUANXI_MESSAGING_RATE_LIMITS = {"email": 0.5}  # one token every two seconds, burst of one
+    settings.GUANXI_MESSAGING_BATCH_SIZE = {"email": 1}
+    settings.GUANXI_MESSAGING_RATE_MAX_WAIT = 0.3
+    first, second = (make_customer(store=store_a, email=f"later{i}@example.com") for i in range(2))
+    result = message_enqueue(
+        channel="email", template_code="receipt", customer_ids=[first.pk, second.pk], dispatch=False
+    )
+    ids = sorted(Message.objects.filter(batch_ref=result.batch_ref).values_list("id", flat=True))
+    summary = messages_send(message_ids=ids)
+    assert (summary.sent, summary.retry) == (1, 1)
+    waiting = Message.objects.get(pk=ids[1])
+    assert (waiting.status, waiting.attempts, waiting.claim) == ("queued", 0, "")
+    assert len(smtp_server.received) == 1 and smtp_server.rcpt_calls == 1
+    settings.GUANXI_MESSAGING_RATE_MAX_WAIT = 5
+    assert messages_send(message_ids=ids).sent == 1
+    assert len(smtp_server.received) == 2
