@@ -335,3 +335,42 @@ def test_cached_sales_chart_is_per_scope(client, staff_a, staff_b, store_a, stor
     assert client.get(url).context["sales_chart"][-1]["amount"] == "100.00"
     client.force_login(staff_b)
     assert client.get(url).context["sales_chart"][-1]["amount"] == "0.00"
+
+
+def test_age_band_and_recent_purchase_filters(client_a, store_a):
+    today = timezone.localdate()
+    young = make_customer(store=store_a, name="青年", birthday=today.replace(year=today.year - 30, day=1).isoformat())
+    make_customer(store=store_a, name="长者", birthday="1950-06-01")
+    buyer = make_customer(store=store_a, name="买家")
+    make_customer(store=store_a, name="老买家")
+    Customer.objects.filter(pk=buyer.pk).update(last_order_at=timezone.now() - dt.timedelta(days=3))
+    Customer.objects.filter(name="老买家").update(last_order_at=timezone.now() - dt.timedelta(days=200))
+    url = reverse("workspace:customers")
+    assert [c.pk for c in client_a.get(url, {"age": "25-34"}).context["page"].rows] == [young.pk]
+    assert [c.pk for c in client_a.get(url, {"purchased_days": "30"}).context["page"].rows] == [buyer.pk]
+
+
+def test_progress_fragment_polls_while_running_and_stops_when_done(client_a, staff_a, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("name\n甲\n", encoding="utf-8")
+    job = ImportJob.objects.create(
+        file=str(path),
+        original_name="x.csv",
+        mapping={"name": "name"},
+        status="running",
+        dry_run=False,
+        total_rows=200,
+        processed_rows=50,
+        created_by=staff_a,
+    )
+    fragment = client_a.get(reverse("workspace:import_job", args=[job.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every 1s"' in fragment and 'aria-valuenow="25"' in fragment
+    ImportJob.objects.filter(pk=job.pk).update(status="done", processed_rows=200)
+    fragment = client_a.get(reverse("workspace:import_job", args=[job.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in fragment
+
+
+def test_import_job_of_someone_else_is_404(client, staff_a, staff_b, tmp_path):
+    job = ImportJob.objects.create(file=str(tmp_path / "x.csv"), original_name="x.csv", created_by=staff_a)
+    client.force_login(staff_b)
+    assert client.get(reverse("workspace:import_job", args=[job.pk])).status_code == 404
