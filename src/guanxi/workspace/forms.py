@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from guanxi.customers.models import ImportJob
+from guanxi.customers.models import CustomAttribute, ImportantDate, ImportJob
 
 PROFILE_EDIT_FIELDS = [
     "name",
@@ -38,3 +38,29 @@ class ImportUploadForm(forms.Form):
         if not upload.name.lower().endswith((".csv", ".xlsx", ".txt")):
             raise forms.ValidationError(_("Upload a CSV or XLSX file."))
         return upload
+
+
+class ImportantDateForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=ImportantDate.Kind.choices)
+    date = forms.CharField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    label = forms.CharField(label=_("Label"), required=False, max_length=64)
+
+
+def attribute_field(definition: CustomAttribute) -> forms.Field:
+    """A form field for one admin-defined attribute; the rules are customers.forms.clean_custom_attributes."""
+    common = {"label": definition.label, "required": False}
+    if definition.type == CustomAttribute.Type.CHOICE:
+        return forms.ChoiceField(choices=[("", "—")] + [(c, c) for c in definition.choices], **common)
+    if definition.type == CustomAttribute.Type.BOOLEAN:
+        return forms.ChoiceField(choices=[("", "—"), ("yes", _("Yes")), ("no", _("No"))], **common)
+    if definition.type == CustomAttribute.Type.DATE:
+        return forms.CharField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+    return forms.CharField(**common)
+
+
+def attribute_initial(definition: CustomAttribute, value) -> str:
+    if value in (None, ""):
+        return ""
+    if definition.type == CustomAttribute.Type.BOOLEAN:
+        return "yes" if value is True else "no"
+    return str(value)

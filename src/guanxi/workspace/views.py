@@ -25,13 +25,21 @@ from guanxi.customers.forms import CustomerForm
 from guanxi.customers.imports import CUSTOMER_FIELDS, ORDER_FIELDS, import_dir, import_job_create, read_header
 from guanxi.customers.models import CustomAttribute, Customer, ImportJob, Note
 from guanxi.customers.selectors import customer_detail, customer_list, customer_timeline
-from guanxi.customers.services import customer_merge, customer_tag, customer_update, note_add
+from guanxi.customers.services import customer_merge, customer_tag, customer_update, important_date_add, note_add
 from guanxi.customers.tasks import import_job_run
 from guanxi.sales.models import Order
 from guanxi.sales.selectors import customer_orders, order_list
 from guanxi.workspace import selectors
 from guanxi.workspace.caching import cached
-from guanxi.workspace.forms import PROFILE_EDIT_FIELDS, BulkTagForm, ImportUploadForm, NoteForm
+from guanxi.workspace.forms import (
+    PROFILE_EDIT_FIELDS,
+    BulkTagForm,
+    ImportantDateForm,
+    ImportUploadForm,
+    NoteForm,
+    attribute_field,
+    attribute_initial,
+)
 from guanxi.workspace.listing import CustomerFilterForm, filtered_customers, keyset_page
 from guanxi.workspace.registry import customer_panels
 from guanxi.workspace.stores import current_store_id, scoped, store_choose, switchable_stores
@@ -149,15 +157,23 @@ def _visible_customer(request, pk: int) -> Customer:
         raise Http404(_("No such customer, or not one of your stores.")) from None
 
 
-def _profile_form(customer: Customer, data=None) -> CustomerForm:
+ATTR_PREFIX = "attr_"
+
+
+def _profile_form(customer: Customer, data=None, definitions=None) -> CustomerForm:
+    """The customer's own form (customers.forms.CustomerForm) cut to the profile, plus the custom attributes."""
     form = CustomerForm(data=data, instance=customer)
     for name in list(form.fields):
         if name not in PROFILE_EDIT_FIELDS:
             del form.fields[name]
+    for d in definitions if definitions is not None else CustomAttribute.objects.all():
+        field = attribute_field(d)
+        field.initial = attribute_initial(d, customer.custom_attributes.get(d.key))
+        form.fields[ATTR_PREFIX + d.key] = field
     return form
 
 
-def _detail_context(request, customer: Customer, *, form=None, note_form=None) -> dict:
+def _detail_context(request, customer: Customer, *, note_form=None, tag_form=None, date_form=None) -> dict:
     panels = []
     for panel in customer_panels(request.user):
         extra = panel.context(request, customer) if panel.context else {}
@@ -176,8 +192,9 @@ def _detail_context(request, customer: Customer, *, form=None, note_form=None) -
         "notes": list(Note.objects.filter(customer=customer).select_related("author").order_by("-created_at")[:10]),
         "attributes": attributes,
         "panels": panels,
-        "form": form or _profile_form(customer),
         "note_form": note_form or NoteForm(),
+        "tag_form": tag_form or BulkTagForm(auto_id="tag_%s"),
+        "date_form": date_form or ImportantDateForm(auto_id="date_%s"),
         "full_contacts": request.user.sees_full_contacts,
     }
 
@@ -199,21 +216,61 @@ def customer_detail_view(request, pk: int):
 @login_required
 def customer_edit(request, pk: int):
     customer = _visible_customer(request, pk)
+    definitions = list(CustomAttribute.objects.all())
     if request.method != "POST":
-        return render(request, "workspace/customers/edit.html", {"customer": customer, "form": _profile_form(customer)})
+        form = _profile_form(customer, definitions=definitions)
+        return render(request, "workspace/customers/edit.html", {"customer": customer, "form": form})
     data = {name: request.POST.get(name, "") for name in PROFILE_EDIT_FIELDS}
     data["is_key_account"] = request.POST.get("is_key_account") in ("on", "true", "1")
+    if definitions:
+        data["custom_attributes"] = {d.key: request.POST.get(ATTR_PREFIX + d.key, "") for d in definitions}
     try:
         customer_update(actor=request.user, customer=customer, data=data, channel="web")
     except ValidationError as exc:
-        form = _profile_form(customer, data=request.POST)
+        form = _profile_form(customer, data=request.POST, definitions=definitions)
         form.cleaned_data = {}
         form._errors = ErrorDict()
         for field, errors in exc.message_dict.items():
+            if field.startswith("custom_attributes."):
+                field = ATTR_PREFIX + field.split(".", 1)[1]
             form.add_error(field if field in form.fields else None, errors)
-        return render(request, "workspace/customers/edit.html", {"customer": customer, "form": form}, status=200)
+        return render(request, "workspace/customers/edit.html", {"customer": customer, "form": form})
     messages.success(request, _("Saved."))
     return redirect("workspace:customer", pk=customer.pk)
+
+
+@login_required
+@require_POST
+def customer_tag_add(request, pk: int):
+    customer = _visible_customer(request, pk)
+    form = BulkTagForm(request.POST, auto_id="tag_%s")
+    if form.is_valid():
+        try:
+            customer_tag(actor=request.user, customer_ids=[customer.pk], tag_name=form.cleaned_data["tag"])
+        except ValidationError as exc:
+            form.add_error("tag", exc.messages)
+    if form.errors:
+        return render(request, "workspace/customers/detail.html", _detail_context(request, customer, tag_form=form))
+    messages.success(request, _("Tag added."))
+    return redirect(reverse("workspace:customer", kwargs={"pk": customer.pk}) + "#profile")
+
+
+@login_required
+@require_POST
+def customer_date_add(request, pk: int):
+    customer = _visible_customer(request, pk)
+    form = ImportantDateForm(request.POST, auto_id="date_%s")
+    if form.is_valid():
+        try:
+            important_date_add(actor=request.user, customer=customer, **form.cleaned_data)
+        except ValidationError as exc:
+            for key, errors in exc.message_dict.items():
+                field = key.rsplit(".", 1)[-1]
+                form.add_error(field if field in form.fields else None, errors)
+    if form.errors:
+        return render(request, "workspace/customers/detail.html", _detail_context(request, customer, date_form=form))
+    messages.success(request, _("Date added."))
+    return redirect(reverse("workspace:customer", kwargs={"pk": customer.pk}) + "#profile")
 
 
 @login_required

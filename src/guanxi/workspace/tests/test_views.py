@@ -374,3 +374,40 @@ def test_import_job_of_someone_else_is_404(client, staff_a, staff_b, tmp_path):
     job = ImportJob.objects.create(file=str(tmp_path / "x.csv"), original_name="x.csv", created_by=staff_a)
     client.force_login(staff_b)
     assert client.get(reverse("workspace:import_job", args=[job.pk])).status_code == 404
+
+
+def test_edit_custom_attributes_with_inline_errors(client_a, store_a):
+    from guanxi.customers.models import CustomAttribute
+
+    CustomAttribute.objects.create(key="shoe_size", label="鞋码", type="integer", min_value=30, max_value=50)
+    CustomAttribute.objects.create(key="vip_level", label="等级", type="choice", choices=["金", "银"])
+    c = make_customer(store=store_a, name="属性")
+    url = reverse("workspace:customer_edit", args=[c.pk])
+    page = client_a.get(url)
+    assert "attr_shoe_size" in page.context["form"].fields
+    response = client_a.post(url, {"name": "属性", "attr_shoe_size": "99", "attr_vip_level": "金"})
+    assert response.status_code == 200 and response.context["form"].errors["attr_shoe_size"]
+    c.refresh_from_db()
+    assert c.custom_attributes == {}
+    assert client_a.post(url, {"name": "属性", "attr_shoe_size": "42", "attr_vip_level": "金"}).status_code == 302
+    c.refresh_from_db()
+    assert c.custom_attributes == {"shoe_size": 42, "vip_level": "金"}
+    body = client_a.get(reverse("workspace:customer", args=[c.pk])).content.decode()
+    assert "鞋码" in body and "42" in body
+
+
+def test_add_tag_and_important_date_on_360(client_a, store_a):
+    c = make_customer(store=store_a, name="加标签")
+    client_a.post(reverse("workspace:customer_tag", args=[c.pk]), {"tag": "老客"})
+    assert list(c.tags.values_list("name", flat=True)) == ["老客"]
+    response = client_a.post(reverse("workspace:customer_date", args=[c.pk]), {"kind": "other", "date": "2015-10-01"})
+    assert response.status_code == 200 and response.context["date_form"].errors["label"]
+    response = client_a.post(
+        reverse("workspace:customer_date", args=[c.pk]), {"kind": "other", "date": "2015-02-30", "label": "x"}
+    )
+    assert response.context["date_form"].errors["date"]
+    client_a.post(
+        reverse("workspace:customer_date", args=[c.pk]),
+        {"kind": "wedding_anniversary", "date": "2015-10-01", "label": ""},
+    )
+    assert c.important_dates.get().month_day == 1001
