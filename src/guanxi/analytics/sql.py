@@ -412,8 +412,7 @@ def category_affinity_rebuild(
             FROM (
                 SELECT o.customer_id AS customer_id, l.category_id AS category_id,
                        SUM({net_line} * {decay}) AS score,
-                       SUM(CASE WHEN l.refunded_quantity = 0 THEN l.amount
-                                ELSE l.amount * (l.quantity - l.refunded_quantity) / l.quantity END) AS spend,
+                       {d.money(f"SUM({net_line})")} AS spend,
                        MAX(o.ordered_at) AS last_at
                 FROM sales_orderline l JOIN sales_order o ON o.id = l.order_id
                 WHERE {PURCHASE} AND o.ordered_at < %(upper)s AND o.ordered_at >= %(since)s
