@@ -234,6 +234,16 @@ def bench_refresh(*, database: str, apply_migrations: bool = False, using: str |
         customers = cursor.fetchone()[0]
         cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'sales_order'")
         orders = cursor.fetchone()[0]
+    # Floor: the plainest SQL over the same rows — one GROUP BY customer of the net purchases (RFM values only,
+    # no purchase days, scores, models, affinity or writes).
+    start = time.perf_counter()
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT customer_id, count(*), sum(paid_amount - refunded_amount), "
+            "min(ordered_at), max(ordered_at) FROM sales_order WHERE status <> 'refunded' GROUP BY customer_id) f"
+        )
+        cursor.fetchone()
+    floor = time.perf_counter() - start
     start = time.perf_counter()
     result = scores_refresh(using=alias)
     total = time.perf_counter() - start
@@ -245,6 +255,8 @@ def bench_refresh(*, database: str, apply_migrations: bool = False, using: str |
         "orders_in_database_estimate": orders,
         "customers_scored": result.customers,
         "seconds": total,
+        "floor_seconds": floor,
+        "ratio_to_floor": total / floor if floor else None,
         "timings": t,
         "share_sql": sql / total,
         "share_fit": fit / total,
