@@ -16,6 +16,7 @@ from django.conf import settings
 ACCEPTED = "accepted"
 TEMPORARY = "temporary"
 PERMANENT = "permanent"
+UNKNOWN = "unknown"  # the request may have reached the provider: reconcile, never resend
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Outgoing:
 @dataclass(frozen=True)
 class SendResult:
     message_id: int
-    outcome: str  # accepted / temporary / permanent
+    outcome: str  # accepted / temporary / permanent / unknown
     provider_message_id: str = ""
     error: str = ""
 

@@ -66,6 +66,7 @@ class Reason:
     RETRIES_EXHAUSTED = "retries exhausted"
     REJECTED = "rejected by provider"
     WORKER_LOST = "worker lost after hand-over"
+    MAYBE_SENT = "provider answer lost"
     UNDELIVERED = "undelivered"
 
 
@@ -454,9 +455,15 @@ def _record_results(
     for message in messages:
         mine = Message.objects.filter(pk=message.pk, claim=claim, status=S.SENDING)
         outcome = by_id.get(message.pk)
-        if outcome is None:
+        if outcome is None or outcome.outcome == channels.UNKNOWN:
             # The provider gave no answer for it: it may have gone out. Never guess "not sent".
-            mine.update(status=S.UNKNOWN, reason=Reason.WORKER_LOST, provider=provider, updated_at=now)
+            mine.update(
+                status=S.UNKNOWN,
+                reason=Reason.MAYBE_SENT if outcome else Reason.WORKER_LOST,
+                error=outcome.error[:255] if outcome else "",
+                provider=provider,
+                updated_at=now,
+            )
             summary.unknown += 1
             continue
         if outcome.outcome == channels.ACCEPTED:
@@ -616,6 +623,7 @@ class Receipt:
     code: str = ""
     description: str = ""
     message_id: int | None = None  # our id, echoed back as OutId / SessionContext
+    to: str = ""  # E.164: Aliyun gives every recipient of one SendSms call the same BizId
     raw: dict = field(default_factory=dict)
 
 
@@ -627,16 +635,24 @@ def receipts_record(*, provider: str, receipts: list[Receipt]) -> int:
     provider_ids = [r.provider_message_id for r in receipts if r.provider_message_id]
     our_ids = [r.message_id for r in receipts if r.message_id]
     found = Message.objects.filter(Q(provider_message_id__in=provider_ids) | Q(id__in=our_ids)).only(
-        "id", "provider_message_id", "status", "customer_id"
+        "id", "provider_message_id", "status", "customer_id", "to_index"
     )
-    by_provider = {m.provider_message_id: m for m in found if m.provider_message_id}
+    by_provider: dict[str, list[Message]] = defaultdict(list)
+    for m in found:
+        if m.provider_message_id:
+            by_provider[m.provider_message_id].append(m)
     by_id = {m.pk: m for m in found}
     now = timezone.now()
     matched = 0
     rows = []
     for receipt in receipts:
         message = by_id.get(receipt.message_id) if receipt.message_id else None
-        message = message or by_provider.get(receipt.provider_message_id)
+        if message is None:
+            candidates = by_provider.get(receipt.provider_message_id, [])
+            if len(candidates) > 1 and receipt.to.startswith("+"):
+                index = contact_indexes("phone", receipt.to)[0]
+                candidates = [m for m in candidates if m.to_index == index]
+            message = candidates[0] if len(candidates) == 1 else None
         rows.append(
             DeliveryReceipt(
                 message=message,

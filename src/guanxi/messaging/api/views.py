@@ -6,6 +6,7 @@ import hmac
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from rest_framework import mixins, permissions, status, viewsets
@@ -154,29 +155,58 @@ class _Webhook(APIView):
         return Response(self.ok)
 
 
-class AliyunReceiptView(_Webhook):
+class _ReceiptWebhook(_Webhook):
+    """Delivery reports, parsed by the provider's documented format; answered as the provider expects."""
+
+    def post(self, request):
+        from guanxi.messaging.providers import ReceiptFormatError, receipt_parser
+
+        if not self.check_token(request):
+            return Response({"result": 1, "errmsg": "forbidden"}, status=status.HTTP_403_FORBIDDEN)
+        parser = receipt_parser(self.provider)
+        try:
+            parsed = parser.parse(request.body)
+        except ReceiptFormatError as exc:
+            return Response({"result": 1, "errmsg": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        services.receipts_record(
+            provider=self.provider,
+            receipts=[
+                services.Receipt(
+                    provider_message_id=r.provider_message_id,
+                    delivered=r.delivered,
+                    code=r.error_code,
+                    description=r.error_text,
+                    message_id=int(r.out_id) if r.out_id.isdigit() else None,
+                    to=r.to,
+                    raw=dict(r.raw),
+                )
+                for r in parsed
+            ],
+        )
+        return HttpResponse(parser.reply_body, content_type=parser.reply_content_type)
+
+
+class AliyunReceiptView(_ReceiptWebhook):
     provider = "aliyun"
-    ok = {"code": 0, "msg": "成功"}
-
-    def handle(self, payload):
-        services.receipts_record(provider=self.provider, receipts=webhooks.aliyun_receipts(payload))
 
 
-class TencentReceiptView(_Webhook):
+class TencentReceiptView(_ReceiptWebhook):
     provider = "tencent"
-    ok = {"result": 0, "errmsg": "OK"}
-
-    def handle(self, payload):
-        services.receipts_record(provider=self.provider, receipts=webhooks.tencent_receipts(payload))
 
 
-class AliyunInboundView(AliyunReceiptView):
+class AliyunInboundView(_Webhook):
+    provider = "aliyun"
+    ok = {"code": 0, "msg": "接收成功"}
+
     def handle(self, payload):
         for phone, text, raw in webhooks.aliyun_replies(payload):
             services.inbound_record(provider=self.provider, from_phone=phone, text=text, raw=raw)
 
 
-class TencentInboundView(TencentReceiptView):
+class TencentInboundView(_Webhook):
+    provider = "tencent"
+    ok = {"result": 0, "errmsg": "OK"}
+
     def handle(self, payload):
         for phone, text, raw in webhooks.tencent_replies(payload):
             services.inbound_record(provider=self.provider, from_phone=phone, text=text, raw=raw)

@@ -3,6 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from guanxi.customers.contacts import contact_indexes
 from guanxi.customers.tests.factories import make_customer
 from guanxi.messaging.models import Consent, DeliveryReceipt, InboundMessage, Message, Suppression
 from guanxi.messaging.selectors import consent_current
@@ -50,7 +51,7 @@ def test_aliyun_sms_report_marks_delivered_and_failed(store_a):
         {"phone_number": "13900000001", "success": False, "err_code": "MK:0001", "err_msg": "空号", "biz_id": "900002"},
     ]
     response = APIClient().post("/api/messaging/webhooks/aliyun/receipts/", payload, format="json")
-    assert response.status_code == 200 and response.json() == {"code": 0, "msg": "成功"}
+    assert response.status_code == 200 and response.json() == {"code": 0, "msg": "接收成功"}
     ok.refresh_from_db()
     bad.refresh_from_db()
     assert ok.status == "delivered" and ok.delivered_at is not None
@@ -91,12 +92,40 @@ def test_tencent_callback_replies_result_zero(store_a):
 def test_late_failure_report_never_undoes_delivered(store_a):
     message = _sent_message(make_customer(store=store_a), "sid-1")
     client = APIClient()
-    client.post(
-        "/api/messaging/webhooks/tencent/receipts/", [{"sid": "sid-1", "report_status": "SUCCESS"}], format="json"
-    )
-    client.post("/api/messaging/webhooks/tencent/receipts/", [{"sid": "sid-1", "report_status": "FAIL"}], format="json")
+    report = {
+        "user_receive_time": "2026-03-01 10:00:05", "nationcode": "86", "mobile": "13900000000",
+        "report_status": "SUCCESS", "errmsg": "DELIVRD", "description": "用户短信送达成功", "sid": "sid-1",
+    }  # fmt: skip
+    assert client.post("/api/messaging/webhooks/tencent/receipts/", [report], format="json").status_code == 200
+    late = {**report, "report_status": "FAIL", "errmsg": "MK:0001", "description": "失败"}
+    assert client.post("/api/messaging/webhooks/tencent/receipts/", [late], format="json").status_code == 200
     message.refresh_from_db()
     assert message.status == "delivered"
+
+
+def test_aliyun_receipts_for_one_call_share_a_biz_id_and_are_told_apart_by_phone(store_a):
+    first = _sent_message(make_customer(store=store_a, phone="+8613911110001"), "biz-shared")
+    second = Message.objects.create(
+        customer=make_customer(store=store_a, phone="+8613911110002"),
+        channel="sms",
+        purpose="transactional",
+        status="sent",
+        dedupe_key="y",
+        provider_message_id="biz-shared",
+        to_address="+8613911110002",
+        to_index=contact_indexes("phone", "+8613911110002")[0],
+    )
+    payload = [{"phone_number": "13911110002", "success": False, "err_code": "MK:0001", "err_msg": "空号",
+                "biz_id": "biz-shared", "report_time": "2026-03-01 10:00:05"}]  # fmt: skip
+    assert APIClient().post("/api/messaging/webhooks/aliyun/receipts/", payload, format="json").status_code == 200
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("sent", "failed")
+
+
+def test_malformed_report_is_refused(db):
+    response = APIClient().post("/api/messaging/webhooks/tencent/receipts/", {"nope": 1}, format="json")
+    assert response.status_code == 400
 
 
 def test_webhook_token_is_enforced_when_configured(settings):
