@@ -6,3 +6,56 @@ class LoyaltyConfig(AppConfig):
     name = "guanxi.loyalty"
     label = "loyalty"
     verbose_name = _("Loyalty")
+
+    def ready(self) -> None:
+        from celery.schedules import crontab
+        from django.conf import settings
+
+        from guanxi.customers.services import merge_hook_register
+        from guanxi.customers.timeline import register_kind
+        from guanxi.loyalty import subscribers  # noqa: F401 — registers the order event handlers
+        from guanxi.loyalty.services import merge_loyalty
+        from guanxi.loyalty.views import customer_panel_context
+        from guanxi.workspace.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
+
+        register_kind("loyalty.enrolled", _("Joined the membership as %(member_no)s (tier %(tier)s)"))
+        register_kind("loyalty.status", _("Membership %(status)s: %(reason)s"))
+        register_kind("loyalty.tier", _("Tier changed from %(from)s to %(to)s"))
+        register_kind("loyalty.points", _("Points %(points)s (%(kind)s, %(reason)s); balance %(balance)s"))
+        register_kind("loyalty.wallet", _("Stored value %(kind)s ¥%(amount)s; balance ¥%(balance)s"))
+        register_kind("loyalty.coupon", _("Coupon %(name)s (%(code)s) used: ¥%(discount)s off"))
+        register_kind(
+            "loyalty.ebill",
+            _(
+                "E-bill %(order_ref)s: paid ¥%(amount)s, discount ¥%(discount)s, points +%(points_earned)s "
+                "(balance %(points_balance)s), stored value ¥%(wallet_balance)s"
+            ),
+        )
+        merge_hook_register(merge_loyalty)
+        register_nav(NavItem(key="loyalty", label=_("Loyalty"), url_name="loyalty:program", order=40))
+        register_customer_panel(
+            CustomerPanel(
+                key="loyalty",
+                title=_("Membership"),
+                template="loyalty/panel.html",
+                context=customer_panel_context,
+                order=20,
+            )
+        )
+        schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None)
+        if isinstance(schedule, dict):
+            schedule.setdefault(
+                "loyalty-points-expire",
+                {"task": "guanxi.loyalty.tasks.points_expire_task", "schedule": crontab(minute=10, hour=1)},
+            )
+            schedule.setdefault(
+                "loyalty-coupons-expire",
+                {"task": "guanxi.loyalty.tasks.coupons_expire_task", "schedule": crontab(minute=20, hour=1)},
+            )
+            schedule.setdefault(
+                "loyalty-tier-review",
+                {
+                    "task": "guanxi.loyalty.tasks.tier_review_task",
+                    "schedule": crontab(minute=0, hour=2, day_of_month=1, month_of_year=1),
+                },
+            )

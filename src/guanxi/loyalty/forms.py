@@ -1,0 +1,79 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.loyalty.models import CouponTemplate, ProgramSettings, Tier, TopUpRule
+
+
+class TopUpForm(forms.Form):
+    amount = forms.DecimalField(label=_("Amount paid (¥)"), max_digits=12, decimal_places=2, min_value=0.01)
+    reference = forms.CharField(label=_("Payment reference"), max_length=80)
+
+
+class RedeemForm(forms.Form):
+    points = forms.IntegerField(label=_("Points"), min_value=1)
+    reason = forms.CharField(label=_("For (gift or reason)"), max_length=200)
+    reference = forms.CharField(label=_("Reference"), max_length=80)
+
+
+class AdjustForm(forms.Form):
+    points = forms.IntegerField(label=_("Points (+/-)"))
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+
+
+class IssueForm(forms.Form):
+    template = forms.ModelChoiceField(label=_("Coupon"), queryset=CouponTemplate.objects.filter(active=True))
+
+
+class ProgramForm(forms.ModelForm):
+    class Meta:
+        model = ProgramSettings
+        fields = [
+            "points_per_yuan",
+            "points_expiry",
+            "points_expiry_days",
+            "points_per_yuan_redeemed",
+            "redeem_cap_percent",
+            "member_day",
+            "member_day_multiplier",
+            "first_purchase_bonus",
+            "restore_coupon_on_refund",
+            "wallet_spend_order",
+            "wallet_limit",
+            "referral_referrer_points",
+            "referral_referee_points",
+            "referral_coupon",
+            "tier_review_months",
+        ]
+
+
+class TierForm(forms.ModelForm):
+    class Meta:
+        model = Tier
+        fields = ["name", "threshold", "points_multiplier", "discount_percent", "birthday_gift", "order"]
+
+
+class TopUpRuleForm(forms.ModelForm):
+    class Meta:
+        model = TopUpRule
+        fields = ["min_amount", "bonus", "active"]
+
+
+class CouponTemplateForm(forms.ModelForm):
+    class Meta:
+        model = CouponTemplate
+        fields = [
+            "name",
+            "kind",
+            "amount",
+            "threshold",
+            "percent_off",
+            "cap",
+            "gift",
+            "valid_from",
+            "valid_until",
+            "valid_days",
+            "per_customer_limit",
+            "budget",
+            "issue_rule",
+            "active",
+        ]

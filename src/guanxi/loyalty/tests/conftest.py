@@ -1,0 +1,48 @@
+import pytest
+
+from guanxi.customers.tests.factories import make_customer
+from guanxi.loyalty import services
+from guanxi.loyalty.models import PointsAccount, PointsEntry, ProgramSettings, Tier, Wallet, WalletEntry
+
+
+@pytest.fixture
+def tiers(db):
+    return {
+        "normal": Tier.objects.create(name="普通", threshold=0, order=0),
+        "silver": Tier.objects.create(
+            name="银卡", threshold=1000, points_multiplier="1.5", discount_percent="5", order=1
+        ),
+        "gold": Tier.objects.create(
+            name="金卡", threshold=5000, points_multiplier="2", discount_percent="10", order=2, birthday_gift="年度旅游"
+        ),
+    }
+
+
+@pytest.fixture
+def program(db):
+    p = services.program()
+    p.points_per_yuan = 1
+    p.points_per_yuan_redeemed = 100
+    p.redeem_cap_percent = 50
+    p.save()
+    return p
+
+
+@pytest.fixture
+def member(store_a, tiers, program):
+    customer = make_customer(store=store_a, name="王芳", phone="13800138000")
+    return services.member_enrol(actor=None, customer=customer)[0]
+
+
+def assert_ledgers_consistent():
+    """The invariant: every cached balance equals the sum of its ledger."""
+    for account in PointsAccount.objects.all():
+        total = sum(PointsEntry.objects.filter(account=account).values_list("points", flat=True))
+        assert account.balance == total >= 0
+        lots = sum(PointsEntry.objects.filter(account=account, remaining__gt=0).values_list("remaining", flat=True))
+        assert lots == account.balance
+    for wallet in Wallet.objects.all():
+        entries = WalletEntry.objects.filter(wallet=wallet)
+        assert wallet.principal == sum(entries.values_list("principal", flat=True)) >= 0
+        assert wallet.bonus == sum(entries.values_list("bonus", flat=True)) >= 0
+    assert ProgramSettings.objects.count() <= 1

@@ -1,0 +1,132 @@
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from guanxi.loyalty import services
+from guanxi.loyalty.models import Checkout, Coupon, Membership, PointsEntry, TopUpRule, WalletEntry
+from guanxi.loyalty.tests.conftest import assert_ledgers_consistent
+from guanxi.sales.models import Order
+
+
+@pytest.fixture
+def loaded(member, tiers, program):
+    """A silver member with 10,000 points, ¥550 stored value (500 + 50 bonus) and a 满100减20 coupon."""
+    Membership.objects.filter(pk=member.pk).update(tier=tiers["silver"])
+    member.refresh_from_db()
+    services.points_adjust(actor=None, membership=member, points=10000, reason="opening balance")
+    TopUpRule.objects.create(min_amount="500.00", bonus="50.00")
+    services.wallet_top_up(actor=None, membership=member, amount="500.00", reference="pay-1")
+    template = services.coupon_template_create(
+        actor=None, data={"name": "满100减20", "kind": "threshold", "amount": "20.00", "threshold": "100.00"}
+    )
+    coupon = services.coupon_issue(actor=None, template=template, customer_ids=[member.customer_id])[0]
+    return member, coupon
+
+
+def _data(member, coupon, **extra):
+    return {
+        "customer_id": member.customer_id,
+        "lines": [{"name": "外套", "quantity": 1, "unit_price": "300.00"}],
+        "coupon_code": coupon.code,
+        "points": "5000",
+        "wallet_amount": "100.00",
+        **extra,
+    }
+
+
+def test_price_applies_member_discount_coupon_points_and_wallet_in_order(loaded):
+    member, coupon = loaded
+    q = services.checkout_price(actor=None, data=_data(member, coupon)).as_dict()
+    # 300 − 5% (15.00) = 285 − coupon 20 = 265; cap 50% → ¥132.50 → 13,250 points max, 10,000 held
+    assert q["member_discount"] == "15.00" and q["coupon_discount"] == "20.00"
+    assert q["points_max"] == 10000 and q["points"] == 5000 and q["points_value"] == "50.00"
+    assert q["wallet_amount"] == "100.00" and q["other_paid"] == "115.00"
+    assert q["discount_amount"] == "85.00" and q["paid_amount"] == "215.00"
+    assert q["points_earned"] == 322  # floor(215 × 1 × 1.5)
+    with pytest.raises(ValidationError) as exc:
+        services.checkout_price(actor=None, data=_data(member, coupon, points="20000"))
+    assert "points" in exc.value.message_dict
+    with pytest.raises(ValidationError) as exc:
+        services.checkout_price(actor=None, data=_data(member, coupon, wallet_amount="600.00"))
+    assert "wallet_amount" in exc.value.message_dict
+
+
+def test_commit_writes_order_and_ledgers_once_and_replay_changes_nothing(loaded):
+    member, coupon = loaded
+    data = _data(member, coupon, key="pos-1-0001", external_ref="POS-0001", payment_method="wechat_pay")
+    checkout, created = services.checkout_commit(actor=None, data=data)
+    assert created
+    order = checkout.order
+    assert order.discount_amount == Decimal("85.00") and order.paid_amount == Decimal("215.00")
+    assert order.payment_method == "mixed"
+    coupon.refresh_from_db()
+    assert coupon.status == "redeemed" and coupon.redeemed_order_id == order.pk
+    member.points.refresh_from_db()
+    member.wallet.refresh_from_db()
+    assert member.points.balance == 10000 - 5000 + 322
+    assert member.wallet.balance == Decimal("450.00")
+    counts = (Order.objects.count(), PointsEntry.objects.count(), WalletEntry.objects.count())
+    replay, created = services.checkout_commit(actor=None, data=data)
+    assert not created and replay.pk == checkout.pk
+    assert counts == (Order.objects.count(), PointsEntry.objects.count(), WalletEntry.objects.count())
+    assert_ledgers_consistent()
+
+
+def test_a_failed_commit_writes_nothing(loaded):
+    member, coupon = loaded
+    before = (Order.objects.count(), PointsEntry.objects.count(), WalletEntry.objects.count())
+    with pytest.raises(ValidationError):
+        services.checkout_commit(
+            actor=None,
+            data=_data(
+                member, coupon, key="k", external_ref="R", lines=[{"name": "x", "quantity": 1, "unit_price": "50.00"}]
+            ),
+        )
+    assert before == (Order.objects.count(), PointsEntry.objects.count(), WalletEntry.objects.count())
+    assert Coupon.objects.get(pk=coupon.pk).status == "issued"
+
+
+def test_partial_then_full_refund_returns_exactly_what_was_applied(loaded):
+    member, coupon = loaded
+    checkout, _ = services.checkout_commit(actor=None, data=_data(member, coupon, key="k1", external_ref="O-1"))
+    # refund 43.00 of 215.00 paid = 20%
+    first = services.checkout_refund(actor=None, checkout=checkout, reference="RF-1", amount="43.00")
+    assert first["points_returned"] == 1000 and first["coupon_restored"] is False
+    assert Decimal(first["wallet_principal_returned"]) + Decimal(first["wallet_bonus_returned"]) == Decimal("20.00")
+    assert services.checkout_refund(actor=None, checkout=checkout, reference="RF-1", amount="43.00")["created"] is False
+    member.points.refresh_from_db()
+    earned_back = 64  # floor(322 × 20%) of the earned points go back
+    assert member.points.balance == 10000 - 5000 + 1000 + 322 - earned_back
+    final = services.checkout_refund(actor=None, checkout=checkout, reference="RF-2")
+    assert final["points_returned"] == 5000 and final["coupon_restored"] is True
+    member.points.refresh_from_db()
+    member.wallet.refresh_from_db()
+    assert member.points.balance == 10000
+    assert (member.wallet.principal, member.wallet.bonus) == (Decimal("500.00"), Decimal("50.00"))
+    assert Coupon.objects.get(pk=coupon.pk).status == "issued"
+    assert Checkout.objects.get(pk=checkout.pk).refunded == Decimal("215.00")
+    assert_ledgers_consistent()
+
+
+def test_refund_after_the_earned_points_were_spent_never_goes_negative(loaded):
+    member, coupon = loaded
+    checkout, _ = services.checkout_commit(
+        actor=None,
+        data=_data(member, coupon, key="k2", external_ref="O-2", coupon_code="", points="", wallet_amount=""),
+    )
+    member.points.refresh_from_db()
+    services.points_redeem(actor=None, membership=member, points=member.points.balance, reference="all")
+    services.checkout_refund(actor=None, checkout=checkout, reference="RF-9")
+    member.points.refresh_from_db()
+    assert member.points.balance == 0
+    assert_ledgers_consistent()
+
+
+def test_coupon_not_restored_when_the_program_says_so(loaded, program):
+    program.restore_coupon_on_refund = False
+    program.save()
+    member, coupon = loaded
+    checkout, _ = services.checkout_commit(actor=None, data=_data(member, coupon, key="k3", external_ref="O-3"))
+    assert services.checkout_refund(actor=None, checkout=checkout, reference="RF-3")["coupon_restored"] is False
+    assert Coupon.objects.get(pk=coupon.pk).status == "redeemed"

@@ -1,0 +1,266 @@
+"""Staff pages of loyalty: the 360 panel with counter actions, and the program configuration pages."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from guanxi.accounts.models import Role
+from guanxi.customers.models import Customer
+from guanxi.loyalty import selectors, services
+from guanxi.loyalty.forms import (
+    AdjustForm,
+    CouponTemplateForm,
+    IssueForm,
+    ProgramForm,
+    RedeemForm,
+    TierForm,
+    TopUpForm,
+    TopUpRuleForm,
+)
+from guanxi.loyalty.models import CouponTemplate, Membership, Tier, TopUpRule
+
+MANAGE_ROLES = {Role.ADMIN, Role.MANAGER, Role.MARKETER}
+
+
+def can_manage(user) -> bool:
+    return user.is_superuser or getattr(user, "role", None) in MANAGE_ROLES
+
+
+def _require_manager(user) -> None:
+    if not can_manage(user):
+        raise PermissionDenied
+
+
+def customer_panel_context(request, customer) -> dict:
+    """Five queries whatever the history: membership (+tier, points, wallet), statements, coupons."""
+    membership = (
+        Membership.objects.select_related("tier", "points", "wallet", "store").filter(customer=customer).first()
+    )
+    context = {"customer": customer, "membership": membership, "can_manage": can_manage(request.user)}
+    if membership is None:
+        return context
+    context.update(
+        points_entries=list(selectors.points_entries(membership=membership)[:10]),
+        wallet_entries=list(selectors.wallet_entries(membership=membership)[:10]),
+        coupons=list(selectors.coupon_list(user=request.user, customer_id=customer.pk).filter(status="issued")[:20]),
+        tiers=list(selectors.tiers()),
+        topup_form=TopUpForm(initial={"reference": f"counter-{uuid.uuid4().hex[:12]}"}),
+        redeem_form=RedeemForm(initial={"reference": f"gift-{uuid.uuid4().hex[:12]}"}),
+        adjust_form=AdjustForm(),
+        issue_form=IssueForm(),
+        review_months=services.program().tier_review_months,
+    )
+    return context
+
+
+def _customer(request, customer_id: int) -> Customer:
+    return get_object_or_404(Customer.objects.visible_to(request.user), pk=customer_id)
+
+
+def _membership(request, customer_id: int) -> Membership:
+    customer = _customer(request, customer_id)
+    return get_object_or_404(Membership, customer=customer)
+
+
+def _back(customer_id: int):
+    return redirect("workspace:customer", customer_id)
+
+
+def _errors(request, exc: ValidationError) -> None:
+    for field, msgs in exc.message_dict.items():
+        for msg in msgs:
+            flash.error(request, f"{field}: {msg}")
+
+
+@login_required
+@require_POST
+def enrol(request, customer_id: int):
+    customer = _customer(request, customer_id)
+    try:
+        services.member_enrol(actor=request.user, customer=customer, invite_code=request.POST.get("invite_code", ""))
+        flash.success(request, _("The customer is now a member."))
+    except ValidationError as exc:
+        _errors(request, exc)
+    return _back(customer_id)
+
+
+@login_required
+@require_POST
+def top_up(request, customer_id: int):
+    membership = _membership(request, customer_id)
+    form = TopUpForm(request.POST)
+    if form.is_valid():
+        try:
+            entry, created = services.wallet_top_up(
+                actor=request.user,
+                membership=membership,
+                amount=str(form.cleaned_data["amount"]),
+                reference=form.cleaned_data["reference"],
+                store=membership.store,
+            )
+            flash.success(
+                request,
+                _("Topped up ¥%(p)s (bonus ¥%(b)s).") % {"p": entry.principal, "b": entry.bonus}
+                if created
+                else _("This top-up was already recorded."),
+            )
+        except ValidationError as exc:
+            _errors(request, exc)
+    else:
+        flash.error(request, form.errors.as_text())
+    return _back(customer_id)
+
+
+@login_required
+@require_POST
+def redeem(request, customer_id: int):
+    membership = _membership(request, customer_id)
+    form = RedeemForm(request.POST)
+    if form.is_valid():
+        try:
+            services.points_redeem(
+                actor=request.user,
+                membership=membership,
+                points=form.cleaned_data["points"],
+                reference=form.cleaned_data["reference"],
+                reason=form.cleaned_data["reason"],
+            )
+            flash.success(request, _("Points redeemed."))
+        except ValidationError as exc:
+            _errors(request, exc)
+    else:
+        flash.error(request, form.errors.as_text())
+    return _back(customer_id)
+
+
+@login_required
+@require_POST
+def adjust(request, customer_id: int):
+    _require_manager(request.user)
+    membership = _membership(request, customer_id)
+    form = AdjustForm(request.POST)
+    if form.is_valid():
+        try:
+            services.points_adjust(
+                actor=request.user,
+                membership=membership,
+                points=form.cleaned_data["points"],
+                reason=form.cleaned_data["reason"],
+            )
+            flash.success(request, _("Points adjusted."))
+        except ValidationError as exc:
+            _errors(request, exc)
+    return _back(customer_id)
+
+
+@login_required
+@require_POST
+def issue(request, customer_id: int):
+    _require_manager(request.user)
+    customer = _customer(request, customer_id)
+    form = IssueForm(request.POST)
+    if form.is_valid():
+        try:
+            services.coupon_issue(
+                actor=request.user, template=form.cleaned_data["template"], customer_ids=[customer.pk]
+            )
+            flash.success(request, _("Coupon issued."))
+        except ValidationError as exc:
+            _errors(request, exc)
+    return _back(customer_id)
+
+
+@login_required
+@require_POST
+def set_status(request, customer_id: int):
+    _require_manager(request.user)
+    membership = _membership(request, customer_id)
+    try:
+        services.member_set_status(
+            actor=request.user,
+            membership=membership,
+            status=request.POST.get("status", ""),
+            reason=request.POST.get("reason", ""),
+        )
+    except ValidationError as exc:
+        _errors(request, exc)
+    return _back(customer_id)
+
+
+@login_required
+def statement(request, customer_id: int):
+    membership = _membership(request, customer_id)
+    return render(
+        request,
+        "loyalty/statement.html",
+        {
+            "membership": membership,
+            "customer": membership.customer,
+            "points_entries": selectors.points_entries(membership=membership)[:200],
+            "wallet_entries": selectors.wallet_entries(membership=membership)[:200],
+            "tier_changes": membership.tier_changes.select_related("from_tier", "to_tier").order_by("-pk")[:50],
+        },
+    )
+
+
+@login_required
+def program(request):
+    settings = services.program()
+    form = ProgramForm(request.POST or None, instance=settings)
+    if request.method == "POST":
+        _require_manager(request.user)
+        if form.is_valid():
+            form.save()
+            flash.success(request, _("Program saved."))
+            return redirect("loyalty:program")
+    return render(
+        request,
+        "loyalty/program.html",
+        {
+            "form": form,
+            "tiers": selectors.tiers(),
+            "rules": selectors.top_up_rules(),
+            "templates": selectors.coupon_templates(),
+            "can_manage": can_manage(request.user),
+        },
+    )
+
+
+def _edit(request, model, form_class, pk, title):
+    _require_manager(request.user)
+    instance = get_object_or_404(model, pk=pk) if pk else None
+    form = form_class(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        if model is CouponTemplate:
+            try:
+                services.coupon_template_clean(form.cleaned_data)
+            except ValidationError as exc:
+                for field, msgs in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, msgs)
+                return render(request, "loyalty/edit.html", {"form": form, "title": title})
+        form.save()
+        flash.success(request, _("Saved."))
+        return redirect("loyalty:program")
+    return render(request, "loyalty/edit.html", {"form": form, "title": title})
+
+
+@login_required
+def tier_edit(request, pk: int | None = None):
+    return _edit(request, Tier, TierForm, pk, _("Tier"))
+
+
+@login_required
+def rule_edit(request, pk: int | None = None):
+    return _edit(request, TopUpRule, TopUpRuleForm, pk, _("Top-up rule"))
+
+
+@login_required
+def coupon_template_edit(request, pk: int | None = None):
+    return _edit(request, CouponTemplate, CouponTemplateForm, pk, _("Coupon template"))
