@@ -54,6 +54,7 @@ class QueueAdapter:
                         outcome=outcome,
                         provider_message_id=result.provider_message_id,
                         error=result.error[:255],
+                        invalid_address=outcome == channels.PERMANENT and result.code in channels.INVALID_ADDRESS_CODES,
                     )
                 )
         return answers

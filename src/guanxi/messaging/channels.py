@@ -18,6 +18,16 @@ TEMPORARY = "temporary"
 PERMANENT = "permanent"
 UNKNOWN = "unknown"  # the request may have reached the provider: reconcile, never resend
 
+#: Provider codes meaning the address itself is bad: it is suppressed for every purpose afterwards.
+INVALID_ADDRESS_CODES = frozenset(
+    {
+        "guanxi.INVALID_NUMBER",
+        "isv.MOBILE_NUMBER_ILLEGAL",  # Alibaba Cloud
+        "InvalidParameterValue.IncorrectPhoneNumber",  # Tencent Cloud
+        "40003",  # WeChat: invalid openid
+    }
+)
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -37,6 +47,7 @@ class SendResult:
     outcome: str  # accepted / temporary / permanent / unknown
     provider_message_id: str = ""
     error: str = ""
+    invalid_address: bool = False  # the provider says this number / openid cannot receive anything
 
 
 class Provider(Protocol):

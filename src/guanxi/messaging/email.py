@@ -53,7 +53,9 @@ class EmailProvider:
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _msg in exc.recipients.values()]
             kind = "temporary" if codes and all(400 <= c < 500 for c in codes) else "permanent"
-            return SendResult(item.message_id, kind, error=str(exc.recipients)[:255])
+            # 550/551/553 on RCPT: no such mailbox, the address is bad for every purpose
+            invalid = kind == "permanent" and bool(codes) and all(c in (550, 551, 553) for c in codes)
+            return SendResult(item.message_id, kind, error=str(exc.recipients)[:255], invalid_address=invalid)
         except smtplib.SMTPResponseException as exc:
             kind = "temporary" if 400 <= exc.smtp_code < 500 else "permanent"
             return SendResult(item.message_id, kind, error=f"{exc.smtp_code} {exc.smtp_error!r}"[:255])

@@ -488,6 +488,13 @@ def _record_results(
             continue
         else:
             reason = Reason.REJECTED if outcome.outcome == channels.PERMANENT else Reason.RETRIES_EXHAUSTED
+            if outcome.invalid_address and message.to_index:
+                reason = Reason.INVALID_ADDRESS
+                Suppression.objects.update_or_create(
+                    channel=message.channel,
+                    address_index=message.to_index,
+                    defaults={"scope": Suppression.Scope.ALL, "reason": "invalid", "address_masked": message.to_masked},
+                )
             mine.update(status=S.FAILED, reason=reason, error=outcome.error[:255], provider=provider, updated_at=now)
             summary.failed += 1
             kind = "message.failed"

@@ -114,13 +114,16 @@ def test_permanent_failure_is_not_retried(smtp_server, store_a, receipt_template
     message = _enqueue(customer)
     assert messages_send(message_ids=[message.pk]).failed == 1
     message.refresh_from_db()
-    assert (message.status, message.reason) == ("failed", "rejected by provider")
+    assert (message.status, message.reason) == ("failed", "invalid address")
     assert "550" in message.error
     far = timezone.now() + dt.timedelta(days=30)
     assert messages_due(now=far) == {}
     message_send_task.delay([message.pk])
     assert smtp_server.rcpt_calls == 1
     assert message.customer.timeline.filter(kind="message.failed").count() == 1
+    # the mailbox does not exist: even transactional mail to it is suppressed from now on
+    again = message_enqueue(channel="email", template_code="receipt", customer_ids=[customer.pk], dispatch=False)
+    assert again.suppressed == {"invalid address": 1}
 
 
 def test_no_duplicate_when_the_worker_dies_after_the_provider_accepted(
