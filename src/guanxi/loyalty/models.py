@@ -33,7 +33,7 @@ class ProgramSettings(models.Model):
     points_expiry_days = models.PositiveIntegerField(_("expiry days (rolling)"), default=365)
     points_per_yuan_redeemed = models.PositiveIntegerField(_("points for ¥1 off"), default=100)
     redeem_cap_percent = models.DecimalField(
-        _("redemption cap (% of order)"), max_digits=5, decimal_places=2, default=50
+        _("redemption cap (percent of order)"), max_digits=5, decimal_places=2, default=50
     )
     member_day = models.PositiveSmallIntegerField(_("member day (day of month)"), null=True, blank=True)
     member_day_multiplier = models.DecimalField(_("member day multiplier"), max_digits=5, decimal_places=2, default=2)
@@ -61,7 +61,7 @@ class Tier(models.Model):
     name = models.CharField(_("name"), max_length=60)
     threshold = models.PositiveIntegerField(_("growth threshold"), default=0)
     points_multiplier = models.DecimalField(_("points multiplier"), max_digits=5, decimal_places=2, default=1)
-    discount_percent = models.DecimalField(_("member discount %"), max_digits=5, decimal_places=2, default=0)
+    discount_percent = models.DecimalField(_("member discount (percent)"), max_digits=5, decimal_places=2, default=0)
     birthday_gift = models.CharField(_("birthday gift"), max_length=200, blank=True)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
