@@ -98,7 +98,17 @@ def ensure_dataset(size: str, seed: int, database: str) -> dict:
     meta = dataset_meta(database)
     force = os.environ.get("GUANXI_BENCH_FORCE") == "1"
     if meta and meta.get("size") == size and meta.get("seed") == seed and not force:
-        print(f"reusing the {size} dataset in {database}", flush=True)
+        print(f"reusing the {size} dataset in {database}; applying any new migrations", flush=True)
+        import subprocess
+
+        from common import PROJECT_DIR, bench_env
+
+        subprocess.run(  # other capabilities add tables (and pages that read them) between runs
+            [sys.executable, "-m", "guanxi.cli", "migrate", "--noinput", "-v", "0"],
+            env=bench_env(database),
+            check=True,
+            cwd=PROJECT_DIR,
+        )
         return {**meta, "generated_now": False}
     result = generate(size=size, seed=seed, database=database)
     return {
@@ -162,6 +172,9 @@ def run(size: str = "small", *, seed: int = 7, database: str = DEFAULT_DATABASE,
         print(f"[{time.strftime('%H:%M:%S', time.gmtime())}] benchmark: {name}", flush=True)
         figures.extend(fn(ctx))
         steps[name] = time.perf_counter() - t
+        # Kept after every step, so an interrupted run still leaves its figures behind.
+        partial = WORK_DIR / f"partial-{size}.json"
+        partial.write_text(json.dumps({"figures": figures, "notes": ctx.notes, "steps_s": steps}, default=str))
     external = bench_external(ctx) if not only or "external" in only else {}
     plans = explain_plans(ctx) if not only or "explain" in only else {}
     return {
@@ -194,7 +207,13 @@ def render(results: dict, *, extra: str = "") -> str:
     lines = [
         "# Guanxi benchmark results",
         "",
-        f"Reproduce: `uv run python bench/run.py --size {size}` (see `bench/README.md`).",
+        f"Reproduce: `uv run python bench/run.py --size {size}"
+        + (
+            f" --database {results['database']}"
+            if results.get("database", DEFAULT_DATABASE) != DEFAULT_DATABASE
+            else ""
+        )
+        + "` (see `bench/README.md`; the database name does not matter).",
         "",
         f"- **Date**: {results['date']}, total wall time {results['wall_s'] / 60:.1f} min",
         f"- **Machine**: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, {m['os']}",
