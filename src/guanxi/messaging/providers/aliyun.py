@@ -36,12 +36,14 @@ from guanxi.messaging.providers.base import (
     SendResult,
     chunked,
     compact_json,
+    http_timeout,
     is_e164,
     load_json,
     params_key,
     parse_china_time,
     phone_to_e164,
     results_for,
+    shared_http_client,
     transport_failure,
 )
 
@@ -181,12 +183,13 @@ class AliyunSmsClient:
             raise ValueError(f"bad Aliyun endpoint {endpoint!r}")
         self.endpoint = f"{parts.scheme}://{parts.netloc}"
         self.host = parts.netloc
-        self._http = http or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
+        self._http = http or shared_http_client()
+        self._timeout = http_timeout(timeout)
         self._clock = clock
         self._nonce = nonce
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing to do for the shared pool; a client passed in is closed by whoever made it."""
 
     def signed_request(self, action: str, params: Mapping[str, str]) -> httpx.Request:
         """The exact request ``call`` sends (tests tamper with it to prove the server checks)."""
@@ -210,7 +213,11 @@ class AliyunSmsClient:
         )
         url = f"{self.endpoint}/?{canonical_query_string(query)}" if query else f"{self.endpoint}/"
         return httpx.Request(
-            "POST", url, headers={**headers, "authorization": authorization, "accept": "application/json"}, content=body
+            "POST",
+            url,
+            headers={**headers, "authorization": authorization, "accept": "application/json"},
+            content=body,
+            extensions={"timeout": self._timeout.as_dict()},
         )
 
     def call(self, action: str, params: Mapping[str, str]) -> AliyunReply:
@@ -346,13 +353,16 @@ class AliyunSmsProvider:
                 message="no Dysmsapi body",
                 maybe_sent=reply.status_code >= 500,
             )
+        outcome = classify(reply.code, reply.status_code)
         return results_for(
             recipients,
-            classify(reply.code, reply.status_code),
+            outcome,
             provider_message_id=str(reply.body.get("BizId") or "") if reply.code == "OK" else "",
             code=reply.code,
             message=reply.message,
             request_id=reply.request_id,
+            # A 500/502/504 may come after the backend acted; only 503 says it was turned away.
+            maybe_sent=outcome is Outcome.TEMPORARY and reply.status_code >= 500 and reply.status_code != 503,
         )
 
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import os
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -153,6 +155,28 @@ class ReceiptFormatError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------- helpers
+
+_shared_http: tuple[int, httpx.Client] | None = None
+_shared_http_lock = threading.Lock()
+
+
+def shared_http_client() -> httpx.Client:
+    """One pooled HTTP client per process.
+
+    The queue builds a provider for each run; sharing the pool keeps connections to the provider
+    alive across runs instead of leaving a client per run for the garbage collector. Created anew in
+    a forked child (Celery prefork), whose parent's sockets it must not use. Timeouts are set per
+    request by each provider client.
+    """
+    global _shared_http
+    with _shared_http_lock:
+        if _shared_http is None or _shared_http[0] != os.getpid():
+            _shared_http = (os.getpid(), httpx.Client(limits=httpx.Limits(max_connections=100)))
+        return _shared_http[1]
+
+
+def http_timeout(seconds: float) -> httpx.Timeout:
+    return httpx.Timeout(seconds, connect=min(seconds, 5.0))
 
 
 def results_for(
