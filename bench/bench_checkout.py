@@ -191,9 +191,15 @@ def _floor(dsn: str, targets: list, templates: dict[str, list[int]], tag: str) -
         return time.perf_counter() - start
 
 
-def run(n_orders: int = 1000, database: str = DEFAULT_DATABASE, migrate: bool = True) -> dict:
+def run(n_orders: int = 1000, database: str = DEFAULT_DATABASE, migrate: bool = True, broker: str = "") -> dict:
+    """``broker``: a Celery broker URL for the outbox hand-off (default: the bench environment's broker)."""
     _ensure_database(database)
     django_setup(database)
+    if broker:
+        from guanxi.celery_app import app
+
+        app.conf.update(broker_url=broker)
+        app._pool = None
     from django.core.management import call_command
 
     if migrate:
@@ -259,6 +265,7 @@ def run(n_orders: int = 1000, database: str = DEFAULT_DATABASE, migrate: bool = 
         "ledgers_consistent": consistent,
         "population_setup_s": round(setup_s, 2),
         "template_checkout": checkout.key,
+        "broker": broker or "bench default",
     }
 
 
@@ -266,5 +273,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--database", default=DEFAULT_DATABASE)
+    parser.add_argument("--broker", default="", help="e.g. redis://127.0.0.1:6379/13 (its queue is purged after)")
     args = parser.parse_args()
-    print(json.dumps(run(args.n, args.database), ensure_ascii=False, indent=2))
+    print(json.dumps(run(args.n, args.database, broker=args.broker), ensure_ascii=False, indent=2))
+    if args.broker.startswith("redis://"):
+        import redis
+
+        redis.Redis.from_url(args.broker).flushdb()

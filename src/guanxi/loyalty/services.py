@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -533,19 +533,27 @@ def points_for_amount(
 
 
 @transaction.atomic
-def points_earn_for_order(*, order: Any, actor: Any = None) -> OrderAward | None:
-    """Award points and growth for a paid order of an active member, once per order; emits the e-bill."""
-    if OrderAward.objects.filter(order_id=order.pk).exists():
-        return None
-    found = Membership.objects.filter(customer_id=order.customer_id).values_list("pk", flat=True).first()
-    if found is None:
-        return None
-    membership = lock_membership(found)
-    if OrderAward.objects.filter(order_id=order.pk).exists():
-        return None
+def points_earn_for_order(
+    *, order: Any, actor: Any = None, locked: Membership | None = None, settings: ProgramSettings | None = None
+) -> OrderAward | None:
+    """Award points and growth for a paid order of an active member, once per order; emits the e-bill.
+
+    ``locked``: the order's membership, already locked by the caller (the checkout) in this transaction.
+    """
+    if locked is None:
+        if OrderAward.objects.filter(order_id=order.pk).exists():
+            return None
+        found = Membership.objects.filter(customer_id=order.customer_id).values_list("pk", flat=True).first()
+        if found is None:
+            return None
+        membership = lock_membership(found)
+        if OrderAward.objects.filter(order_id=order.pk).exists():
+            return None
+    else:
+        membership = locked
     if membership.status != Membership.Status.ACTIVE:
         return None
-    settings = program()
+    settings = settings or program()
     lines = [(ln.category_id, ln.amount) for ln in order.lines.all()]
     paid = order.paid_amount
     points = points_for_amount(
@@ -1121,7 +1129,7 @@ class Quote:
     wallet_amount: Decimal = ZERO
     other_paid: Decimal = ZERO
     points_earned: int = 0
-    notes: list[str] = field(default_factory=list)
+    settings: ProgramSettings | None = None
 
     @property
     def discount(self) -> Decimal:
@@ -1180,7 +1188,7 @@ def checkout_price(*, actor: Any, data: dict[str, Any], locked: Membership | Non
     settings = program()
     cleaned = order_clean({**data, "external_ref": data.get("external_ref") or "quote", "discount_amount": "0"})
     total = cleaned["total_amount"]
-    q = Quote(membership=membership, cleaned=cleaned, total=total)
+    q = Quote(membership=membership, cleaned=cleaned, total=total, settings=settings)
     if membership.tier and membership.tier.discount_percent:
         q.member_discount = (total * membership.tier.discount_percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
     after = total - q.member_discount
@@ -1266,7 +1274,40 @@ def checkout_commit(*, actor: Any, data: dict[str, Any]) -> tuple[Checkout, bool
         if not result.created:
             raise ValidationError({"external_ref": [_("This order number was already recorded.")]})
         order = result.order
-        ref = f"checkout:{key}"
+        ref = f"checkout:{key}"  # new: the key was checked under the membership lock
+        account = lock_points_account(
+            PointsAccount.objects.filter(membership_id=membership.pk).values_list("pk", flat=True).get()
+        )
+        if q.points:
+            entry = _points_debit(
+                account,
+                kind=PointsEntry.Kind.REDEEM,
+                points=q.points,
+                reference=ref,
+                reason=f"order {order.external_ref}",
+                order=order,
+                actor=actor,
+            )
+            _points_timeline(membership, entry, actor)
+        principal = bonus = ZERO
+        if q.wallet_amount:
+            wallet = _wallet_locked(membership)
+            if q.wallet_amount > wallet.balance:
+                raise ValidationError(
+                    {"wallet_amount": [_("The stored-value balance is ¥%(b)s.") % {"b": wallet.balance}]}
+                )
+            principal, bonus = wallet_split(wallet, q.wallet_amount, q.settings.wallet_spend_order)
+            _wallet_post(
+                wallet,
+                kind=WalletEntry.Kind.SPEND,
+                principal=-principal,
+                bonus=-bonus,
+                reference=ref,
+                note="spend",
+                order=order,
+                store=order.store,
+                actor=actor,
+            )
         if q.coupon:
             coupon_redeem(
                 actor=actor,
@@ -1275,26 +1316,6 @@ def checkout_commit(*, actor: Any, data: dict[str, Any]) -> tuple[Checkout, bool
                 amount=q.total - q.member_discount,
                 order=order,
             )
-        if q.points:
-            points_redeem(
-                actor=actor,
-                membership=membership,
-                points=q.points,
-                reference=ref,
-                order=order,
-                reason=f"order {order.external_ref}",
-            )
-        principal = bonus = ZERO
-        if q.wallet_amount:
-            entry, _created = wallet_spend(
-                actor=actor,
-                membership=membership,
-                amount=q.wallet_amount,
-                reference=ref,
-                order=order,
-                store=order.store,
-            )
-            principal, bonus = -entry.principal, -entry.bonus
         checkout = Checkout.objects.create(
             key=key,
             membership=membership,
@@ -1309,7 +1330,7 @@ def checkout_commit(*, actor: Any, data: dict[str, Any]) -> tuple[Checkout, bool
             wallet_bonus=bonus,
             other_paid=q.other_paid,
         )
-        points_earn_for_order(order=order, actor=actor)
+        points_earn_for_order(order=order, actor=actor, locked=membership, settings=q.settings)
     return checkout, True
 
 
