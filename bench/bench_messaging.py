@@ -5,7 +5,12 @@ marketing SMS template; times ``message_enqueue`` for all ``n`` recipients — r
 text, segment count, consent/suppression/frequency-cap checks per chunk, encryption of each address and
 the bulk insert of one message row per recipient — on PostgreSQL. Nothing is sent (``dispatch=False``).
 
+``run_send(n)``: ``n`` queued SMS sent by a real Celery worker process (Redis broker, Redis token
+bucket) to the Alibaba Cloud stand-in server, which enforces its own request rate limit; reports
+messages per second and how many requests the stand-in throttled (should be none).
+
     uv run python bench/bench_messaging.py --n 100000 [--database guanxi_bench_messaging]
+    uv run python bench/bench_messaging.py --send 5000
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from common import SERVER_URL, django_setup, psycopg_dsn  # noqa: E402
+from common import SERVER_URL, WORK_DIR, django_setup, psycopg_dsn  # noqa: E402
 
 DEFAULT_DATABASE = "guanxi_bench_messaging"
 
@@ -117,9 +122,111 @@ def run(n: int = 100_000, database: str = DEFAULT_DATABASE, migrate: bool = True
     return out
 
 
+def run_send(
+    n: int = 5000,
+    database: str = DEFAULT_DATABASE,
+    *,
+    standin_requests_per_s: float = 10.0,
+    batch: int = 50,
+    broker: str = "redis://127.0.0.1:6379/12",
+    concurrency: int = 4,
+) -> dict:
+    """Send ``n`` SMS through a real worker to the rate-limited Aliyun stand-in; messages per second."""
+    import os
+    import subprocess
+
+    _ensure_database(database)
+    django_setup(database)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    import redis
+    from django.db.models import Count
+
+    from guanxi.celery_app import app
+    from guanxi.messaging.models import Message, MessageTemplate
+    from guanxi.messaging.services import message_enqueue
+    from guanxi.messaging.standins import AliyunSmsStandIn
+    from guanxi.messaging.tasks import messages_dispatch_task
+
+    redis.Redis.from_url(broker).flushdb()
+    ids = _population(n)
+    MessageTemplate.objects.get_or_create(
+        code="bench-notice", channel="sms", language="zh-hans",
+        defaults={"name": "bench", "purpose": "transactional", "body": "{name}您好,您的订单已发货",
+                  "provider_template_code": "SMS_BENCH"},
+    )  # fmt: skip
+    Message.objects.filter(template_code="bench-notice").delete()
+    # the worker keeps a little under the stand-in's limit: batch messages per request
+    rate = standin_requests_per_s * batch * 0.9
+    with AliyunSmsStandIn(access_key_secret="bench-secret", rate_limit=standin_requests_per_s) as standin:
+        env = dict(os.environ)
+        env.update(
+            {
+                "CELERY_BROKER_URL": broker,
+                "CELERY_TASK_ALWAYS_EAGER": "0",
+                "GUANXI_SMS_BACKEND": "aliyun",
+                "GUANXI_ALIYUN_ACCESS_KEY_ID": standin.access_key_id,
+                "GUANXI_ALIYUN_ACCESS_KEY_SECRET": "bench-secret",
+                "GUANXI_ALIYUN_SMS_ENDPOINT": standin.base_url,
+                "GUANXI_MESSAGING_RATE_LIMITS": json.dumps({"sms": rate}),
+                "GUANXI_MESSAGING_BATCH_SIZE": json.dumps({"sms": batch}),
+                "GUANXI_MESSAGING_REDIS_URL": broker,
+            }
+        )
+        log = open(WORK_DIR / "bench-messaging-worker.log", "w")  # noqa: SIM115
+        worker = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "celery", "-A", "guanxi.celery_app", "worker", "--pool", "threads",
+             "--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-heartbeat",
+             "--without-gossip", "--without-mingle"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            result = message_enqueue(channel="sms", template_code="bench-notice", customer_ids=ids, dispatch=False)
+            from django.conf import settings
+
+            settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER = broker, False
+            os.environ["CELERY_BROKER_URL"] = broker  # Celery reads this variable before its configuration
+            app.conf.update(broker_url=broker, task_always_eager=False)
+            app._pool = None
+            app.amqp._producer_pool = None
+            started = time.perf_counter()
+            messages_dispatch_task.delay(batch_ref=result.batch_ref)
+            pending = Message.objects.filter(batch_ref=result.batch_ref, status__in=["queued", "sending"])
+            deadline = started + max(120.0, 3 * n / rate)
+            while pending.exists() and time.perf_counter() < deadline:
+                time.sleep(0.2)
+            elapsed = time.perf_counter() - started
+        finally:
+            worker.terminate()
+            worker.wait(20)
+            log.close()
+        statuses = dict(
+            Message.objects.filter(batch_ref=result.batch_ref).values_list("status").annotate(n=Count("id"))
+        )
+        throttled = sum(1 for r in standin.requests if r.code == standin.throttle_code)
+        out = {
+            "benchmark": "messaging_send_standin",
+            "messages": n,
+            "statuses": statuses,
+            "seconds": round(elapsed, 2),
+            "messages_per_s": round(n / elapsed, 1),
+            "target_messages_per_s": rate,
+            "standin_requests": len(standin.requests),
+            "standin_throttled": throttled,
+            "standin_accepted": len(standin.sent),
+        }
+    Message.objects.filter(batch_ref=result.batch_ref).delete()
+    return out
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--send", type=int, default=0, help="run the send benchmark with this many messages")
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     args = parser.parse_args()
-    print(json.dumps(run(args.n, args.database), ensure_ascii=False, indent=2))
+    if args.send:
+        print(json.dumps(run_send(args.send, args.database), ensure_ascii=False, indent=2))
+    else:
+        print(json.dumps(run(args.n, args.database), ensure_ascii=False, indent=2))

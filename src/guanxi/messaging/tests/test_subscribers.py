@@ -47,3 +47,24 @@ def test_ebill_without_templates_is_suppressed_with_reason(store_a, django_captu
     _emit(customer, django_capture_on_commit_callbacks)
     message = Message.objects.get(customer=customer)
     assert (message.status, message.reason) == ("suppressed", "no template")
+
+
+def test_ebill_reaches_the_wechat_stand_in_end_to_end(store_a, django_capture_on_commit_callbacks, settings):
+    from guanxi.messaging.standins import WechatStandIn
+
+    with WechatStandIn(followers={"oOPENID-e2e"}, templates={"TPL_EBILL"}) as wechat:
+        settings.GUANXI_WECHAT_BACKEND = "wechat"
+        settings.GUANXI_WECHAT = {"app_id": wechat.app_id, "app_secret": wechat.app_secret, "endpoint": wechat.base_url}
+        make_template(code="ebill", purpose="transactional", body="{name}消费{amount}")
+        make_template(
+            code="ebill", channel="wechat", purpose="transactional", body="消费{amount}元,单号{order_ref}",
+            provider_template_code="TPL_EBILL",
+        )  # fmt: skip
+        customer = make_customer(store=store_a)
+        contact_point_add(actor=None, customer=customer, kind="wechat", value="oOPENID-e2e")
+        _emit(customer, django_capture_on_commit_callbacks)
+        [sent] = wechat.sent
+        assert (sent.to, sent.template) == ("oOPENID-e2e", "TPL_EBILL")
+        message = Message.objects.get(customer=customer)
+        assert (message.channel, message.status, message.provider) == ("wechat", "sent", "wechat")
+        assert sent.out_id == str(message.pk)
