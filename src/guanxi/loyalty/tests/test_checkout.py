@@ -130,3 +130,47 @@ def test_coupon_not_restored_when_the_program_says_so(loaded, program):
     checkout, _ = services.checkout_commit(actor=None, data=_data(member, coupon, key="k3", external_ref="O-3"))
     assert services.checkout_refund(actor=None, checkout=checkout, reference="RF-3")["coupon_restored"] is False
     assert Coupon.objects.get(pk=coupon.pk).status == "redeemed"
+
+
+def test_checkout_ebill_carries_points_used_and_wallet_paid(loaded):
+    from guanxi.core.models import Event
+
+    member, coupon = loaded
+    checkout, _ = services.checkout_commit(actor=None, data=_data(member, coupon, key="k4", external_ref="O-4"))
+    payload = Event.objects.get(name="loyalty.ebill", aggregate_id=str(checkout.order_id)).payload
+    assert payload["points_used"] == 5000 and payload["wallet_paid"] == "100.00"
+    assert payload["amount"] == "215.00" and payload["discount"] == "85.00" and payload["points_earned"] == 322
+    assert payload["wallet_balance"] == "450.00" and payload["points_balance"] == 10000 - 5000 + 322
+
+
+def test_random_checkouts_and_refunds_keep_ledgers_equal_to_balances(loaded):
+    import random
+
+    member, _coupon = loaded
+    rng = random.Random(7)
+    done = []
+    for i in range(25):
+        if done and rng.random() < 0.4:
+            checkout = rng.choice(done)
+            amount = rng.choice(["", f"{rng.randint(1, 2000) / 100:.2f}"])
+            try:
+                services.checkout_refund(actor=None, checkout=checkout, reference=f"rf-{i}", amount=amount)
+            except ValidationError:
+                pass
+        else:
+            data = {
+                "customer_id": member.customer_id,
+                "key": f"rk-{i}",
+                "external_ref": f"RO-{i}",
+                "lines": [
+                    {"name": "x", "quantity": rng.randint(1, 3), "unit_price": f"{rng.randint(100, 9999) / 100:.2f}"}
+                ],
+                "points": rng.choice(["", "max", "1"]),
+                "wallet_amount": rng.choice(["", "max", "0.01"]),
+            }
+            try:
+                done.append(services.checkout_commit(actor=None, data=data)[0])
+            except ValidationError:
+                pass
+        assert_ledgers_consistent()
+    assert done

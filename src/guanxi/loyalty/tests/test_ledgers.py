@@ -344,3 +344,21 @@ def test_random_operation_sequences_keep_every_balance_equal_to_its_ledger(membe
             pass  # refused operations write nothing
         assert_ledgers_consistent()
     assert WalletEntry.objects.filter(reference="t-replay").count() <= 2
+
+
+def test_periodic_jobs_run_from_the_command_and_are_scheduled(member, program):
+    from io import StringIO
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("loyalty_run", "all", stdout=out)
+    assert "points expired" in out.getvalue() and "tier review" in out.getvalue()
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["loyalty-points-expire"]["task"] == "guanxi.loyalty.tasks.points_expire_task"
+    assert schedule["loyalty-tier-review"]["task"] == "guanxi.loyalty.tasks.tier_review_task"
+    from guanxi.loyalty.tasks import points_expire_task, tier_review_task
+
+    assert points_expire_task.delay().get()["points"] == 0
+    assert tier_review_task.delay().get()["reviewed"] == 1
