@@ -77,6 +77,24 @@ class MessageTemplate(models.Model):
         super().save(*args, **kwargs)
 
 
+#: Why a message was not (or not yet) sent, as staff read it; the reason column keeps the stable English code.
+REASON_LABELS = {
+    "no template": _("no template"),
+    "no address": _("no address"),
+    "no consent": _("no consent"),
+    "opted out": _("opted out"),
+    "invalid address": _("invalid address"),
+    "frequency cap": _("frequency cap"),
+    "quiet hours": _("waiting for the end of quiet hours"),
+    "retries exhausted": _("retries exhausted"),
+    "rejected by provider": _("rejected by provider"),
+    "worker lost after hand-over": _("worker lost after hand-over"),
+    "provider answer lost": _("provider answer lost"),
+    "undelivered": _("undelivered"),
+    "unknown customer": _("unknown customer"),
+}
+
+
 class MessageQuerySet(models.QuerySet):
     def visible_to(self, user) -> MessageQuerySet:
         from guanxi.customers.models import Customer
@@ -156,6 +174,10 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} #{self.pk} ({self.status})"
+
+    @property
+    def reason_label(self) -> str:
+        return str(REASON_LABELS.get(self.reason, self.reason))
 
 
 class Consent(models.Model):
