@@ -23,6 +23,7 @@ class LoyaltyConfig(AppConfig):
         register_kind("loyalty.tier", _("Tier changed from %(from)s to %(to)s"))
         register_kind("loyalty.points", _("Points %(points)s (%(kind)s, %(reason)s); balance %(balance)s"))
         register_kind("loyalty.wallet", _("Stored value %(kind)s ¥%(amount)s; balance ¥%(balance)s"))
+        register_kind("loyalty.birthday", _("Birthday gift of tier %(tier)s: %(gift)s"))
         register_kind("loyalty.coupon", _("Coupon %(name)s (%(code)s) used: ¥%(discount)s off"))
         register_kind(
             "loyalty.ebill",
@@ -51,6 +52,10 @@ class LoyaltyConfig(AppConfig):
             schedule.setdefault(
                 "loyalty-coupons-expire",
                 {"task": "guanxi.loyalty.tasks.coupons_expire_task", "schedule": crontab(minute=20, hour=1)},
+            )
+            schedule.setdefault(
+                "loyalty-birthdays",
+                {"task": "guanxi.loyalty.tasks.birthday_task", "schedule": crontab(minute=0, hour=8)},
             )
             schedule.setdefault(
                 "loyalty-tier-review",

@@ -209,6 +209,7 @@ class CouponTemplate(models.Model):
     class Rule(models.TextChoices):
         NONE = "", _("Manual only")
         ENROL = "enrol", _("When a customer joins")
+        BIRTHDAY = "birthday", _("On the member's birthday")
 
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind)

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
-from guanxi.customers.models import Customer
+from guanxi.customers.models import Customer, TimelineEntry
 from guanxi.customers.services import timeline_record
 from guanxi.loyalty.models import (
     ZERO,
@@ -298,6 +298,57 @@ def tier_review(*, now: dt.datetime | None = None) -> dict[str, int]:
                 _tier_set(membership, target, "review")
                 counts["downgraded" if down else "upgraded"] += 1
     return counts
+
+
+def birthday_run(*, today: dt.date | None = None) -> dict[str, int]:
+    """Members whose birthday is today: the tier's birthday gift goes on the timeline and out as an event
+    (``loyalty.birthday``), and coupon templates marked "on the member's birthday" are issued — once a year."""
+    today = today or timezone.localdate()
+    members = list(
+        Membership.objects.filter(status=Membership.Status.ACTIVE, customer__birthday_md=today.month * 100 + today.day)
+        .select_related("tier")
+        .order_by("pk")
+    )
+    ref = f"birthday:{today.year}"
+    gifts = 0
+    already = set(
+        TimelineEntry.objects.filter(
+            kind="loyalty.birthday", ref_type="birthday", ref_id=ref, customer_id__in=[m.customer_id for m in members]
+        ).values_list("customer_id", flat=True)
+    )
+    with transaction.atomic():
+        for m in members:
+            if m.customer_id in already or not (m.tier and m.tier.birthday_gift):
+                continue
+            event = event_record(
+                name="loyalty.birthday",
+                customer_id=m.customer_id,
+                aggregate="membership",
+                aggregate_id=m.pk,
+                payload={"gift": m.tier.birthday_gift, "tier": m.tier.name, "year": today.year},
+            )
+            timeline_record(
+                customer_id=m.customer_id,
+                kind="loyalty.birthday",
+                summary=f"birthday gift {today.year}",
+                data={"gift": m.tier.birthday_gift, "tier": m.tier.name},
+                event_id=event.pk,
+                ref_type="birthday",
+                ref_id=ref,
+            )
+            gifts += 1
+        coupons = 0
+        for template in CouponTemplate.objects.filter(active=True, issue_rule=CouponTemplate.Rule.BIRTHDAY):
+            coupons += len(
+                coupon_issue(
+                    actor=None,
+                    template=template,
+                    customer_ids=[m.customer_id for m in members],
+                    reference=ref,
+                    skip_ineligible=True,
+                )
+            )
+    return {"members": len(members), "gifts": gifts, "coupons": coupons}
 
 
 # ---------------------------------------------------------------- points ledger

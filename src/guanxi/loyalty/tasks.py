@@ -20,3 +20,8 @@ def tier_review_task() -> dict:
 @shared_task
 def coupons_expire_task() -> int:
     return services.coupon_expire_run()
+
+
+@shared_task
+def birthday_task() -> dict:
+    return services.birthday_run()

@@ -362,3 +362,24 @@ def test_periodic_jobs_run_from_the_command_and_are_scheduled(member, program):
 
     assert points_expire_task.delay().get()["points"] == 0
     assert tier_review_task.delay().get()["reviewed"] == 1
+
+
+def test_birthday_run_gives_the_tier_gift_and_birthday_coupons_once_a_year(store_a, tiers, program):
+    import datetime as dt
+
+    from guanxi.core.models import Event
+    from guanxi.customers.models import Customer
+
+    customer = make_customer(store=store_a, birthday=dt.date(1990, 6, 1))
+    Customer.objects.filter(pk=customer.pk).update(birthday_md=601)
+    member = services.member_enrol(actor=None, customer=customer)[0]
+    Membership.objects.filter(pk=member.pk).update(tier=tiers["gold"])
+    services.coupon_template_create(
+        actor=None,
+        data={"name": "生日券", "kind": "fixed", "amount": "30.00", "issue_rule": "birthday", "per_customer_limit": 10},
+    )
+    day = dt.date(2026, 6, 1)
+    assert services.birthday_run(today=day) == {"members": 1, "gifts": 1, "coupons": 1}
+    assert services.birthday_run(today=day) == {"members": 1, "gifts": 0, "coupons": 0}
+    assert Event.objects.get(name="loyalty.birthday").payload["gift"] == "年度旅游"
+    assert services.birthday_run(today=dt.date(2027, 6, 1))["coupons"] == 1
