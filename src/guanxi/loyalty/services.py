@@ -1284,23 +1284,39 @@ def checkout_price(*, actor: Any, data: dict[str, Any], locked: Membership | Non
 
 def checkout_commit(*, actor: Any, data: dict[str, Any]) -> tuple[Checkout, bool]:
     """Write the order and every ledger entry of the checkout in one transaction, once per ``key``."""
-    from guanxi.sales.models import PaymentMethod
-    from guanxi.sales.services import order_ingest
-
     key = str(data.get("key") or "").strip()
     if not key or len(key) > 80:
         raise ValidationError({"key": [_("Give an idempotency key of at most 80 characters.")]})
     if not str(data.get("external_ref") or "").strip():
         raise ValidationError({"external_ref": [_("Every order needs its order number (external_ref).")]})
+    member = _membership_for(data, actor)
     existing = Checkout.objects.filter(key=key).first()
     if existing:
-        return existing, False
-    member = _membership_for(data, actor)
+        return _replayed(existing, member), False
+    try:
+        return _checkout_write(actor=actor, data=data, key=key, member=member), True
+    except IntegrityError:  # the same key committed for another member at the same moment
+        existing = Checkout.objects.filter(key=key).first()
+        if existing is None:
+            raise
+        return _replayed(existing, member), False
+
+
+def _replayed(existing: Checkout, member: Membership) -> Checkout:
+    if existing.membership_id != member.pk:
+        raise ValidationError({"key": [_("This idempotency key was used for another checkout.")]})
+    return existing
+
+
+def _checkout_write(*, actor: Any, data: dict[str, Any], key: str, member: Membership) -> Checkout:
+    from guanxi.sales.models import PaymentMethod
+    from guanxi.sales.services import order_ingest
+
     with transaction.atomic():
         membership = lock_membership(member.pk)
         existing = Checkout.objects.filter(key=key).first()
         if existing:
-            return existing, False
+            raise IntegrityError("checkout key taken")  # resolved by the caller as a replay
         q = checkout_price(actor=actor, data=data, locked=membership)
         method = data.get("payment_method") or PaymentMethod.OTHER
         if q.wallet_amount and q.other_paid:
@@ -1382,7 +1398,7 @@ def checkout_commit(*, actor: Any, data: dict[str, Any]) -> tuple[Checkout, bool
             other_paid=q.other_paid,
         )
         points_earn_for_order(order=order, actor=actor, locked=membership, settings=q.settings)
-    return checkout, True
+    return checkout
 
 
 @transaction.atomic

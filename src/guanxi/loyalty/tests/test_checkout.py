@@ -174,3 +174,22 @@ def test_random_checkouts_and_refunds_keep_ledgers_equal_to_balances(loaded):
                 pass
         assert_ledgers_consistent()
     assert done
+
+
+def test_a_key_used_by_another_member_is_refused(loaded, store_a):
+    from guanxi.customers.tests.factories import make_customer
+
+    member, coupon = loaded
+    services.checkout_commit(actor=None, data=_data(member, coupon, key="shared", external_ref="S-1"))
+    other = services.member_enrol(actor=None, customer=make_customer(store=store_a))[0]
+    with pytest.raises(ValidationError) as exc:
+        services.checkout_commit(
+            actor=None,
+            data={
+                "customer_id": other.customer_id,
+                "key": "shared",
+                "external_ref": "S-2",
+                "lines": [{"name": "x", "unit_price": "10.00"}],
+            },
+        )
+    assert "key" in exc.value.message_dict
