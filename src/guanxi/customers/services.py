@@ -303,15 +303,11 @@ def customer_update(*, actor: Any, customer: Customer, data: dict[str, Any], cha
         actor_id=_actor_id(actor),
         payload={"fields": changed},
     )
-    labels = ", ".join(
-        str(Customer._meta.get_field(f).verbose_name) if f != "custom_attributes" else str(_("custom attributes"))
-        for f in changed
-    )
     timeline_record(
         customer_id=customer.pk,
         kind="customer.updated",
         summary=f"changed: {', '.join(changed)}",
-        data={"fields": labels, "changes": {f: c for f, c in changes.items() if f not in _SENSITIVE}},
+        data={"field_names": changed, "changes": {f: c for f, c in changes.items() if f not in _SENSITIVE}},
         actor=actor,
         event_id=event.pk,
     )

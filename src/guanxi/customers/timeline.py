@@ -24,8 +24,30 @@ _templates: dict[str, object] = {
 }
 
 
-def register_kind(kind: str, template: object) -> None:
+def _field_labels(data: dict) -> dict:
+    """Name the changed fields in the viewer's language, not the editor's."""
+    from guanxi.customers.models import Customer
+
+    names = data.get("field_names")
+    if names is None:
+        return data
+    labels = []
+    for name in names:
+        try:
+            labels.append(str(Customer._meta.get_field(name).verbose_name))
+        except Exception:  # noqa: BLE001 - a field since removed still reads as its name
+            labels.append(name)
+    return {**data, "fields": ", ".join(labels)}
+
+
+_prepare: dict[str, object] = {"customer.updated": _field_labels}
+
+
+def register_kind(kind: str, template: object, prepare=None) -> None:
+    """``template`` has %(name)s placeholders; ``prepare(data) -> data`` may add display values."""
     _templates[kind] = template
+    if prepare is not None:
+        _prepare[kind] = prepare
 
 
 def render(kind: str, data: dict, fallback: str) -> str:
@@ -33,6 +55,7 @@ def render(kind: str, data: dict, fallback: str) -> str:
     if template is None:
         return fallback
     try:
-        return str(template) % data
+        prepare = _prepare.get(kind)
+        return str(template) % (prepare(data) if prepare else data)
     except (KeyError, TypeError, ValueError):
         return fallback

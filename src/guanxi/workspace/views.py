@@ -13,6 +13,7 @@ from django.db import transaction
 from django.forms.utils import ErrorDict
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -177,7 +178,8 @@ def _detail_context(request, customer: Customer, *, note_form=None, tag_form=Non
     panels = []
     for panel in customer_panels(request.user):
         extra = panel.context(request, customer) if panel.context else {}
-        panels.append({"panel": panel, "context": {"customer": customer, **(extra or {})}})
+        context = {"customer": customer, **(extra or {})}
+        panels.append({"panel": panel, "html": render_to_string(panel.template, context, request=request)})
     definitions = list(CustomAttribute.objects.all())
     attributes = [
         {"label": d.label, "value": customer.custom_attributes.get(d.key)}

@@ -203,3 +203,18 @@ def test_merge_keeps_every_order_note_tag_contact_and_timeline_entry(admin_user,
     assert not Customer.objects.visible_to(admin_user).filter(pk=twin.pk).exists()
     with pytest.raises(ValidationError):
         customer_merge(actor=admin_user, survivor=survivor, merged=twin)
+
+
+def test_timeline_names_changed_fields_in_the_viewers_language(admin_user, store_a):
+    from django.utils import translation
+
+    from guanxi.customers.timeline import render
+
+    customer = make_customer(store=store_a)
+    with translation.override("zh-hans"):
+        customer_update(actor=admin_user, customer=customer, data={"birthday": "1991-06-02"})
+    entry = TimelineEntry.objects.get(customer=customer, kind="customer.updated")
+    with translation.override("en"):
+        assert render(entry.kind, entry.data, entry.summary) == "Profile changed: birthday"
+    with translation.override("zh-hans"):
+        assert render(entry.kind, entry.data, entry.summary) == "资料修改:生日"
