@@ -117,7 +117,7 @@ def consent_record(
     )
     timeline_record(
         customer_id=customer.pk,
-        kind="consent.granted" if granted else "consent.withdrawn",
+        kind=f"consent.{'granted' if granted else 'withdrawn'}.{channel}.{purpose}",
         summary=f"{channel} {purpose} {'granted' if granted else 'withdrawn'} ({source})",
         data={"channel": channel, "purpose": purpose, "source": source},
         actor=actor,
@@ -477,7 +477,7 @@ def _record_results(
                 updated_at=now,
             )
             summary.sent += 1
-            kind = "message.sent"
+            kind = f"message.sent.{message.channel}"
         elif outcome.outcome == channels.TEMPORARY and message.attempts < settings.GUANXI_MESSAGING_MAX_ATTEMPTS:
             at = _retry_at(message, now)
             mine.update(
@@ -497,7 +497,7 @@ def _record_results(
                 )
             mine.update(status=S.FAILED, reason=reason, error=outcome.error[:255], provider=provider, updated_at=now)
             summary.failed += 1
-            kind = "message.failed"
+            kind = f"message.failed.{message.channel}"
         if message.customer_id:
             timeline.append(
                 TimelineEntry(
@@ -506,7 +506,7 @@ def _record_results(
                     occurred_at=now,
                     summary=f"{message.channel} {message.template_code} {message.to_masked}"[:255],
                     data={
-                        "channel": message.get_channel_display(),
+                        "channel": message.channel,
                         "template": message.template_code,
                         "to": message.to_masked,
                         "error": outcome.error[:100],

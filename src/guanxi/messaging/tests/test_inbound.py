@@ -161,7 +161,7 @@ def test_opt_out_reply_withdraws_marketing_sms_consent_at_once(store_a, promo, r
     inbound = InboundMessage.objects.get()
     assert inbound.is_opt_out and inbound.customer == customer and inbound.from_masked == "139****5678"
     assert customer.timeline.filter(kind="message.reply").exists()
-    assert customer.timeline.filter(kind="consent.withdrawn").exists()
+    assert customer.timeline.filter(kind="consent.withdrawn.sms.marketing").exists()
     assert Suppression.objects.filter(channel="sms").count() == 1
     # what was still waiting is stopped, and the next campaign does not reach them
     assert Message.objects.get(batch_ref=queued.batch_ref).status == "suppressed"

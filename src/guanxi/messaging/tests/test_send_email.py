@@ -59,7 +59,7 @@ def test_email_is_sent_as_html_and_text_with_store_reply_to(smtp_server, store_a
     }
     assert "李雷您好,您本次消费99.00元。" in parts["text/plain"]
     assert "李雷您好" in parts["text/html"] and "<p>" in parts["text/html"]
-    assert message.customer.timeline.filter(kind="message.sent").count() == 1
+    assert message.customer.timeline.filter(kind="message.sent.email").count() == 1
 
 
 def test_enqueue_dispatches_after_commit_through_the_task(
@@ -120,7 +120,7 @@ def test_permanent_failure_is_not_retried(smtp_server, store_a, receipt_template
     assert messages_due(now=far) == {}
     message_send_task.delay([message.pk])
     assert smtp_server.rcpt_calls == 1
-    assert message.customer.timeline.filter(kind="message.failed").count() == 1
+    assert message.customer.timeline.filter(kind="message.failed.email").count() == 1
     # the mailbox does not exist: even transactional mail to it is suppressed from now on
     again = message_enqueue(channel="email", template_code="receipt", customer_ids=[customer.pk], dispatch=False)
     assert again.suppressed == {"invalid address": 1}

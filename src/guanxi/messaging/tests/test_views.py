@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.test import Client
 
@@ -127,6 +129,9 @@ def test_customer_360_page_shows_messages_panel_and_timeline(client_admin, store
     messages_send(message_ids=Message.objects.filter(batch_ref=result.batch_ref).values_list("id", flat=True))
     chinese = client_admin.get(f"/customers/{customer.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "最近消息" in chinese and "授权详情" in chinese
-    assert "已通过" in chinese  # the sent message on the timeline, in Chinese
+    texts = re.findall(r'timeline-text">([^<]*)<', chinese)
+    assert any(t.startswith("已通过") and "发送消息(hi)至 z***@example.com" in t for t in texts), texts
     english = client_admin.get(f"/customers/{customer.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Recent messages" in english and "Message sent by" in english
+    assert "Recent messages" in english and "Message sent by E-mail (hi) to" in english
+    assert "Consent to Marketing messages by SMS given (in store)" in english
+    assert "已同意接收短信营销消息(in store)" in texts

@@ -1,0 +1,54 @@
+"""How messaging's timeline entries read, in the viewer's language.
+
+Entries store codes, not sentences; the channel and purpose are part of the kind
+(``message.sent.sms``, ``consent.withdrawn.sms.marketing``) so that they too are shown translated.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.messaging.models import Channel, Purpose
+
+
+class _Phrase:
+    """A translated sentence with the channel/purpose already filled in and %(data)s left for the entry."""
+
+    def __init__(self, template, **labels) -> None:
+        self.template = template
+        self.labels = labels
+
+    def __str__(self) -> str:
+        return str(self.template) % {name: str(label) for name, label in self.labels.items()}
+
+
+def register() -> None:
+    from guanxi.customers.timeline import register_kind
+
+    for channel in Channel:
+        register_kind(
+            f"message.sent.{channel.value}",
+            _Phrase(_("Message sent by %(channel)s (%%(template)s) to %%(to)s"), channel=channel.label),
+        )
+        register_kind(
+            f"message.failed.{channel.value}",
+            _Phrase(_("Message by %(channel)s (%%(template)s) to %%(to)s failed: %%(error)s"), channel=channel.label),
+        )
+        for purpose in Purpose:
+            register_kind(
+                f"consent.granted.{channel.value}.{purpose.value}",
+                _Phrase(
+                    _("Consent to %(purpose)s messages by %(channel)s given (%%(source)s)"),
+                    channel=channel.label,
+                    purpose=purpose.label,
+                ),
+            )
+            register_kind(
+                f"consent.withdrawn.{channel.value}.{purpose.value}",
+                _Phrase(
+                    _("Consent to %(purpose)s messages by %(channel)s withdrawn (%%(source)s)"),
+                    channel=channel.label,
+                    purpose=purpose.label,
+                ),
+            )
+    register_kind("message.reply", _("SMS reply from %(from)s: “%(text)s”"))
