@@ -71,11 +71,16 @@ WHY = {
         "them in turn, so p50 grows by the queue while requests/s stays at what one core can render."
     ),
     "lookup_last4_http": ("As for the phone lookup over HTTP, with up to 50 rows decrypted and rendered per response."),
+    "import_csv_before": (
+        "The same import through the importer as it was before commit eedbd35: a Django form built per row "
+        "and bulk_create batches (see the profile notes)."
+    ),
     "import_csv": (
-        "COPY only parses text into a bare table; the importer parses each row, validates it with the same "
-        "form as the API (phone numbers via libphonenumber, e-mail, dates, store codes), dedups against existing "
-        "contacts by blind index, encrypts every contact (AES-GCM), writes customers, contacts, tags, timeline "
-        "entries and outbox events in batches of 1,000, and records progress: that per-row Python work is the ratio."
+        "COPY only parses text into a bare table; the importer parses each row, validates it with the API's "
+        "rules (phone numbers via libphonenumber, e-mail, dates, store codes), dedups against existing contacts "
+        "by blind index, encrypts every contact (AES-GCM), writes customers, contacts, tags, timeline entries and "
+        "outbox events batch by batch (COPY on PostgreSQL since eedbd35) and records progress: that per-row "
+        "Python work, in one process, is the ratio."
     ),
 }
 
