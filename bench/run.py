@@ -279,7 +279,8 @@ def render(results: dict, *, extra: str = "") -> str:
         lines.append("")
         lines.append(
             f"Load generator: {http[0]['http']['tool']}, {http[0]['http']['seconds']} s per endpoint and "
-            "concurrency, against `guanxi serve --no-worker` (waitress, 8 threads, one process) on 127.0.0.1, "
+            f"concurrency, against `{http[0].get('server', 'guanxi serve --no-worker')}` (waitress, 8 threads, one "
+            "process) on 127.0.0.1, "
             "on the same two cores as PostgreSQL and the load generator; every response was 2xx."
         )
     imp = next((f for f in results["figures"] if f["key"] == "import_csv"), None)
