@@ -414,12 +414,17 @@ def _points_debit(
     lots = PointsEntry.objects.filter(account=account, remaining__gt=0).order_by(
         F("expires_at").asc(nulls_last=True), "earned_at", "pk"
     )
-    for lot in lots.iterator(chunk_size=200):
-        take = min(left, lot.remaining)
-        PointsEntry.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
-        left -= take
-        if not left:
+    while left:
+        # consumed lots drop out of the filter, so each round starts again at the front; no server-side cursor
+        batch = list(lots[:100])
+        if not batch:  # pragma: no cover - lots always cover the balance (tested invariant)
             break
+        for lot in batch:
+            take = min(left, lot.remaining)
+            PointsEntry.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+            left -= take
+            if not left:
+                break
     account.balance -= points
     entry = PointsEntry.objects.create(
         account=account,

@@ -383,3 +383,14 @@ def test_birthday_run_gives_the_tier_gift_and_birthday_coupons_once_a_year(store
     assert services.birthday_run(today=day) == {"members": 1, "gifts": 0, "coupons": 0}
     assert Event.objects.get(name="loyalty.birthday").payload["gift"] == "年度旅游"
     assert services.birthday_run(today=dt.date(2027, 6, 1))["coupons"] == 1
+
+
+def test_a_redemption_spanning_more_than_one_batch_of_lots_takes_them_oldest_first(member):
+    for i in range(130):
+        services.points_adjust(actor=None, membership=member, points=1, reason=f"lot {i}")
+    services.points_redeem(actor=None, membership=member, points=120, reference="big")
+    left = list(
+        PointsEntry.objects.filter(account__membership=member, remaining__gt=0).values_list("reason", flat=True)
+    )
+    assert left == [f"lot {i}" for i in range(120, 130)]
+    assert_ledgers_consistent()
