@@ -71,7 +71,11 @@ class CustomerSerializer(serializers.ModelSerializer):
         contacts = getattr(obj, "primary_contacts", None)
         if contacts is None:
             contacts = obj.contact_points.all()
-        return ContactPointSerializer(contacts, many=True, context=self.context).data
+        # One child serializer for the whole page: DRF rebuilds a serializer's fields on every instance.
+        child = self.__dict__.get("_contact_child")
+        if child is None:
+            child = self.__dict__["_contact_child"] = ContactPointSerializer(context=self.context)
+        return [child.to_representation(contact) for contact in contacts]
 
     @extend_schema_field(serializers.CharField())
     def get_id_number(self, obj: Customer) -> str:

@@ -14,13 +14,20 @@ from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, Tag
 
 
 class CustomerFilter(filters.FilterSet):
-    tag = filters.CharFilter(field_name="tags__name")
+    tag = filters.CharFilter(method="filter_tag")
     home_store = filters.NumberFilter(field_name="home_store_id")
     purchased_within_days = filters.NumberFilter(method="filter_purchased_within")
 
     class Meta:
         model = Customer
         fields = ["kind", "gender", "is_key_account", "region", "home_store", "tag"]
+
+    def filter_tag(self, queryset, name, value):
+        """Resolve the tag once, then semi-join on its id (the join table's tag index), not on its name."""
+        tag_id = Tag.objects.filter(name=value).values_list("id", flat=True).first()
+        if tag_id is None:
+            return queryset.none()
+        return queryset.filter(id__in=Customer.tags.through.objects.filter(tag_id=tag_id).values("customer_id"))
 
     def filter_purchased_within(self, queryset, name, value):
         from datetime import timedelta

@@ -118,3 +118,10 @@ def test_openapi_schema_and_offline_swagger_ui(api_admin, client, admin_user):
     page = client.get("/api/docs/")
     assert page.status_code == 200
     assert b"cdn" not in page.content.lower() and b"unpkg" not in page.content.lower()
+
+
+def test_tag_filter_finds_only_tagged_customers(api_a, store_a):
+    tagged, _other = make_customer(store=store_a), make_customer(store=store_a)
+    customer_tag(actor=None, customer_ids=[tagged.pk], tag_name="VIP")
+    assert [r["id"] for r in api_a.get("/api/customers/", {"tag": "VIP"}).json()["results"]] == [tagged.pk]
+    assert api_a.get("/api/customers/", {"tag": "nobody"}).json()["results"] == []
