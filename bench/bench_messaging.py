@@ -76,7 +76,7 @@ def _population(n: int) -> list[int]:
     return list(Customer.objects.filter(source=tag).order_by("id").values_list("id", flat=True)[:n])
 
 
-def run(n: int = 100_000, database: str = DEFAULT_DATABASE, migrate: bool = True) -> dict:
+def run(n: int = 100_000, database: str = DEFAULT_DATABASE, migrate: bool = True, send: int = 3000) -> dict:
     _ensure_database(database)
     django_setup(database)
     from django.core.management import call_command
@@ -119,6 +119,8 @@ def run(n: int = 100_000, database: str = DEFAULT_DATABASE, migrate: bool = True
         "population_setup_s": round(setup_s, 2),
     }
     Message.objects.filter(batch_ref=result.batch_ref).delete()
+    if send:
+        out["send_through_standin"] = run_send(send, database=database)
     return out
 
 
