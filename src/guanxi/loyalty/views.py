@@ -157,6 +157,8 @@ def adjust(request, customer_id: int):
             flash.success(request, _("Points adjusted."))
         except ValidationError as exc:
             _errors(request, exc)
+    else:
+        flash.error(request, form.errors.as_text())
     return _back(customer_id)
 
 
@@ -174,6 +176,8 @@ def issue(request, customer_id: int):
             flash.success(request, _("Coupon issued."))
         except ValidationError as exc:
             _errors(request, exc)
+    else:
+        flash.error(request, form.errors.as_text())
     return _back(customer_id)
 
 

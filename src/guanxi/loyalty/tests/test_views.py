@@ -84,3 +84,14 @@ def test_manager_edits_tiers_rules_and_coupons(client, admin_user, tiers, progra
         },
     )
     assert r.status_code == 200 and "threshold" in r.context["form"].errors
+
+
+def test_bad_adjust_form_is_reported_and_writes_nothing(client, member, admin_user):
+    client.force_login(admin_user)
+    before = PointsEntry.objects.count()
+    response = client.post(
+        reverse("loyalty:adjust", args=[member.customer_id]), {"points": "many", "reason": ""}, follow=True
+    )
+    assert response.status_code == 200
+    assert any("points" in str(m) for m in response.context["messages"])
+    assert PointsEntry.objects.count() == before
