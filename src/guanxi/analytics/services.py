@@ -11,7 +11,11 @@ customers in Python:
 3. category affinity is rebuilt with one INSERT … SELECT over the order lines;
 4. one INSERT … SELECT joins facts, predictions and top categories into ``analytics_customerscore``.
 
-All in one transaction: readers see the previous scores until the new ones are complete.
+Steps 1–2 and 4 run in one transaction: readers see the previous scores until the new ones are complete. On
+PostgreSQL, when the refresh is not called inside a caller's transaction, step 3 runs at the same time on a
+second connection in its own transaction (it reads only committed orders, and the affinity table is consistent
+on its own); step 4 waits for it. Inside a caller's transaction (tests, or a caller that wants one atomic unit)
+every step runs on the caller's connection, one after the other.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from guanxi.analytics import btyd, sql
@@ -148,6 +153,31 @@ def _fit_models(using: str, timings: dict[str, float]) -> tuple[list, btyd.BGNBD
     return fits, model, spend
 
 
+def _affinity_rebuild(
+    *, as_of: dt.date, now: dt.datetime, using: str, timings: dict[str, float], parallel: bool = True
+) -> int:
+    start = time.perf_counter()
+    written = sql.category_affinity_rebuild(
+        as_of=as_of,
+        now=now,
+        half_life_days=float(_setting("GUANXI_ANALYTICS_AFFINITY_HALF_LIFE_DAYS", 90)),
+        lookback_days=int(_setting("GUANXI_ANALYTICS_AFFINITY_LOOKBACK_DAYS", 365)),
+        parallel=parallel,
+        using=using,
+    )
+    timings["sql_affinity"] = time.perf_counter() - start
+    return written
+
+
+def _affinity_on_second_connection(*, as_of: dt.date, now: dt.datetime, using: str, timings: dict[str, float]) -> int:
+    """Run in a worker thread: Django gives the thread its own connection, closed when done."""
+    try:
+        with transaction.atomic(using=using):
+            return _affinity_rebuild(as_of=as_of, now=now, using=using, timings=timings, parallel=False)
+    finally:
+        connections[using].close()
+
+
 def scores_refresh(
     *,
     actor: Any = None,
@@ -170,7 +200,12 @@ def scores_refresh(
         if progress:
             progress(stage, done, total)
 
+    concurrent = connections[using].vendor == "postgresql" and not connections[using].in_atomic_block
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-affinity") if concurrent else None
+    affinity: Future | None = None
     try:
+        if pool is not None:
+            affinity = pool.submit(_affinity_on_second_connection, as_of=as_of, now=now, using=using, timings=timings)
         with transaction.atomic(using=using):
             start = time.perf_counter()
             customers = sql.facts_materialize(as_of=as_of, using=using)
@@ -180,15 +215,12 @@ def scores_refresh(
             fits, model, spend = _fit_models(using, timings)
             step("fit", 1, 1)
 
-            start = time.perf_counter()
-            sql.category_affinity_rebuild(
-                as_of=as_of,
-                now=now,
-                half_life_days=float(_setting("GUANXI_ANALYTICS_AFFINITY_HALF_LIFE_DAYS", 90)),
-                lookback_days=int(_setting("GUANXI_ANALYTICS_AFFINITY_LOOKBACK_DAYS", 730)),
-                using=using,
-            )
-            timings["sql_affinity"] = time.perf_counter() - start
+            if affinity is None:
+                _affinity_rebuild(as_of=as_of, now=now, using=using, timings=timings)
+            else:
+                start = time.perf_counter()
+                affinity.result()
+                timings["affinity_wait"] = time.perf_counter() - start
             step("sql", 2, 3)
 
             start = time.perf_counter()
@@ -232,8 +264,13 @@ def scores_refresh(
             )
             audit_record(actor=actor, action="refresh", object_type="analytics_scores", object_id=refresh.pk)
     except Exception as exc:
+        if affinity is not None:
+            affinity.cancel() or affinity.exception()  # never leave the second connection running
         Refresh.objects.using(using).filter(pk=refresh.pk).update(
             status=Refresh.Status.FAILED, error=repr(exc)[:2000], finished_at=timezone.now()
         )
         raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     return RefreshResult(refresh=refresh, customers=written, timings=timings, fits=saved)

@@ -109,7 +109,14 @@ class Order(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["customer", "-ordered_at"], name="order_customer_recent"),
+            # A customer's orders newest first (scanned backwards), and on PostgreSQL a covering index: the
+            # analytics refresh reads every order's purchase facts from it in customer order with an index-only
+            # scan, instead of sorting ten million rows or visiting the heap at random.
+            models.Index(
+                fields=["customer", "ordered_at"],
+                include=["paid_amount", "refunded_amount", "status"],
+                name="order_customer_facts",
+            ),
             models.Index(fields=["store", "-ordered_at"], name="order_store_recent"),
             models.Index(fields=["ordered_at"], name="order_time"),
         ]

@@ -180,3 +180,47 @@ def test_refresh_rebuilds_the_score_indexes_it_drops_for_the_bulk_load():
     simulated_base(n=30)
     scores_refresh(as_of=AS_OF)
     assert {t: indexes(t) for t in before} == before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_affinity_on_a_second_connection_gives_what_the_single_connection_refresh_gives(store_a):
+    """Outside a caller's transaction the affinity rebuild runs beside the facts query on its own connection
+    (it can see only committed orders, which is all there is then); the stored results must not depend on it."""
+    from django.db import transaction
+
+    from guanxi.customers.tests.factories import make_customer
+    from guanxi.sales.tests.factories import CategoryFactory, ProductFactory, make_order
+
+    ProductFactory(sku="TIGHTS", category=CategoryFactory(code="tights", name="连裤袜"), price="50.00")
+    ProductFactory(sku="SOCKS", category=CategoryFactory(code="socks", name="袜子"), price="10.00")
+    for i, (tights, socks) in enumerate([(1, 0), (2, 9), (0, 3), (1, 1)]):
+        customer = make_customer(store=store_a, name=f"顾客{i}")
+        for n, day in enumerate((200, 100, 30, 2)):
+            lines = [{"sku": "TIGHTS", "quantity": tights}] if tights else []
+            lines += [{"sku": "SOCKS", "quantity": socks + n}] if socks + n else []
+            make_order(
+                customer=customer,
+                store=store_a,
+                ordered_at=at_local(AS_OF - dt.timedelta(days=day)).isoformat(),
+                lines=lines,
+            )
+
+    def stored():
+        scores = CustomerScore.objects.order_by("customer_id").values_list(
+            "customer_id", "segment", "monetary", "p_alive", "clv_12m", "top_categories"
+        )
+        affinity = CategoryAffinity.objects.order_by("customer_id", "rank").values_list(
+            "customer_id", "category_id", "rank", "spend"
+        )
+        return list(scores), list(affinity)
+
+    concurrent = scores_refresh(as_of=AS_OF)
+    assert "affinity_wait" in concurrent.timings
+    first = stored()
+    with transaction.atomic():
+        single = scores_refresh(as_of=AS_OF)
+    assert "affinity_wait" not in single.timings
+    assert stored() == first
+    assert len(first[0]) == 4 and len(first[1]) == 7
+    assert Refresh.objects.filter(status=Refresh.Status.DONE).count() == 2
