@@ -10,19 +10,27 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
+import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi.accounts.models import Store
 from guanxi.core.audit import audit_record
+from guanxi.core.crypto import EncryptedTextField, blind_index, encrypt
+from guanxi.core.db import is_postgres
 from guanxi.core.db.copy import bulk_insert, bulk_insert_values
 from guanxi.core.events import subscribers_for
 from guanxi.core.models import Event
@@ -230,27 +238,94 @@ def validate_mapping(mapping: dict[str, str], target: str) -> None:
         raise ValidationError({"mapping": errors})
 
 
-class _Batch:
-    """What one batch of rows produced: good rows to write, rejects with reasons."""
-
-    def __init__(self) -> None:
-        self.good: list[tuple[int, dict[str, Any], dict[str, Any], list[tuple[str, str, str, str]], list[str]]] = []
-        self.rejected: list[tuple[int, dict[str, str], str]] = []
-
-
 def _format_errors(exc: ValidationError) -> str:
     if hasattr(exc, "error_dict"):
         return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
     return "; ".join(exc.messages)
 
 
+#: The ways of writing a Chinese mobile number that ``phonenumbers.parse`` (region CN) reads as
+#: country code 86 plus the eleven digits written: 13800138000, 138 0013 8000, 138-0013-8000,
+#: +86 13800138000, +86-138…. Numbers starting 11, 12 or 179 are left to the parser, whose CN
+#: carrier-prefix rules can apply to them.
+_CN_MOBILE = re.compile(r"(?:\+86[- ]?)?(1(?:[3-68-9]\d|7[0-8]))[- ]?(\d{4})[- ]?(\d{4})")
+#: Distinct values remembered per field (a million rows hold few distinct genders, stores, sources
+#: and birthdays; names mostly differ and stop being remembered at this bound).
+_FIELD_CACHE_LIMIT = 50_000
+_MISSING = object()
+
+
 class CustomerRowCleaner:
+    """Turns one CSV row into a customer's profile, attributes, contacts and tags, or refuses it.
+
+    Holds no database connection once built, so import worker processes can use a copy.
+    """
+
     def __init__(self, mapping: dict[str, str], default_store: Store | None = None) -> None:
         self.mapping = {column: field for column, field in mapping.items() if field}
         self.stores = {s.code: s.pk for s in Store.objects.all()}
         self.definitions = list(CustomAttribute.objects.all())
         self.default_store = default_store
         self.validator = CustomerRowValidator()
+        self._outcomes: dict[str, dict[Any, tuple[bool, Any]]] = {name: {} for name in self.validator.form.fields}
+        self._fast_phones = settings.GUANXI_DEFAULT_REGION == "CN"
+
+    def _clean_field(self, name: str, field: Any, value: Any) -> tuple[bool, Any]:
+        """One field of ``CustomerRowValidator.clean``: (True, cleaned value) or (False, messages)."""
+        form = self.validator.form
+        form.cleaned_data = cleaned = {}
+        try:
+            result = cleaned[name] = field.clean(value)
+            hook = getattr(form, f"clean_{name}", None)
+            if hook is not None:
+                result = hook()
+            if result not in field.empty_values:
+                self.validator.model_fields[name].run_validators(result)
+        except ValidationError as exc:
+            return False, exc.messages
+        return True, result
+
+    def validate(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """What ``CustomerRowValidator.clean(data)`` returns, each field's outcome remembered per value.
+
+        The form's ``clean_<field>`` hooks read only their own field, so a field's outcome depends on
+        its value alone (and on today's date, for birthdays); a million rows then run the form field
+        machinery once per distinct value instead of once per cell.
+        """
+        cleaned: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        for name, field in self.validator.form.fields.items():
+            value = data.get(name)
+            outcomes: dict[Any, tuple[bool, Any]] | None = self._outcomes[name]
+            try:
+                outcome = outcomes.get(value, _MISSING)  # type: ignore[union-attr]
+            except TypeError:  # a list or dict value: not remembered
+                outcome, outcomes = _MISSING, None
+            if outcome is _MISSING:
+                outcome = self._clean_field(name, field, value)
+                if (
+                    outcomes is not None
+                    and len(outcomes) < _FIELD_CACHE_LIMIT
+                    and not isinstance(outcome[1], list | dict)
+                ):
+                    outcomes[value] = outcome
+            ok, result = outcome  # type: ignore[misc]
+            if ok:
+                cleaned[name] = result
+            else:
+                errors[name] = list(result)
+        return cleaned, errors
+
+    def normalize(self, kind: str, raw: str) -> str:
+        """``normalize_contact``, with the common ways of writing a Chinese mobile number read directly."""
+        if kind == "phone" and self._fast_phones:
+            match = _CN_MOBILE.fullmatch(raw)
+            if match:
+                digits = "".join(match.groups())
+                number = phonenumbers.PhoneNumber(country_code=86, national_number=int(digits))
+                if phonenumbers.is_valid_number(number):
+                    return "+86" + digits
+        return normalize_contact(kind, raw)
 
     def clean(self, row: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], list, list[str]]:
         values = {field: row.get(column, "") for column, field in self.mapping.items()}
@@ -279,23 +354,24 @@ class CustomerRowCleaner:
             data["home_store"] = self.stores.get(store_code)
         elif self.default_store:
             data["home_store"] = self.default_store.pk
-        form_data, form_errors = self.validator.clean(data)
+        form_data, form_errors = self.validate(data)
         for field, msgs in form_errors.items():
             errors.setdefault(field, []).extend(msgs)
         attrs = {field[5:]: value for field, value in values.items() if field.startswith("attr:")}
         cleaned_attrs: dict[str, Any] = {}
-        try:
-            cleaned_attrs = clean_custom_attributes(attrs, definitions=self.definitions)
-        except ValidationError as exc:
-            for field, msgs in exc.message_dict.items():
-                errors.setdefault(field, []).extend(msgs)
+        if attrs or self.definitions:
+            try:
+                cleaned_attrs = clean_custom_attributes(attrs, definitions=self.definitions)
+            except ValidationError as exc:
+                for field, msgs in exc.message_dict.items():
+                    errors.setdefault(field, []).extend(msgs)
         contacts = []
         for kind in ("phone", "email", "wechat", "address"):
             raw = (values.get(kind) or "").strip()
             if not raw:
                 continue
             try:
-                value = normalize_contact(kind, raw)
+                value = self.normalize(kind, raw)
             except ValidationError as exc:
                 errors.setdefault(kind, []).extend(exc.messages)
                 continue
@@ -311,37 +387,237 @@ class CustomerRowCleaner:
         return profile, cleaned_attrs, contacts, tags
 
 
-def _process_customer_batch(
-    rows: list[tuple[int, dict[str, str]]],
-    cleaner: CustomerRowCleaner,
-    *,
-    job: ImportJob,
-    dry_run: bool,
-    seen: dict[str, int],
-) -> tuple[int, int, list[tuple[int, dict[str, str], str]]]:
-    batch = _Batch()
+def _customer_values(profile: dict[str, Any], attrs: dict[str, Any]) -> dict[str, Any]:
+    """{attname: value} of the customer a cleaned row creates (fields left out keep their defaults)."""
+    values = {k: v for k, v in profile.items() if k != "home_store"}
+    values["home_store_id"] = profile.get("home_store")
+    values["custom_attributes"] = attrs
+    birthday = values.get("birthday")
+    values["birthday_md"] = birthday.month * 100 + birthday.day if birthday else None
+    if values.get("id_number"):
+        values["id_number_index"] = blind_index("id_number", values["id_number"])
+    return values
+
+
+# ------------------------------------------------------------------ COPY text rows (PostgreSQL)
+
+CONTACT_COLUMNS = ["customer", "kind", "value", "value_index", "last4_index", "label", "is_primary", "created_at"]
+TIMELINE_COLUMNS = ["customer", "kind", "occurred_at", "summary", "data", "actor", "event_id", "ref_type", "ref_id"]
+EVENT_COLUMNS = [
+    "name",
+    "aggregate",
+    "aggregate_id",
+    "customer_id",
+    "actor_id",
+    "payload",
+    "created_at",
+    "dispatched_at",
+]
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+
+
+def _copy_converter(field: models.Field) -> Callable[[Any], str] | None:
+    """Python value -> COPY text for one column, as the field itself would store it; None if unknown."""
+
+    def nullable(convert: Callable[[Any], str]) -> Callable[[Any], str]:
+        return lambda v: _NULL if v is None else convert(v)
+
+    if isinstance(field, EncryptedTextField):  # before TextField: it is one
+        return nullable(lambda v: encrypt(v).translate(_COPY_ESCAPES) if v != "" else "")
+    if isinstance(field, models.JSONField):
+        encoder = field.encoder
+        return nullable(lambda v: json.dumps(v, cls=encoder).translate(_COPY_ESCAPES))
+    if isinstance(field, models.BooleanField):
+        return nullable(lambda v: "t" if v else "f")
+    if isinstance(field, models.CharField | models.TextField):
+        return nullable(lambda v: str(v).translate(_COPY_ESCAPES))
+    if isinstance(field, models.IntegerField | models.DecimalField | models.ForeignKey):
+        return nullable(str)
+    if isinstance(field, models.DateTimeField):
+        return nullable(lambda v: v.isoformat())
+    if isinstance(field, models.DateField):
+        return nullable(lambda v: v.isoformat())
+    return None
+
+
+class CustomerCopyRows:
+    """New customers and their contacts as COPY text, built in the workers, sent by the parent.
+
+    Each good row becomes the text of its customer row (every column but the id and the
+    ``auto_now`` stamps) and of its contact rows (every column but the customer id and the stamp):
+    contact values and ID numbers encrypted with ``core.crypto.encrypt``, JSON dumped with the
+    field's encoder, so the table holds exactly what ``bulk_insert`` would have written. The parent
+    adds the ids it reserved from the sequence and one timestamp per batch.
+    """
+
+    def __init__(self) -> None:
+        fields = [f for f in Customer._meta.concrete_fields if not f.primary_key]
+        stamps = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+        self.fields = [(f, _copy_converter(f)) for f in fields if f not in stamps]
+        self.supported = all(convert is not None for _f, convert in self.fields)
+        self.defaults = {f.attname: convert(f.get_default()) for f, convert in self.fields if convert}
+        self.customer_columns = (
+            [Customer._meta.pk.column] + [f.column for f, _c in self.fields] + [f.column for f in stamps]
+        )
+        self.stamps = len(stamps)
+        self.encrypt_contact = _copy_converter(ContactPoint._meta.get_field("value"))
+
+    def customer(self, values: dict[str, Any]) -> str:
+        defaults = self.defaults
+        return "\t".join(
+            convert(values[f.attname]) if f.attname in values else defaults[f.attname]  # type: ignore[misc]
+            for f, convert in self.fields
+        )
+
+    def contacts(self, contacts: list[tuple[str, str, str, str]]) -> list[str]:
+        """kind, value, value_index, last4_index, label, is_primary: the first of each kind is primary."""
+        lines, kinds = [], set()
+        for kind, value, value_index, last4 in contacts:
+            primary = "f" if kind in kinds else "t"
+            kinds.add(kind)
+            lines.append(f"{kind}\t{self.encrypt_contact(value)}\t{value_index}\t{last4}\t\t{primary}")  # type: ignore[misc]
+        return lines
+
+
+def _copy_lines(cursor: Any, model: type[models.Model], columns: list[str], text: str) -> None:
+    if not text:
+        return
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(c) for c in columns)
+    with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy:
+        copy.write(text)
+
+
+def _reserve_ids(cursor: Any, model: type[models.Model], count: int) -> list[int]:
+    meta = model._meta
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+        [meta.db_table, meta.pk.column, count],
+    )
+    return [pk for (pk,) in cursor.fetchall()]
+
+
+# ------------------------------------------------------------------ cleaning batches, in workers or not
+
+#: A cleaned row: (line number, phone/e-mail blind indexes, tags, home store id, what to write), where
+#: what to write is (customer text, contact texts) for COPY or (profile, attributes, contacts).
+GoodRow = tuple[int, tuple[str, ...], list[str], int | None, tuple]
+Rejected = list[tuple[int, dict[str, str], str]]
+
+
+def _clean_customer_batch(
+    rows: list[tuple[int, dict[str, str]]], cleaner: CustomerRowCleaner, copy_rows: CustomerCopyRows | None
+) -> tuple[list[GoodRow], Rejected]:
+    good: list[GoodRow] = []
+    rejected: Rejected = []
     for line_no, row in rows:
         try:
             profile, attrs, contacts, tags = cleaner.clean(row)
         except ValidationError as exc:
-            batch.rejected.append((line_no, row, _format_errors(exc)))
+            rejected.append((line_no, row, _format_errors(exc)))
             continue
-        batch.good.append((line_no, profile, attrs, contacts, tags))
-    indexes = {idx for *_rest, contacts, _t in batch.good for _k, _v, idx, _l in contacts if idx}
+        keys = tuple(idx for kind, _v, idx, _l in contacts if idx and kind in ("phone", "email"))
+        if copy_rows is not None:
+            payload: tuple = (copy_rows.customer(_customer_values(profile, attrs)), copy_rows.contacts(contacts))
+        else:
+            payload = (profile, attrs, contacts)
+        good.append((line_no, keys, tags, profile.get("home_store"), payload))
+    return good, rejected
+
+
+_worker_state: dict[str, Any] = {}
+
+
+def _worker_init(cleaner: CustomerRowCleaner, copy_rows: CustomerCopyRows | None) -> None:
+    # A forked copy of the importing process: it cleans rows and never touches the database (the
+    # parent's connection it inherited stays unused and is not closed, since the process ends with
+    # os._exit).
+    _worker_state["cleaner"], _worker_state["copy_rows"] = cleaner, copy_rows
+
+
+def _worker_clean(rows: list[tuple[int, dict[str, str]]]) -> tuple[list[GoodRow], Rejected]:
+    return _clean_customer_batch(rows, _worker_state["cleaner"], _worker_state["copy_rows"])
+
+
+def import_workers(total_rows: int) -> int:
+    """How many processes clean rows beside the importing one: one per core for big files, else none.
+
+    Worker processes are forked, so they need the fork start method and a parent that may have
+    children (a daemonic process, such as some task-queue pool workers, may not).
+    """
+    if total_rows < 4 * BATCH or "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    if multiprocessing.current_process().daemon:
+        return 0
+    return min(os.cpu_count() or 1, 8) if (os.cpu_count() or 1) > 1 else 0
+
+
+def _cleaned_batches(
+    chunks: Iterable[list[tuple[int, dict[str, str]]]],
+    cleaner: CustomerRowCleaner,
+    copy_rows: CustomerCopyRows | None,
+    workers: int,
+) -> Iterator[tuple[int, list[GoodRow], Rejected]]:
+    """(rows in batch, good rows, rejects) per batch, in file order, cleaned by ``workers`` processes.
+
+    With workers the next batches are cleaned while the caller writes this one; dedup and writes stay
+    in the caller, batch after batch in file order, so the outcome is the serial one.
+    """
+    if workers < 1:
+        for chunk in chunks:
+            yield len(chunk), *_clean_customer_batch(chunk, cleaner, copy_rows)
+        return
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_worker_init,
+        initargs=(cleaner, copy_rows),
+    )
+    try:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append((len(chunk), pool.submit(_worker_clean, chunk)))
+            if len(pending) > 2 * workers:
+                size, future = pending.popleft()
+                yield size, *future.result()
+        while pending:
+            size, future = pending.popleft()
+            yield size, *future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# ------------------------------------------------------------------ dedup and writes, in the importing process
+
+
+def _process_customer_batch(
+    good: list[GoodRow],
+    *,
+    job: ImportJob,
+    dry_run: bool,
+    seen: dict[str, int],
+    copy_rows: CustomerCopyRows | None = None,
+) -> tuple[int, int]:
+    """Match the batch's cleaned rows against customers on file and earlier rows, write the new ones.
+
+    Returns (created, matched). A row matches when one of its phone or e-mail blind indexes belongs to
+    a customer on file or to an earlier row of the file; the batch is written in one transaction.
+    """
+    indexes = {k for _line, keys, *_rest in good for k in keys}
     existing = (
-        dict(
+        set(
             ContactPoint.objects.filter(
                 value_index__in=indexes, kind__in=["phone", "email"], customer__merged_into__isnull=True
-            )
-            .order_by("customer_id")
-            .values_list("value_index", "customer_id")
+            ).values_list("value_index", flat=True)
         )
         if indexes
-        else {}
+        else set()
     )
-    to_create, matched = [], 0
-    for item in batch.good:
-        keys = [idx for kind, _v, idx, _l in item[3] if idx and kind in ("phone", "email")]
+    to_create: list[GoodRow] = []
+    matched = 0
+    for item in good:
+        keys = item[1]
         if any(k in existing or k in seen for k in keys):
             matched += 1
             continue
@@ -349,87 +625,125 @@ def _process_customer_batch(
             seen[k] = item[0]
         to_create.append(item)
     if dry_run or not to_create:
-        return len(to_create), matched, batch.rejected
+        return len(to_create), matched
     with transaction.atomic():
-        now = timezone.now()
-        customers = []
-        for _line, profile, attrs, _contacts, _tags in to_create:
-            customer = Customer(
-                **{k: v for k, v in profile.items() if k != "home_store"},
-                home_store_id=profile.get("home_store"),
-                custom_attributes=attrs,
-            )
-            b = customer.birthday
-            customer.birthday_md = b.month * 100 + b.day if b else None
-            if customer.id_number:
-                from guanxi.core.crypto import blind_index
-
-                customer.id_number_index = blind_index("id_number", customer.id_number)
-            customers.append(customer)
-        bulk_insert(Customer, customers)
-        contact_rows, tag_rows, timeline_rows, event_rows = [], [], [], []
-        tag_names = {t for item in to_create for t in item[4]}
-        tags = {t.name: t.pk for t in Tag.objects.filter(name__in=tag_names)}
-        for name in tag_names - set(tags):
-            tags[name] = Tag.objects.get_or_create(name=name[:50])[0].pk
-        actor_id = job.created_by_id
-        for customer, (_line, _p, _a, contacts, tag_list) in zip(customers, to_create, strict=True):
-            primary_done = set()
-            for kind, value, value_index, last4 in contacts:
-                contact_rows.append((customer.pk, kind, value, value_index, last4, "", kind not in primary_done, now))
-                primary_done.add(kind)
-            tag_rows.extend((customer.pk, tags[t[:50]]) for t in set(tag_list))
-            timeline_rows.append(
-                (
-                    customer.pk,
-                    "customer.created",
-                    now,
-                    "created via import",
-                    {"channel": "import"},
-                    actor_id,
-                    None,
-                    "",
-                    "",
-                )
-            )
-            event_rows.append(
-                (
-                    "customer.created",
-                    "customer",
-                    str(customer.pk),
-                    customer.pk,
-                    actor_id,
-                    {"channel": "import", "import_job": job.pk, "home_store_id": customer.home_store_id},
-                    now,
-                    None,
-                )
-            )
-        bulk_insert_values(
-            ContactPoint,
-            ["customer", "kind", "value", "value_index", "last4_index", "label", "is_primary", "created_at"],
-            contact_rows,
-        )
-        bulk_insert_values(Customer.tags.through, ["customer", "tag"], tag_rows)
-        bulk_insert_values(
-            TimelineEntry,
-            ["customer", "kind", "occurred_at", "summary", "data", "actor", "event_id", "ref_type", "ref_id"],
-            timeline_rows,
-        )
-        bulk_insert_values(
-            Event,
-            ["name", "aggregate", "aggregate_id", "customer_id", "actor_id", "payload", "created_at", "dispatched_at"],
-            event_rows,
-        )
+        if copy_rows is not None:
+            ids = _write_customers_copy(to_create, job=job, copy_rows=copy_rows)
+        else:
+            ids = _write_customers_orm(to_create, job=job)
         if subscribers_for("customer.created"):
             from guanxi.core.tasks import dispatch_event
 
-            ids = list(
-                Event.objects.filter(name="customer.created", customer_id__in=[c.pk for c in customers]).values_list(
-                    "id", flat=True
-                )
+            event_ids = list(
+                Event.objects.filter(name="customer.created", customer_id__in=ids).values_list("id", flat=True)
             )
-            transaction.on_commit(lambda: [dispatch_event.delay(i) for i in ids])
-    return len(to_create), matched, batch.rejected
+            transaction.on_commit(lambda: [dispatch_event.delay(i) for i in event_ids])
+    return len(to_create), matched
+
+
+def _tag_ids(to_create: list[GoodRow]) -> dict[str, int]:
+    names = {t for item in to_create for t in item[2]}
+    tags = {t.name: t.pk for t in Tag.objects.filter(name__in=names)}
+    for name in names - set(tags):
+        tags[name] = Tag.objects.get_or_create(name=name[:50])[0].pk
+    return tags
+
+
+def _event_payload(job: ImportJob, home_store_id: int | None) -> dict[str, Any]:
+    return {"channel": "import", "import_job": job.pk, "home_store_id": home_store_id}
+
+
+def _write_customers_copy(to_create: list[GoodRow], *, job: ImportJob, copy_rows: CustomerCopyRows) -> list[int]:
+    """PostgreSQL: reserve the ids, then COPY the prepared text of customers, contacts, tags, timeline, events."""
+    now = timezone.now().isoformat()
+    actor = _NULL if job.created_by_id is None else str(job.created_by_id)
+    tags = _tag_ids(to_create)
+    stamps = f"\t{now}" * copy_rows.stamps
+    timeline = "\t".join(
+        ["customer.created", now, "created via import", json.dumps({"channel": "import"}), actor, _NULL, "", ""]
+    )
+    payloads: dict[int | None, str] = {}
+    with connection.cursor() as cursor:
+        ids = _reserve_ids(cursor, Customer, len(to_create))
+        customers, contacts, tag_rows, timeline_rows, events = [], [], [], [], []
+        for pk, (_line, _keys, tag_list, store_id, (customer, contact_lines)) in zip(ids, to_create, strict=True):
+            customers.append(f"{pk}\t{customer}{stamps}\n")
+            contacts.extend(f"{pk}\t{line}\t{now}\n" for line in contact_lines)
+            tag_rows.extend(f"{pk}\t{tag}\n" for tag in {tags[t] for t in tag_list})
+            timeline_rows.append(f"{pk}\t{timeline}\n")
+            payload = payloads.get(store_id)
+            if payload is None:
+                payload = payloads[store_id] = json.dumps(_event_payload(job, store_id)).translate(_COPY_ESCAPES)
+            events.append(f"customer.created\tcustomer\t{pk}\t{pk}\t{actor}\t{payload}\t{now}\t{_NULL}\n")
+
+        def columns(model: type[models.Model], names: Iterable[str]) -> list[str]:
+            return [model._meta.get_field(name).column for name in names]
+
+        _copy_lines(cursor, Customer, copy_rows.customer_columns, "".join(customers))
+        _copy_lines(cursor, ContactPoint, columns(ContactPoint, CONTACT_COLUMNS), "".join(contacts))
+        through = Customer.tags.through
+        _copy_lines(cursor, through, columns(through, ["customer", "tag"]), "".join(tag_rows))
+        _copy_lines(
+            cursor,
+            TimelineEntry,
+            columns(TimelineEntry, TIMELINE_COLUMNS),
+            "".join(timeline_rows),
+        )
+        _copy_lines(
+            cursor,
+            Event,
+            columns(Event, EVENT_COLUMNS),
+            "".join(events),
+        )
+    return ids
+
+
+def _write_customers_orm(to_create: list[GoodRow], *, job: ImportJob) -> list[int]:
+    """Any database: model instances through ``bulk_insert`` and value rows through ``bulk_insert_values``."""
+    now = timezone.now()
+    customers = [Customer(**_customer_values(profile, attrs)) for *_rest, (profile, attrs, _c) in to_create]
+    bulk_insert(Customer, customers)
+    tags = _tag_ids(to_create)
+    contact_rows, tag_rows, timeline_rows, event_rows = [], [], [], []
+    actor_id = job.created_by_id
+    for customer, (_line, _keys, tag_list, _store, (_p, _a, contacts)) in zip(customers, to_create, strict=True):
+        primary_done = set()
+        for kind, value, value_index, last4 in contacts:
+            contact_rows.append((customer.pk, kind, value, value_index, last4, "", kind not in primary_done, now))
+            primary_done.add(kind)
+        tag_rows.extend((customer.pk, tag) for tag in {tags[t] for t in tag_list})
+        timeline_rows.append(
+            (customer.pk, "customer.created", now, "created via import", {"channel": "import"}, actor_id, None, "", "")
+        )
+        event_rows.append(
+            (
+                "customer.created",
+                "customer",
+                str(customer.pk),
+                customer.pk,
+                actor_id,
+                _event_payload(job, customer.home_store_id),
+                now,
+                None,
+            )
+        )
+    bulk_insert_values(
+        ContactPoint,
+        CONTACT_COLUMNS,
+        contact_rows,
+    )
+    bulk_insert_values(Customer.tags.through, ["customer", "tag"], tag_rows)
+    bulk_insert_values(
+        TimelineEntry,
+        TIMELINE_COLUMNS,
+        timeline_rows,
+    )
+    bulk_insert_values(
+        Event,
+        EVENT_COLUMNS,
+        event_rows,
+    )
+    return [c.pk for c in customers]
 
 
 ORDER_FIELDS = [
@@ -532,8 +846,26 @@ def _order_from_group(group) -> dict[str, Any]:
     return data
 
 
-def import_run(job: ImportJob, *, progress: Callable[[int], None] | None = None) -> ImportJob:
-    """Check (dry run) or perform an import job; safe to call again on a finished dry run."""
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def import_run(
+    job: ImportJob, *, progress: Callable[[int], None] | None = None, workers: int | None = None
+) -> ImportJob:
+    """Check (dry run) or perform an import job; safe to call again on a finished dry run.
+
+    Customer rows are cleaned in batches of ``BATCH``, by ``workers`` forked processes beside this one
+    (default: ``import_workers(total rows)``, one per core for big files; 0 cleans here); this process
+    matches and writes the batches in file order, each in its own transaction.
+    """
     from guanxi.sales.services import order_clean, order_ingest
 
     dry_run = job.dry_run
@@ -568,27 +900,25 @@ def import_run(job: ImportJob, *, progress: Callable[[int], None] | None = None)
 
             if job.target == ImportJob.Target.CUSTOMERS:
                 cleaner = CustomerRowCleaner(job.mapping, default_store=job.store)
+                copy_rows = None
+                if not dry_run and is_postgres(connection):
+                    copy_rows = CustomerCopyRows()
+                    copy_rows = copy_rows if copy_rows.supported else None
                 seen: dict[str, int] = {}
-                chunk: list[tuple[int, dict[str, str]]] = []
-                for item in rows:
-                    chunk.append(item)
-                    if len(chunk) >= BATCH:
-                        created, matched, rejected = _process_customer_batch(
-                            chunk, cleaner, job=job, dry_run=dry_run, seen=seen
-                        )
-                        job.created_count += created
-                        job.matched_count += matched
-                        report(rejected)
-                        tick(len(chunk))
-                        chunk = []
-                if chunk:
-                    created, matched, rejected = _process_customer_batch(
-                        chunk, cleaner, job=job, dry_run=dry_run, seen=seen
+                batches = _cleaned_batches(
+                    _chunks(rows, BATCH),
+                    cleaner,
+                    copy_rows,
+                    import_workers(job.total_rows) if workers is None else workers,
+                )
+                for size, good, rejected in batches:
+                    created, matched = _process_customer_batch(
+                        good, job=job, dry_run=dry_run, seen=seen, copy_rows=copy_rows
                     )
                     job.created_count += created
                     job.matched_count += matched
                     report(rejected)
-                    tick(len(chunk))
+                    tick(size)
             else:
                 pending = 0
                 seen_refs: set[tuple[str, str]] = set()
