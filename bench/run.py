@@ -67,8 +67,9 @@ WHY = {
     "customer_360_web": "The 360 page renders the profile, contacts, timeline and every registered panel.",
     "lookup_phone_http": (
         "One connection at a time: the in-process cost plus the WSGI server, HTTP parsing and the socket "
-        "round trip; the floor is one SQL statement. With 8 connections one Python process (GIL-bound) serves "
-        "them in turn, so p50 grows by the queue while requests/s stays at what one core can render."
+        "round trip; the floor is one SQL statement. With 8 connections one gunicorn process per core renders "
+        "them (each process has its own GIL), so requests/s grows to what the cores can render, shared here "
+        "with PostgreSQL and the load generator, and p50 grows by the queue beyond that."
     ),
     "lookup_last4_http": ("As for the phone lookup over HTTP, with up to 50 rows decrypted and rendered per response."),
     "import_csv_before": (
@@ -330,8 +331,8 @@ def render(results: dict, *, extra: str = "") -> str:
         lines.append("")
         lines.append(
             f"Load generator: {http[0]['http']['tool']}, {http[0]['http']['seconds']} s per endpoint and "
-            f"concurrency, against `{http[0].get('server', 'guanxi serve --no-worker')}` (waitress, 8 threads, one "
-            "process) on 127.0.0.1, "
+            f"concurrency, against `{http[0].get('server', 'guanxi serve --no-worker')}` "
+            f"({http[0].get('server_desc', 'waitress, 8 threads, one process')}) on 127.0.0.1, "
             "on the same two cores as PostgreSQL and the load generator; every response was 2xx."
         )
     imp = next((f for f in results["figures"] if f["key"] == "import_csv"), None)

@@ -1,6 +1,6 @@
 """The ``guanxi`` command: everyday jobs by name, and every Django management command besides.
 
-guanxi serve [--demo] [--port 8000]   web server + Celery worker + beat, migrations applied
+guanxi serve [--demo] [--port 8000]   web processes + Celery worker + beat, migrations applied
 guanxi worker                          a Celery worker (with beat unless --no-beat)
 guanxi demo                            load the demo business
 guanxi import customers FILE           import (dry run first with --dry-run)
@@ -23,6 +23,16 @@ def _django(argv: list[str]) -> None:
     execute_from_command_line(["guanxi", *argv])
 
 
+def _default_web_workers() -> int:
+    """One web process per core this process may run on (``GUANXI_WEB_WORKERS`` overrides)."""
+    if os.environ.get("GUANXI_WEB_WORKERS"):
+        return max(1, int(os.environ["GUANXI_WEB_WORKERS"]))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _serve(argv: list[str]) -> int:
     import argparse
 
@@ -31,8 +41,22 @@ def _serve(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--demo", action="store_true", help="load the demo business first (once)")
     parser.add_argument("--no-worker", action="store_true", help="run background work in a separate `guanxi worker`")
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=_default_web_workers(),
+        help="web processes (default: one per CPU core, or GUANXI_WEB_WORKERS)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("GUANXI_WEB_THREADS", "4")),
+        help="threads per web process (default 4, or GUANXI_WEB_THREADS)",
+    )
+    parser.add_argument("--access-log", action="store_true", help="log every request (with the serving process id)")
     args = parser.parse_args(argv)
+    if args.workers < 1 or args.threads < 1:
+        parser.error("--workers and --threads must be at least 1")
 
     _django(["migrate", "--noinput", "-v", "0"])
     from django.conf import settings
@@ -41,13 +65,15 @@ def _serve(argv: list[str]) -> int:
         _django(["collectstatic", "--noinput", "-v", "0"])
     if args.demo:
         _django(["demo", "--if-empty"])
+    from django.db import connections
+
+    connections.close_all()  # the web processes are forked from this one: they must not share its connections
     children: list[subprocess.Popen] = []
     if not args.no_worker:
         children.append(subprocess.Popen([sys.executable, "-m", "guanxi.cli", "worker"]))  # noqa: S603
-    url = f"http://{args.host}:{args.port}"
-    print(f"Guanxi is serving {url}  (Ctrl-C stops web, worker and beat)", flush=True)
+    master = os.getpid()
 
-    def stop(*_args):
+    def stop_children() -> None:
         for child in children:
             child.terminate()
         deadline = time.monotonic() + 10
@@ -56,19 +82,80 @@ def _serve(argv: list[str]) -> int:
                 child.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
-        sys.exit(0)
 
-    signal.signal(signal.SIGTERM, stop)
+    url = f"http://{args.host}:{args.port}"
     try:
-        from waitress import serve
-
-        from guanxi.wsgi import application
-
-        serve(application, host=args.host, port=args.port, threads=args.threads, ident="guanxi")
+        if _gunicorn_available():
+            print(
+                f"Guanxi is serving {url}  ({args.workers} web processes × {args.threads} threads; "
+                "Ctrl-C stops web, worker and beat)",
+                flush=True,
+            )
+            _run_gunicorn(args)
+        else:
+            print(f"Guanxi is serving {url}  (one web process; Ctrl-C stops web, worker and beat)", flush=True)
+            _run_waitress(args)
     except KeyboardInterrupt:
         pass
-    stop()
+    finally:
+        # gunicorn forks its workers from inside this call: a worker leaving it runs this block too,
+        # and only the process that started the children may stop them.
+        if os.getpid() == master:
+            stop_children()
     return 0
+
+
+def _gunicorn_available() -> bool:
+    try:
+        import gunicorn.app.base  # noqa: F401  (Unix only: it needs fork and fcntl)
+    except ImportError:
+        return False
+    return True
+
+
+def _run_gunicorn(args) -> None:
+    """``args.workers`` gunicorn processes of ``args.threads`` threads each (gthread) on the WSGI app.
+
+    Gunicorn's arbiter owns SIGINT and SIGTERM from here on: both stop the web processes, then the
+    call returns (by ``SystemExit``) and the caller stops the background worker.
+    """
+    from gunicorn.app.base import BaseApplication
+
+    options = {
+        "bind": f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}",
+        "workers": args.workers,
+        "worker_class": "gthread",
+        "threads": args.threads,
+        "graceful_timeout": 10,
+        "control_socket_disable": True,
+        "errorlog": "-",
+        "loglevel": os.environ.get("GUANXI_WEB_LOG_LEVEL", "warning"),
+        "accesslog": "-" if args.access_log else None,
+        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s',
+        "proc_name": "guanxi",
+    }
+
+    class GuanxiWeb(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            from guanxi.wsgi import application
+
+            return application
+
+    GuanxiWeb().run()
+
+
+def _run_waitress(args) -> None:
+    """The fallback where gunicorn cannot run (Windows): one process, ``args.threads`` × workers threads."""
+    from waitress import serve
+
+    from guanxi.wsgi import application
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    serve(application, host=args.host, port=args.port, threads=args.threads * args.workers, ident="guanxi")
 
 
 def _worker(argv: list[str]) -> int:

@@ -1,11 +1,15 @@
 """The README's first command: `guanxi serve` brings up web, worker and beat on a fresh directory."""
 
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -20,39 +24,104 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_starts_web_worker_and_beat_on_a_fresh_directory(tmp_path):
-    port = _free_port()
+def _serve(tmp_path, port: int, *options: str) -> subprocess.Popen:
+    """`guanxi serve` on a fresh SQLite directory, in its own process group (so that nothing outlives the test)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "DJANGO_SETTINGS_MODULE")
     }
     env["GUANXI_VAR_DIR"] = str(tmp_path)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "guanxi.cli", "serve", "--port", str(port)],
+    env.pop("GUANXI_WEB_WORKERS", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "guanxi.cli", "serve", "--port", str(port), *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
+
+
+def _wait_until_up(url: str) -> None:
+    deadline, status = time.monotonic() + 120, None
+    while time.monotonic() < deadline and status != 200:
+        try:
+            status = urllib.request.urlopen(url, timeout=2).status  # noqa: S310
+        except OSError:
+            time.sleep(0.5)
+    assert status == 200
+
+
+def _group(pgid: int) -> dict[int, int]:
+    """Live processes of a process group: pid -> parent pid (Linux /proc)."""
+    members = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members[int(stat.parent.name)] = int(fields[1])
+    return members
+
+
+def _stop(proc: subprocess.Popen) -> str:
+    """SIGTERM to `guanxi serve` alone, as a service manager sends it; it must stop its whole group itself."""
     try:
-        deadline, status = time.monotonic() + 120, None
-        while time.monotonic() < deadline and status != 200:
-            try:
-                status = urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2).status  # noqa: S310
-            except OSError:
-                time.sleep(0.5)
-        assert status == 200
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _group(proc.pid):
+            time.sleep(0.2)
+        assert not _group(proc.pid), "processes outlived guanxi serve"
+        return output
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(10)
+
+
+def test_serve_starts_web_worker_and_beat_on_a_fresh_directory(tmp_path):
+    port = _free_port()
+    proc = _serve(tmp_path, port)
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/login/")
         assert (tmp_path / "guanxi.sqlite3").exists()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not (tmp_path / "celery-broker.sqlite3").exists():
             time.sleep(0.5)
         assert (tmp_path / "celery-broker.sqlite3").exists(), "the embedded worker never connected to its broker"
     finally:
-        os.killpg(proc.pid, 15)
-        output = proc.communicate(timeout=30)[0]
+        output = _stop(proc)
     assert "Guanxi is serving" in output
+    assert proc.returncode == 0, output[-3000:]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts processes through /proc")
+def test_serve_answers_from_several_web_processes(tmp_path):
+    port = _free_port()
+    proc = _serve(tmp_path, port, "--workers", "3", "--threads", "2", "--no-worker", "--access-log")
+    try:
+        url = f"http://127.0.0.1:{port}/login/"
+        _wait_until_up(url)
+        web = [pid for pid, parent in _group(proc.pid).items() if parent == proc.pid]
+        assert len(web) == 3, web  # --no-worker: every child of serve is a web process
+
+        def get(_):
+            return urllib.request.urlopen(url, timeout=30).status  # noqa: S310
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(get, range(60)))
+        assert statuses == [200] * 60
+    finally:
+        output = _stop(proc)
+    served_by = set(re.findall(r'"GET /login/ HTTP/1.1" 200 .* pid=<(\d+)>', output))
+    assert len(served_by) >= 2, output[-3000:]
+    assert served_by <= {str(pid) for pid in web}
+    assert "3 web processes" in output
 
 
 @pytest.mark.django_db
