@@ -53,8 +53,9 @@ WHY = {
         "cust_name_trgm a three-character name is a GIN lookup on both sides, so the API's fixed costs dominate."
     ),
     "search_name2_api": (
-        "A two-character name yields no trigram, so neither side can use cust_name_trgm: both walk the primary "
-        "key backwards filtering UPPER(name) until 51 matches, and the time grows with the table."
+        "Two characters yield no trigram; both sides ask the GIN index cust_name_grams (every one- and "
+        "two-character piece of UPPER(name)) for names containing them, or, for very common characters, walk the "
+        "primary key backwards until 51 match, as the planner judges from the index's statistics."
     ),
     "list_first_web": "The workspace page does the list query plus HTML rendering of 50 rows.",
     "list_filtered_web": "The workspace page filtered by tag for one store, HTML included.",

@@ -268,16 +268,20 @@ def bench_lists(ctx: Context) -> list[dict]:
             "SELECT name FROM customers_customer WHERE id = ANY(%s)", [sample_people(ctx, 6 * n, 4)]
         ).fetchall()
     ]
-    for key, title, sample in (
+    for key, title, sample, floor_sql, floor_param in (
         (
             "search_name_api",
             "Search by a three-character name (API ?q=, admin; substring match)",
             [q for q in names if len(q) >= 3][:n],
+            " AND upper(c.name) LIKE upper(%s)",  # served by cust_name_trgm
+            "%{}%",
         ),
         (
             "search_name2_api",
             "Search by two characters of a name (API ?q=, admin; substring match)",
             [q[:2] for q in names][:n],
+            " AND guanxi_short_grams(upper(c.name)) @> ARRAY[upper(%s)]",  # served by cust_name_grams
+            "{}",
         ),
     ):
         out.append(
@@ -285,7 +289,7 @@ def bench_lists(ctx: Context) -> list[dict]:
                 key,
                 title,
                 per_call(lambda q: get_ok(admin, "/api/customers/?" + urlencode({"q": q}), want_rows=True), sample),
-                per_call(lambda q: floor_rows(ctx, " AND upper(c.name) LIKE upper(%s)", [f"%{q}%"], 51), sample),
+                per_call(lambda q, w=floor_sql, p=floor_param: floor_rows(ctx, w, [p.format(q)], 51), sample),
                 budget_ms=150,
             )
         )

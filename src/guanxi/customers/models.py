@@ -11,7 +11,7 @@ from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.crypto import EncryptedTextField
-from guanxi.core.db.indexes import OpClass, TrigramIndex
+from guanxi.core.db.indexes import OpClass, ShortGramIndex, TrigramIndex
 
 
 class Tag(models.Model):
@@ -162,6 +162,8 @@ class Customer(models.Model):
             models.Index(fields=["name"], name="cust_name"),
             # name search (icontains) at 1M customers: GIN trigram lookup instead of a table scan
             TrigramIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="cust_name_trgm"),
+            # one- and two-character queries (no trigram): GIN on every 1- and 2-character substring
+            ShortGramIndex(Upper("name"), name="cust_name_grams"),
         ]
         constraints = [
             models.CheckConstraint(

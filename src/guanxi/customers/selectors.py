@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
+from guanxi.core.db.search import substring_q
 from guanxi.customers.contacts import email_index, last4_index, phone_index
 from guanxi.customers.models import ContactPoint, Customer, TimelineEntry
 
@@ -55,7 +56,8 @@ def customer_search(*, user: Any, query: str) -> QuerySet[Customer]:
             return qs.none()
     if q.isdigit():
         return qs.filter(pk=int(q))
-    return qs.filter(name__icontains=q)
+    # a substring of the name; one or two characters (王, 王伟) are served by cust_name_grams on PostgreSQL
+    return qs.filter(substring_q("name", q))
 
 
 def customer_by_phone(*, user: Any, phone: str) -> QuerySet[Customer]:

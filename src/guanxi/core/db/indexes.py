@@ -24,3 +24,21 @@ class TrigramIndex(GinIndex):
             return super().create_sql(model, schema_editor, using=using, **kwargs)
         plain = [e.source_expressions[0] if isinstance(e, OpClass) else e for e in self.expressions]
         return models.Index(*plain, name=self.name).create_sql(model, schema_editor, **kwargs)
+
+
+class ShortGramIndex(models.Index):
+    """A GIN index on ``guanxi_short_grams(expression)`` for one- and two-character substring search.
+
+    Declare it as ``ShortGramIndex(Upper("name"), name=...)`` beside a ``TrigramIndex`` on the same
+    expression and query with ``guanxi.core.db.search.substring_q``. On other databases it is a plain
+    index on the expression, so schema rebuilds work. Needs the function first
+    (``RunPython(create_short_grams_function, drop_short_grams_function)`` in the migration).
+    """
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "postgresql":
+            from guanxi.core.db.search import ShortGrams
+
+            grams = [ShortGrams(e) for e in self.expressions]
+            return GinIndex(*grams, name=self.name).create_sql(model, schema_editor, using=using, **kwargs)
+        return models.Index(*self.expressions, name=self.name).create_sql(model, schema_editor, **kwargs)
