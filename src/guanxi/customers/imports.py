@@ -16,14 +16,14 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -598,7 +598,35 @@ def _cleaned_batches(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _looked_up_ahead(
+    batches: Iterable[tuple[int, list[GoodRow], Rejected]],
+) -> Iterator[tuple[int, list[GoodRow], Rejected, set[str] | None]]:
+    """The batches with their contacts on file, the next batch's looked up while the caller writes this one.
+
+    The look-up runs in a thread on its own database connection, so it needs committed data: only
+    outside a transaction. It may run before the previous batch is written; that batch's rows are
+    in the caller's ``seen`` by then, so a row repeating one of them is still matched.
+    """
+    threads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-lookup")
+    try:
+        previous = None
+        for size, good, rejected in batches:
+            future = threads.submit(_on_file, _batch_keys(good))
+            if previous is not None:
+                yield previous[0], previous[1], previous[2], previous[3].result()
+            previous = (size, good, rejected, future)
+        if previous is not None:
+            yield previous[0], previous[1], previous[2], previous[3].result()
+    finally:
+        threads.submit(connections.close_all).result()  # the thread's own connection
+        threads.shutdown(wait=True, cancel_futures=True)
+
+
 # ------------------------------------------------------------------ dedup and writes, in the importing process
+
+
+def _batch_keys(good: list[GoodRow]) -> set[str]:
+    return {k for _line, keys, *_rest in good for k in keys}
 
 
 def _on_file(indexes: set[str]) -> set[str]:
@@ -625,13 +653,15 @@ def _process_customer_batch(
     dry_run: bool,
     seen: dict[str, int],
     copy_rows: CustomerCopyRows | None = None,
+    on_file: set[str] | None = None,
 ) -> tuple[int, int]:
     """Match the batch's cleaned rows against customers on file and earlier rows, write the new ones.
 
     Returns (created, matched). A row matches when one of its phone or e-mail blind indexes belongs to
     a customer on file or to an earlier row of the file; the batch is written in one transaction.
+    ``on_file`` is ``_on_file`` of the batch's keys when the caller looked them up already.
     """
-    existing = _on_file({k for _line, keys, *_rest in good for k in keys})
+    existing = _on_file(_batch_keys(good)) if on_file is None else on_file
     to_create: list[GoodRow] = []
     matched = 0
     for item in good:
@@ -929,9 +959,13 @@ def import_run(
                     copy_rows,
                     import_workers(job.total_rows) if workers is None else workers,
                 )
-                for size, good, rejected in batches:
+                if is_postgres(connection) and not connection.in_atomic_block:
+                    looked_up = _looked_up_ahead(batches)
+                else:
+                    looked_up = ((size, good, rejected, None) for size, good, rejected in batches)
+                for size, good, rejected, on_file in looked_up:
                     created, matched = _process_customer_batch(
-                        good, job=job, dry_run=dry_run, seen=seen, copy_rows=copy_rows
+                        good, job=job, dry_run=dry_run, seen=seen, copy_rows=copy_rows, on_file=on_file
                     )
                     job.created_count += created
                     job.matched_count += matched

@@ -220,3 +220,31 @@ def test_chinese_mobile_numbers_are_read_as_phonenumbers_reads_them():
     assert cleaner.normalize("phone", "138 0013 8000") == phonenumbers.format_number(
         number, phonenumbers.PhoneNumberFormat.E164
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_looking_up_contacts_on_file_ahead_matches_as_in_order(tmp_path, monkeypatch):
+    """Outside a transaction (as the command and the task run) the next batch's contacts on file are
+    looked up on a second connection while this batch is written: repeats of rows in the batch being
+    written are still matched, and the outcome is the in-order one."""
+    from guanxi.accounts.tests.factories import StoreFactory
+
+    store = StoreFactory(code="store-a")
+    make_customer(store=store, name="老客户", phone="13800000001", email="onfile@example.com")
+    monkeypatch.setattr(imports, "BATCH", 40)
+    path = _write(tmp_path, _rows(400), "ahead.csv")
+    looked_up: list[int] = []
+    real = imports._on_file
+    monkeypatch.setattr(imports, "_on_file", lambda keys: looked_up.append(len(keys)) or real(keys))
+    outcomes = []
+    for workers in (0, 2):
+        job = import_run(import_job_create(actor=None, path=path, dry_run=False), workers=workers)
+        outcomes.append(((job.created_count, job.matched_count, job.rejected_count), _snapshot()))
+        _forget_imported()
+    assert len(looked_up) == 20  # one look-up per batch, none by the writer
+    assert outcomes[0] == outcomes[1]
+    with monkeypatch.context() as patch, imports.transaction.atomic():  # in order, on this connection
+        patch.setattr(imports, "_looked_up_ahead", None)
+        job = import_run(import_job_create(actor=None, path=path, dry_run=False), workers=0)
+        assert ((job.created_count, job.matched_count, job.rejected_count), _snapshot()) == outcomes[0]
