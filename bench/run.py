@@ -218,9 +218,11 @@ WHY_EXTERNAL = {
         "already knows the answer, skips."
     ),
     "messaging_enqueue": (
-        "The floor is one INSERT … SELECT of the same message rows; Guanxi evaluates consent per purpose and "
-        "channel, quiet hours, the frequency cap and the dedupe key, and renders each message's text from its "
-        "template in Python before COPYing the rows."
+        "The floor is one INSERT … SELECT writing the same message rows (same statuses, reasons, texts and send "
+        "times, checked) with the rules in SQL: latest consent, suppression list, frequency cap, quiet hours, "
+        "dedupe key, the text by replace(). Guanxi reads the same sets a chunk at a time, decides and renders "
+        "each message in Python, decrypts each phone and encrypts it anew, and COPYs the rows through a "
+        "scratch table."
     ),
     "analytics_refresh": (
         "The floor is a single GROUP BY customer over the orders (count, sum, first and last order). The refresh "
