@@ -654,13 +654,16 @@ def _process_customer_batch(
     seen: dict[str, int],
     copy_rows: CustomerCopyRows | None = None,
     on_file: set[str] | None = None,
+    known_tags: dict[str, int] | None = None,
 ) -> tuple[int, int]:
     """Match the batch's cleaned rows against customers on file and earlier rows, write the new ones.
 
     Returns (created, matched). A row matches when one of its phone or e-mail blind indexes belongs to
     a customer on file or to an earlier row of the file; the batch is written in one transaction.
-    ``on_file`` is ``_on_file`` of the batch's keys when the caller looked them up already.
+    ``on_file`` is ``_on_file`` of the batch's keys when the caller looked them up already;
+    ``known_tags`` carries the tag ids found by earlier batches.
     """
+    known_tags = {} if known_tags is None else known_tags
     existing = _on_file(_batch_keys(good)) if on_file is None else on_file
     to_create: list[GoodRow] = []
     matched = 0
@@ -676,9 +679,9 @@ def _process_customer_batch(
         return len(to_create), matched
     with transaction.atomic():
         if copy_rows is not None:
-            ids = _write_customers_copy(to_create, job=job, copy_rows=copy_rows)
+            ids = _write_customers_copy(to_create, job=job, copy_rows=copy_rows, known_tags=known_tags)
         else:
-            ids = _write_customers_orm(to_create, job=job)
+            ids = _write_customers_orm(to_create, job=job, known_tags=known_tags)
         if subscribers_for("customer.created"):
             from guanxi.core.tasks import dispatch_event
 
@@ -689,23 +692,28 @@ def _process_customer_batch(
     return len(to_create), matched
 
 
-def _tag_ids(to_create: list[GoodRow]) -> dict[str, int]:
-    names = {t for item in to_create for t in item[2]}
-    tags = {t.name: t.pk for t in Tag.objects.filter(name__in=names)}
-    for name in names - set(tags):
-        tags[name] = Tag.objects.get_or_create(name=name[:50])[0].pk
-    return tags
+def _tag_ids(to_create: list[GoodRow], known: dict[str, int]) -> dict[str, int]:
+    """{tag name: id} for the batch's tags, creating missing ones; ``known`` keeps them for later batches."""
+    names = {t for item in to_create for t in item[2]} - set(known)
+    if names:
+        found = {t.name: t.pk for t in Tag.objects.filter(name__in=names)}
+        for name in names - set(found):
+            found[name] = Tag.objects.get_or_create(name=name[:50])[0].pk
+        known.update(found)
+    return known
 
 
 def _event_payload(job: ImportJob, home_store_id: int | None) -> dict[str, Any]:
     return {"channel": "import", "import_job": job.pk, "home_store_id": home_store_id}
 
 
-def _write_customers_copy(to_create: list[GoodRow], *, job: ImportJob, copy_rows: CustomerCopyRows) -> list[int]:
+def _write_customers_copy(
+    to_create: list[GoodRow], *, job: ImportJob, copy_rows: CustomerCopyRows, known_tags: dict[str, int]
+) -> list[int]:
     """PostgreSQL: reserve the ids, then COPY the prepared text of customers, contacts, tags, timeline, events."""
     now = timezone.now().isoformat()
     actor = _NULL if job.created_by_id is None else str(job.created_by_id)
-    tags = _tag_ids(to_create)
+    tags = _tag_ids(to_create, known_tags)
     stamps = f"\t{now}" * copy_rows.stamps
     timeline = "\t".join(
         ["customer.created", now, "created via import", json.dumps({"channel": "import"}), actor, _NULL, "", ""]
@@ -746,12 +754,12 @@ def _write_customers_copy(to_create: list[GoodRow], *, job: ImportJob, copy_rows
     return ids
 
 
-def _write_customers_orm(to_create: list[GoodRow], *, job: ImportJob) -> list[int]:
+def _write_customers_orm(to_create: list[GoodRow], *, job: ImportJob, known_tags: dict[str, int]) -> list[int]:
     """Any database: model instances through ``bulk_insert`` and value rows through ``bulk_insert_values``."""
     now = timezone.now()
     customers = [Customer(**_customer_values(profile, attrs)) for *_rest, (profile, attrs, _c) in to_create]
     bulk_insert(Customer, customers)
-    tags = _tag_ids(to_create)
+    tags = _tag_ids(to_create, known_tags)
     contact_rows, tag_rows, timeline_rows, event_rows = [], [], [], []
     actor_id = job.created_by_id
     for customer, (_line, _keys, tag_list, _store, (_p, _a, contacts)) in zip(customers, to_create, strict=True):
@@ -953,6 +961,7 @@ def import_run(
                     copy_rows = CustomerCopyRows()
                     copy_rows = copy_rows if copy_rows.supported else None
                 seen: dict[str, int] = {}
+                known_tags: dict[str, int] = {}
                 batches = _cleaned_batches(
                     _chunks(rows, BATCH),
                     cleaner,
@@ -965,7 +974,13 @@ def import_run(
                     looked_up = ((size, good, rejected, None) for size, good, rejected in batches)
                 for size, good, rejected, on_file in looked_up:
                     created, matched = _process_customer_batch(
-                        good, job=job, dry_run=dry_run, seen=seen, copy_rows=copy_rows, on_file=on_file
+                        good,
+                        job=job,
+                        dry_run=dry_run,
+                        seen=seen,
+                        copy_rows=copy_rows,
+                        on_file=on_file,
+                        known_tags=known_tags,
                     )
                     job.created_count += created
                     job.matched_count += matched

@@ -248,3 +248,15 @@ def test_looking_up_contacts_on_file_ahead_matches_as_in_order(tmp_path, monkeyp
         patch.setattr(imports, "_looked_up_ahead", None)
         job = import_run(import_job_create(actor=None, path=path, dry_run=False), workers=0)
         assert ((job.created_count, job.matched_count, job.rejected_count), _snapshot()) == outcomes[0]
+
+
+def test_tags_are_found_once_and_long_names_cut_to_fit(tmp_path, store_a, monkeypatch):
+    from guanxi.customers.models import Tag
+
+    monkeypatch.setattr(imports, "BATCH", 10)
+    long_name = "很长的标签" * 12  # 60 characters; a tag name holds 50
+    rows = [["name", "phone", "tags"]] + [[f"客户{i}", f"1370{i:07d}", f"VIP;{long_name}"] for i in range(30)]
+    job = import_run(import_job_create(actor=None, path=_write(tmp_path, rows, "t.csv"), dry_run=False), workers=0)
+    assert job.created_count == 30 and Tag.objects.count() == 2
+    assert {t.name for t in Tag.objects.all()} == {"VIP", long_name[:50]}
+    assert Customer.tags.through.objects.count() == 60
