@@ -2,6 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from guanxi.core.api.serializers import FieldsOnceModelSerializer
 from guanxi.customers.contacts import mask_value
 from guanxi.customers.models import (
     ContactPoint,
@@ -16,7 +17,7 @@ from guanxi.customers.services import PROFILE_FIELDS
 from guanxi.customers.timeline import render
 
 
-class ContactPointSerializer(serializers.ModelSerializer):
+class ContactPointSerializer(FieldsOnceModelSerializer):
     value = serializers.SerializerMethodField()
 
     class Meta:
@@ -36,13 +37,13 @@ class ContactPointInputSerializer(serializers.Serializer):
     is_primary = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
-class ImportantDateSerializer(serializers.ModelSerializer):
+class ImportantDateSerializer(FieldsOnceModelSerializer):
     class Meta:
         model = ImportantDate
         fields = ["id", "kind", "label", "date"]
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(FieldsOnceModelSerializer):
     """Output shape; input goes through ``CustomerInputSerializer`` and the services."""
 
     contact_points = serializers.SerializerMethodField()
@@ -140,7 +141,7 @@ class NoteSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "author", "created_at"]
 
 
-class TimelineEntrySerializer(serializers.ModelSerializer):
+class TimelineEntrySerializer(FieldsOnceModelSerializer):
     text = serializers.SerializerMethodField()
     actor = serializers.StringRelatedField()
 

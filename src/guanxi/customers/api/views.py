@@ -44,11 +44,12 @@ class CustomerViewSet(
 
     def get_queryset(self):
         if self.action == "list":
-            return selectors.customer_search(user=self.request.user, query=self.request.query_params.get("q", ""))
-        return (
-            Customer.objects.visible_to(self.request.user)
-            .select_related("home_store", "owner")
-            .prefetch_related("contact_points", "tags", "important_dates")
+            return selectors.customer_search(
+                user=self.request.user, query=self.request.query_params.get("q", ""), with_store_and_owner=False
+            )
+        # The serializers show the home store and owner by id only: no join for them.
+        return Customer.objects.visible_to(self.request.user).prefetch_related(
+            "contact_points", "tags", "important_dates"
         )
 
     def get_serializer_class(self):
@@ -117,7 +118,11 @@ class CustomerViewSet(
     )
     @action(detail=False, methods=["get"], url_path="lookup/phone")
     def lookup_phone(self, request):
-        return self._lookup(selectors.customer_by_phone(user=request.user, phone=request.query_params.get("phone", "")))
+        return self._lookup(
+            selectors.customer_by_phone(
+                user=request.user, phone=request.query_params.get("phone", ""), with_store_and_owner=False
+            )
+        )
 
     @extend_schema(
         parameters=[OpenApiParameter("digits", str, required=True)], responses=s.CustomerSerializer(many=True)
@@ -125,7 +130,9 @@ class CustomerViewSet(
     @action(detail=False, methods=["get"], url_path="lookup/last4")
     def lookup_last4(self, request):
         return self._lookup(
-            selectors.customer_by_last4(user=request.user, digits=request.query_params.get("digits", ""))
+            selectors.customer_by_last4(
+                user=request.user, digits=request.query_params.get("digits", ""), with_store_and_owner=False
+            )
         )
 
     @extend_schema(
@@ -133,7 +140,11 @@ class CustomerViewSet(
     )
     @action(detail=False, methods=["get"], url_path="lookup/email")
     def lookup_email(self, request):
-        return self._lookup(selectors.customer_by_email(user=request.user, email=request.query_params.get("email", "")))
+        return self._lookup(
+            selectors.customer_by_email(
+                user=request.user, email=request.query_params.get("email", ""), with_store_and_owner=False
+            )
+        )
 
     def _lookup(self, queryset):
         rows = list(queryset.order_by("-id")[:50])

@@ -64,7 +64,7 @@ def test_list_runs_constant_queries_whatever_the_related_rows(api_a, store_a, dj
         customer_tag(actor=None, customer_ids=[c.pk], tag_name="VIP")
         make_order(customer=c)
         note_add(actor=None, customer=c, body="note")
-    # token auth, the page (store and owner joined), primary contacts, tags
+    # token auth, the page (store and owner by id: no join), primary contacts, tags
     with django_assert_num_queries(4):
         assert len(api_a.get("/api/customers/").json()["results"]) == 3
     for i in range(6):
