@@ -201,3 +201,34 @@ def test_category_affinity_weights_recent_spend():
     rows = list(CategoryAffinity.objects.order_by("rank").values_list("category_id", "rank", "spend"))
     # 300 a year ago weighs 300 / 2^4 ≈ 19 < 100 five days ago; the refunded 999 counts for nothing
     assert rows == [(new.pk, 1, Decimal("100.00")), (old.pk, 2, Decimal("300.00")), (small.pk, 3, Decimal("5.00"))]
+
+
+def _ntile_lowest(values: list, descending: bool = False) -> list[int]:
+    """Reference: NTILE(5) over (value, customer order), each value taking the lowest bucket it reaches."""
+    n = len(values)
+    order = sorted(range(n), key=lambda i: (-values[i] if descending else values[i], i))
+    size, larger = divmod(n, 5)
+    bucket, lowest = {}, {}
+    for position, i in enumerate(order):
+        bucket[i] = position // (size + 1) + 1 if position < larger * (size + 1) else (position - larger) // size + 1
+        lowest.setdefault(values[i], bucket[i])
+    return [lowest[v] for v in values]
+
+
+@pytest.mark.django_db
+def test_quintiles_match_ntile_when_the_customers_do_not_divide_by_five():
+    # 13 customers (quintiles of 3, 3, 3, 2, 2) with repeated spends, order counts and recencies
+    people = customers(13)
+    spends = [50, 20, 20, 70, 10, 20, 90, 50, 30, 30, 80, 10, 60]
+    counts = [1, 2, 2, 3, 1, 1, 4, 2, 1, 5, 1, 2, 3]
+    silences = [5, 5, 9, 1, 30, 9, 2, 5, 60, 1, 9, 3, 5]
+    rows = []
+    for person, spend, count, silence in zip(people, spends, counts, silences, strict=True):
+        for k in range(count):
+            amount = Decimal(spend) - Decimal(count - 1) if k == 0 else Decimal(1)
+            rows.append(order(person.pk, at_local(AS_OF - dt.timedelta(days=silence + 7 * k)), amount))
+    save_orders(rows)
+    found = {r["customer_id"]: r for r in sql.rfm_rows(as_of=AS_OF)}
+    assert [found[p.pk]["m"] for p in people] == _ntile_lowest(spends)
+    assert [found[p.pk]["f"] for p in people] == _ntile_lowest(counts)
+    assert [found[p.pk]["r"] for p in people] == _ntile_lowest(silences, descending=True)
