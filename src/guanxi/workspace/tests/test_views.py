@@ -83,6 +83,7 @@ def test_list_filters(client_a, store_a):
     assert [c.pk for c in client_a.get(url, {"tag": "VIP"}).context["page"].rows] == [key.pk]
     # a bad value drops only its own filter
     assert [c.pk for c in client_a.get(url, {"tag": "VIP", "purchased_days": "x"}).context["page"].rows] == [key.pk]
+    assert list(client_a.get(url, {"tag": "没有这个标签"}).context["page"].rows) == []
 
 
 def test_keyset_pagination_walks_every_row_once_in_each_sort(client_a, store_a, monkeypatch):
