@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.db.search import substring_q
 from guanxi.customers.contacts import email_index, last4_index, phone_index
-from guanxi.customers.models import ContactPoint, Customer, TimelineEntry
+from guanxi.customers.models import ContactPoint, Customer, Tag, TimelineEntry
 
 _DIGITS = re.compile(r"^\+?[\d\s\-()]+$")
 
@@ -61,22 +61,32 @@ def customer_search(*, user: Any, query: str, with_store_and_owner: bool = True)
     return qs.filter(substring_q("name", q))
 
 
-def customer_by_phone(*, user: Any, phone: str, with_store_and_owner: bool = True) -> QuerySet[Customer]:
-    return customer_list(user=user, with_store_and_owner=with_store_and_owner).filter(
+def customers_tagged(queryset: QuerySet[Customer], *, tag_name: str) -> QuerySet[Customer]:
+    """Those of ``queryset`` tagged ``tag_name``: the tag's id first, then a semi-join on the (tag, customer)
+    pairs. Joining by name made PostgreSQL walk every tagging newest first and drop the other tags' rows."""
+    tag_id = Tag.objects.filter(name=tag_name).values_list("id", flat=True).first()
+    if tag_id is None:
+        return queryset.none()
+    return queryset.filter(id__in=Customer.tags.through.objects.filter(tag_id=tag_id).values("customer_id"))
+
+
+# The lookups' only reader is the API, which shows the home store and owner by id: no join for them.
+def customer_by_phone(*, user: Any, phone: str) -> QuerySet[Customer]:
+    return customer_list(user=user, with_store_and_owner=False).filter(
         id__in=customer_ids_by_contact_index(field="value_index", index=phone_index(phone))
     )
 
 
-def customer_by_last4(*, user: Any, digits: str, with_store_and_owner: bool = True) -> QuerySet[Customer]:
+def customer_by_last4(*, user: Any, digits: str) -> QuerySet[Customer]:
     if not re.fullmatch(r"\d{4}", digits or ""):
         raise ValidationError({"last4": [_("Enter exactly four digits.")]})
-    return customer_list(user=user, with_store_and_owner=with_store_and_owner).filter(
+    return customer_list(user=user, with_store_and_owner=False).filter(
         id__in=customer_ids_by_contact_index(field="last4_index", index=last4_index(digits))
     )
 
 
-def customer_by_email(*, user: Any, email: str, with_store_and_owner: bool = True) -> QuerySet[Customer]:
-    return customer_list(user=user, with_store_and_owner=with_store_and_owner).filter(
+def customer_by_email(*, user: Any, email: str) -> QuerySet[Customer]:
+    return customer_list(user=user, with_store_and_owner=False).filter(
         id__in=customer_ids_by_contact_index(field="value_index", index=email_index(email))
     )
 

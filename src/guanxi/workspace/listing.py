@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.models import Store
 from guanxi.customers.models import Customer, Tag
-from guanxi.customers.selectors import customer_search
+from guanxi.customers.selectors import customer_search, customers_tagged
 
 PAGE_SIZE = 50
 
@@ -73,12 +73,7 @@ def apply_filters(qs: QuerySet[Customer], data: dict[str, Any], *, today: dt.dat
     if data.get("store"):
         qs = qs.filter(home_store=data["store"])
     if data.get("tag"):
-        # The tag's id first, then a semi-join on the tag table's (tag, customer) pairs: joining by name made
-        # PostgreSQL walk every tagging newest first and drop the other tags' rows (~60 ms at 1M customers).
-        tag_id = Tag.objects.filter(name=data["tag"]).values_list("id", flat=True).first()
-        if tag_id is None:
-            return qs.none()
-        qs = qs.filter(id__in=Customer.tags.through.objects.filter(tag_id=tag_id).values("customer_id"))
+        qs = customers_tagged(qs, tag_name=data["tag"])
     if data.get("gender"):
         qs = qs.filter(gender=data["gender"])
     if data.get("age"):

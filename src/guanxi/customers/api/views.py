@@ -23,11 +23,7 @@ class CustomerFilter(filters.FilterSet):
         fields = ["kind", "gender", "is_key_account", "region", "home_store", "tag"]
 
     def filter_tag(self, queryset, name, value):
-        """Resolve the tag once, then semi-join on its id (the join table's tag index), not on its name."""
-        tag_id = Tag.objects.filter(name=value).values_list("id", flat=True).first()
-        if tag_id is None:
-            return queryset.none()
-        return queryset.filter(id__in=Customer.tags.through.objects.filter(tag_id=tag_id).values("customer_id"))
+        return selectors.customers_tagged(queryset, tag_name=value)
 
     def filter_purchased_within(self, queryset, name, value):
         from datetime import timedelta
@@ -118,11 +114,7 @@ class CustomerViewSet(
     )
     @action(detail=False, methods=["get"], url_path="lookup/phone")
     def lookup_phone(self, request):
-        return self._lookup(
-            selectors.customer_by_phone(
-                user=request.user, phone=request.query_params.get("phone", ""), with_store_and_owner=False
-            )
-        )
+        return self._lookup(selectors.customer_by_phone(user=request.user, phone=request.query_params.get("phone", "")))
 
     @extend_schema(
         parameters=[OpenApiParameter("digits", str, required=True)], responses=s.CustomerSerializer(many=True)
@@ -130,9 +122,7 @@ class CustomerViewSet(
     @action(detail=False, methods=["get"], url_path="lookup/last4")
     def lookup_last4(self, request):
         return self._lookup(
-            selectors.customer_by_last4(
-                user=request.user, digits=request.query_params.get("digits", ""), with_store_and_owner=False
-            )
+            selectors.customer_by_last4(user=request.user, digits=request.query_params.get("digits", ""))
         )
 
     @extend_schema(
@@ -140,11 +130,7 @@ class CustomerViewSet(
     )
     @action(detail=False, methods=["get"], url_path="lookup/email")
     def lookup_email(self, request):
-        return self._lookup(
-            selectors.customer_by_email(
-                user=request.user, email=request.query_params.get("email", ""), with_store_and_owner=False
-            )
-        )
+        return self._lookup(selectors.customer_by_email(user=request.user, email=request.query_params.get("email", "")))
 
     def _lookup(self, queryset):
         rows = list(queryset.order_by("-id")[:50])
