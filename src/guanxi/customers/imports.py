@@ -609,6 +609,7 @@ def _looked_up_ahead(
     """
     threads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-lookup")
     try:
+        threads.submit(_serial_plans).result()
         previous = None
         for size, good, rejected in batches:
             future = threads.submit(_on_file, _batch_keys(good))
@@ -623,6 +624,17 @@ def _looked_up_ahead(
 
 
 # ------------------------------------------------------------------ dedup and writes, in the importing process
+
+
+def _serial_plans() -> None:
+    """On the look-up thread's own connection: plan without parallel workers.
+
+    With a thousand-odd blind indexes in the ``= ANY`` array PostgreSQL plans a parallel bitmap scan,
+    and starting a worker and shipping it the plan costs more CPU than the index look-ups themselves,
+    on the cores the import's cleaning and writing need.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET max_parallel_workers_per_gather = 0")
 
 
 def _batch_keys(good: list[GoodRow]) -> set[str]:

@@ -97,3 +97,32 @@ def test_the_statistics_migration_lets_the_planner_use_the_short_gram_index(admi
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Bitmap Index Scan on cust_name_grams" in plan, plan
+
+
+@pytest.mark.postgres
+def test_partial_indexes_serve_the_owner_and_merge_lookups(staff_a, store_b):
+    # Owner, merged-into and ID-number indexes hold only the rows that fill the column (an import of a
+    # million customers adds nothing to them), and still answer the queries that filter on them.
+    Customer.objects.bulk_create(Customer(name=f"客户{i:04d}", home_store=store_b) for i in range(3000))
+    owned = list(Customer.objects.order_by("id")[:3])
+    Customer.objects.filter(pk__in=[c.pk for c in owned]).update(owner=staff_a)
+    Customer.objects.filter(pk=owned[1].pk).update(merged_into=owned[0])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'customers_customer' AND indexdef LIKE '%%WHERE%%'"
+        )
+        assert {row[0] for row in cursor.fetchall()} == {"cust_owner", "cust_merged_into", "cust_id_number"}
+        plans = {}
+        for name, queryset in (
+            ("owner", Customer.objects.filter(owner=staff_a)),
+            ("merged", Customer.objects.filter(merged_into=owned[0])),
+            ("id_number", Customer.objects.filter(id_number_index="0" * 32)),
+        ):
+            sql, params = queryset.query.sql_with_params()
+            cursor.execute("EXPLAIN " + sql, params)
+            plans[name] = "\n".join(row[0] for row in cursor.fetchall())
+    assert "cust_owner" in plans["owner"], plans["owner"]
+    assert "cust_merged_into" in plans["merged"], plans["merged"]
+    assert "cust_id_number" in plans["id_number"], plans["id_number"]
+    assert {c.pk for c in Customer.objects.visible_to(staff_a)} == {owned[0].pk, owned[2].pk}
