@@ -115,6 +115,20 @@ class RefreshResult:
     fits: list[ModelFit]
 
 
+def _previous_bgnbd(using: str) -> btyd.BGNBD | None:
+    """The last converged BG/NBD parameters in this time unit: where tonight's fit starts."""
+    fit = (
+        ModelFit.objects.using(using)
+        .filter(model=ModelFit.Kind.BGNBD, converged=True, time_unit_days=PERIOD_DAYS)
+        .order_by("-fitted_at", "-pk")
+        .first()
+    )
+    try:
+        return btyd.BGNBD(**{name: float(fit.params[name]) for name in ("r", "alpha", "a", "b")}) if fit else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _fit_models(using: str, timings: dict[str, float]) -> tuple[list, btyd.BGNBD | None, tuple | None]:
     """Fit BG/NBD and Gamma-Gamma on weighted GROUP BY summaries; None for a model the data cannot support."""
     fits: list[tuple[str, btyd.Fit, float]] = []
@@ -127,7 +141,7 @@ def _fit_models(using: str, timings: dict[str, float]) -> tuple[list, btyd.BGNBD
     if len(x) and (x > 0).any():
         try:
             began = time.perf_counter()
-            bg = btyd.fit_bgnbd(x, t_x, t, weights=w)
+            bg = btyd.fit_bgnbd(x, t_x, t, weights=w, start=_previous_bgnbd(using))
             fits.append((ModelFit.Kind.BGNBD, bg, time.perf_counter() - began))
             model = bg.params
         except ValueError as exc:

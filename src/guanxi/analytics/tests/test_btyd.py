@@ -227,6 +227,25 @@ def test_collapsed_weights_give_the_same_fit_as_raw_rows():
     assert grouped.params.alpha == pytest.approx(raw.params.alpha, rel=1e-6)
 
 
+def test_a_previous_fit_as_start_reaches_the_same_optimum_in_fewer_steps(bgnbd_fit):
+    x, t_x, t = rfm()
+    p = bgnbd_fit.params
+    yesterday = BGNBD(p.r * 1.02, p.alpha * 0.98, p.a * 1.03, p.b * 0.97)
+    warm = btyd.fit_bgnbd(x, t_x, t, start=yesterday)
+    assert warm.converged
+    assert warm.log_likelihood == pytest.approx(bgnbd_fit.log_likelihood, abs=1e-6)
+    assert warm.params.alpha == pytest.approx(p.alpha, rel=1e-4)
+    assert warm.iterations < bgnbd_fit.iterations
+
+
+def test_an_unusable_start_falls_back_to_the_default_start(bgnbd_fit):
+    x, t_x, t = rfm()
+    for bad in (BGNBD(float("nan"), 1.0, 1.0, 1.0), BGNBD(0.0, 1.0, 1.0, 1.0), BGNBD(1e9, 1.0, 1.0, 1.0)):
+        fit = btyd.fit_bgnbd(x, t_x, t, start=bad)
+        assert fit.log_likelihood == pytest.approx(bgnbd_fit.log_likelihood, abs=1e-6)
+        assert fit.iterations == bgnbd_fit.iterations
+
+
 def test_fits_reject_impossible_summaries():
     with pytest.raises(ValueError, match="recency"):
         btyd.fit_bgnbd([1], [5.0], [4.0])

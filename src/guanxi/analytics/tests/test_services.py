@@ -123,6 +123,37 @@ def test_refresh_replaces_scores_of_customers_without_purchases_any_more():
 
 
 @pytest.mark.django_db
+def test_the_next_refresh_fits_from_the_last_converged_parameters(monkeypatch):
+    from guanxi.analytics import btyd
+
+    simulated_base(n=120)
+    scores_refresh(as_of=AS_OF)
+    first = ModelFit.objects.get(model=ModelFit.Kind.BGNBD)
+    ModelFit.objects.create(
+        model=ModelFit.Kind.BGNBD,
+        params={"r": 9.0, "alpha": 9.0, "a": 9.0, "b": 9.0},
+        log_likelihood=-1.0,
+        n_customers=1,
+        converged=False,  # a failed fit is never a start
+        duration_seconds=0.0,
+        as_of=AS_OF,
+    )
+    starts = []
+    fit_bgnbd = btyd.fit_bgnbd
+
+    def recording(*args, **kwargs):
+        starts.append(kwargs.get("start"))
+        return fit_bgnbd(*args, **kwargs)
+
+    monkeypatch.setattr(btyd, "fit_bgnbd", recording)
+    scores_refresh(as_of=AS_OF)
+    assert starts == [BGNBD(**first.params)]
+    again = ModelFit.objects.filter(model=ModelFit.Kind.BGNBD, converged=True).latest("fitted_at", "pk")
+    assert again.pk != first.pk
+    assert again.log_likelihood == pytest.approx(first.log_likelihood, abs=1e-6)
+
+
+@pytest.mark.django_db
 def test_refresh_on_an_empty_database_stores_nothing():
     result = scores_refresh(as_of=AS_OF)
     assert result.customers == 0 and not CustomerScore.objects.exists() and not ModelFit.objects.exists()
