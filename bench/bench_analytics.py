@@ -244,6 +244,9 @@ def bench_refresh(*, database: str, apply_migrations: bool = False, using: str |
         )
         cursor.fetchone()
     floor = time.perf_counter() - start
+    from guanxi.analytics.services import _previous_bgnbd
+
+    warm = _previous_bgnbd(alias) is not None  # every refresh after the first starts from the last fit
     start = time.perf_counter()
     result = scores_refresh(using=alias)
     total = time.perf_counter() - start
@@ -266,6 +269,7 @@ def bench_refresh(*, database: str, apply_migrations: bool = False, using: str |
         "share_fit": fit / total,
         "share_other": 1.0 - (sql + fit) / total,
         "affinity_concurrent_seconds": t.get("sql_affinity") if concurrent else None,
+        "bgnbd_started_from_previous_fit": warm,
         "fits": [
             {"model": f.model, "params": f.params, "log_likelihood": f.log_likelihood, "seconds": f.duration_seconds}
             for f in result.fits

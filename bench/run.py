@@ -228,9 +228,10 @@ WHY_EXTERNAL = {
     ),
     "analytics_refresh": (
         "The floor is a single GROUP BY customer over the orders (count, sum, first and last order). The refresh "
-        "also groups orders into purchase days per customer, ranks RFM quintiles, fits BG/NBD and Gamma-Gamma, "
-        "predicts per customer, rebuilds category affinity over the order lines (on a second connection, beside "
-        "the facts query) and writes a million score rows with five indexes."
+        "also groups orders into purchase days per customer, ranks RFM quintiles, fits BG/NBD (starting from the "
+        "previous refresh's parameters) and Gamma-Gamma, predicts per customer, rebuilds category affinity over "
+        "the order lines (on a second connection, beside the facts query) and writes a million score rows with "
+        "five indexes."
     ),
 }
 
