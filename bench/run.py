@@ -37,8 +37,9 @@ WHY = {
         "to both sides; fewer rows come back, so the fixed per-request cost weighs more in the ratio."
     ),
     "list_first_api": (
-        "Keyset pagination reads the newest 51 rows off the primary key; the API adds three prefetch queries "
-        "(primary contacts, tags, home store/owner join), decryption of 50-odd contacts and serialisation."
+        "Keyset pagination reads the newest 51 rows off the primary key; the API adds token authentication and "
+        "two prefetch queries (primary contacts, tags; store and owner go out as ids, without a join), "
+        "decryption of 50-odd contacts and serialisation."
     ),
     "list_filtered_api": (
         "The staff member sees one store: both sides walk the (home_store, -id) index and semi-join the tag; "
