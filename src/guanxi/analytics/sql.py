@@ -59,8 +59,8 @@ class Dialect:
     def age_days(self, timestamp: str, now_param: str) -> str:
         """Fractional days from a timestamp column to a timestamp parameter."""
         if self.postgres:
-            # EXTRACT returns numeric, whose EXP is slow: compute in double precision
-            return f"(CAST(EXTRACT(EPOCH FROM (%({now_param})s - {timestamp})) AS DOUBLE PRECISION) / 86400.0)"
+            # date_part, not EXTRACT: EXTRACT computes in numeric (since PostgreSQL 14), once per order line
+            return f"(date_part('epoch', %({now_param})s - {timestamp}) / 86400.0)"
         return f"(julianday(%({now_param})s) - julianday({timestamp}))"
 
     def month_index(self, date_expr: str) -> str:
@@ -426,6 +426,14 @@ def category_affinity_rebuild(
         half_life=float(half_life_days),
         top=top,
     )
+    window = f"{PURCHASE} AND o.ordered_at < %(upper)s AND o.ordered_at >= %(since)s"
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT MIN(o.id), MAX(o.id) FROM sales_order o WHERE {window}", params)
+        first_order, last_order = cursor.fetchone()
+    # The lines of the window's orders lie between its first and last order id: a bound that is always true and,
+    # as ids grow with time, lets PostgreSQL read the year's lines off the order_id index instead of joining
+    # every line ever sold (at 13M lines: 4M read instead of 13M, the join 9.7 -> 4.2 s).
+    params.update(first_order=first_order or 0, last_order=last_order or -1)
     net_line = f"({d.float('l.amount')} * (l.quantity - l.refunded_quantity) / l.quantity)"
     decay = f"EXP({d.float('-0.6931471805599453')} * {d.age_days('o.ordered_at', 'now')} / {d.float('%(half_life)s')})"
     ranked = f"""
@@ -438,7 +446,7 @@ def category_affinity_rebuild(
                        {d.money(f"SUM({net_line})")} AS spend,
                        MAX(o.ordered_at) AS last_at
                 FROM sales_orderline l JOIN sales_order o ON o.id = l.order_id
-                WHERE {PURCHASE} AND o.ordered_at < %(upper)s AND o.ordered_at >= %(since)s
+                WHERE {window} AND l.order_id BETWEEN %(first_order)s AND %(last_order)s
                   AND l.category_id IS NOT NULL AND l.refunded_quantity < l.quantity
                 GROUP BY o.customer_id, l.category_id
             ) agg
@@ -449,6 +457,12 @@ def category_affinity_rebuild(
     with connections[using].cursor() as cursor:
         for statement in d.session_tuning():
             cursor.execute(statement)
+        if d.postgres:
+            # Nearly every (customer, category) pair of a year is its own group (3.5M groups from 4M lines at 1M
+            # customers), so a hash table of them all misses the CPU caches on every line; sorting the lines by
+            # customer and category and aggregating in order, then ranking within each customer's presorted
+            # rows (an incremental sort), takes half the time (PostgreSQL expects 10x fewer groups and hashes).
+            cursor.execute("SET LOCAL enable_hashagg = off")
         if d.postgres and not parallel:
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         if d.postgres and parallel:
@@ -463,6 +477,8 @@ def category_affinity_rebuild(
             cursor.execute(f'DROP INDEX "{name}"')
         cursor.execute(insert + ranked, params)
         inserted = cursor.rowcount
+        if d.postgres:
+            cursor.execute("RESET enable_hashagg")  # the rest of the refresh plans as configured
         if d.postgres and parallel:
             cursor.execute(f"DROP TABLE {AFFINITY_TABLE}")
         for _name, definition in indexes:

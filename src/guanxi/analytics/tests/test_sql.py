@@ -203,6 +203,30 @@ def test_category_affinity_weights_recent_spend():
     assert rows == [(new.pk, 1, Decimal("100.00")), (old.pk, 2, Decimal("300.00")), (small.pk, 3, Decimal("5.00"))]
 
 
+@pytest.mark.django_db
+def test_category_affinity_counts_every_line_of_the_year_whatever_the_order_ids():
+    # The rebuild bounds the lines by the first and last order id of the year's orders; orders written out of
+    # time order (an import of history after today's sales) must neither be lost nor let older lines in.
+    from guanxi.analytics.models import CategoryAffinity
+    from guanxi.sales.tests.factories import CategoryFactory
+
+    shoes, socks, hats = CategoryFactory(code="shoes"), CategoryFactory(code="socks"), CategoryFactory(code="hats")
+    a, b = customers(2)
+    now = at_local(AS_OF, 18)
+    year_ago = AS_OF - dt.timedelta(days=400)
+    save_orders([order(a.pk, at_local(AS_OF - dt.timedelta(days=200)), "50.00", category=shoes)])  # lowest id
+    save_orders([order(b.pk, at_local(year_ago), "900.00", category=hats)])  # history, between the year's ids
+    save_orders([order(b.pk, at_local(AS_OF - dt.timedelta(days=1)), "20.00", category=socks)])
+    save_orders([order(a.pk, at_local(year_ago), "700.00", category=hats)])  # history, after the year's ids
+    assert sql.category_affinity_rebuild(as_of=AS_OF, now=now, half_life_days=90) == 2
+    rows = set(CategoryAffinity.objects.values_list("customer_id", "category_id", "spend"))
+    assert rows == {(a.pk, shoes.pk, Decimal("50.00")), (b.pk, socks.pk, Decimal("20.00"))}
+
+    later = AS_OF + dt.timedelta(days=800)  # no order in the year before: nothing left
+    assert sql.category_affinity_rebuild(as_of=later, now=at_local(later), half_life_days=90) == 0
+    assert not CategoryAffinity.objects.exists()
+
+
 def _ntile_lowest(values: list, descending: bool = False) -> list[int]:
     """Reference: NTILE(5) over (value, customer order), each value taking the lowest bucket it reaches."""
     n = len(values)
