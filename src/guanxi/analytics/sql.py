@@ -623,8 +623,11 @@ def scores_write(
     """
     d = dialect(using)
     mean_spend = "CASE WHEN f.frequency > 0 THEN f.repeat_amount / f.frequency ELSE 0 END"
+    # Parameters are cast to double precision: a bare 0.99665… is a numeric literal to PostgreSQL, which then
+    # divides in numeric for every customer; the overdue test compares with the stored typical interval × factor.
+    p, q, g, factor = (d.float(f"%({name})s") for name in ("gg_p", "gg_q", "gg_g", "factor"))
     if gamma_gamma is not None:
-        spend = f"(%(gg_p)s * (%(gg_g)s + f.frequency * {mean_spend}) / (%(gg_p)s * f.frequency + %(gg_q)s - 1))"
+        spend = f"({p} * ({g} + f.frequency * {mean_spend}) / ({p} * f.frequency + {q} - 1))"
     else:
         spend = f"({d.float('f.monetary')} / f.orders)"
     recency = "(f.t_days - f.since_last_days)"
@@ -657,7 +660,7 @@ def scores_write(
                f.frequency, {d.money(mean_spend)},
                {model_columns},
                {interval},
-               CASE WHEN f.frequency > 0 THEN f.since_last_days > %(factor)s * {recency} / f.frequency ELSE false END,
+               CASE WHEN f.frequency > 0 THEN f.since_last_days > {factor} * ({interval}) ELSE false END,
                COALESCE(a.ids, {d.empty_json_array()}), %(computed_at)s
         FROM {FACTS_TABLE} f
         {join}
