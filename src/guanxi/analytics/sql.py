@@ -549,6 +549,19 @@ def facts_materialize(*, as_of: dt.date, using: str = "default") -> int:
         return int(cursor.fetchone()[0])
 
 
+# PostgreSQL's binary COPY: an 11-byte signature, 4 bytes of flags and the length of a header extension (0); then
+# per row the number of fields and each field's length and bytes, all big-endian; a field count of -1 ends it.
+_PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def _binary_rows(columns: list[tuple[str, str]]) -> np.dtype:
+    """The numpy layout of one binary COPY row of fixed-width, non-NULL columns ((name, '>i4' | '>f8'), ...)."""
+    fields: list[tuple[str, str]] = [("fields", ">i2")]
+    for name, kind in columns:
+        fields += [(f"{name}_length", ">i4"), (name, kind)]
+    return np.dtype(fields)
+
+
 def facts_triples(*, using: str = "default") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (frequency, recency, T) in days with the number of customers sharing each (for weighted fits)."""
     with connections[using].cursor() as cursor:
@@ -577,7 +590,6 @@ PREDICTION_COLUMNS = ("frequency", "recency", "t", "p_alive", "expected", "clv_u
 def predictions_load(columns: dict[str, np.ndarray], *, using: str = "default") -> None:
     """Store per-triple predictions in a temporary table: ``COPY`` on PostgreSQL, ``executemany`` elsewhere."""
     d = dialect(using)
-    rows = list(zip(*(columns[n].tolist() for n in PREDICTION_COLUMNS), strict=True))
     with connections[using].cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {PREDICTIONS_TABLE}")
         cursor.execute(
@@ -586,11 +598,21 @@ def predictions_load(columns: dict[str, np.ndarray], *, using: str = "default") 
             f"risk_unit double precision)"
         )
         if d.postgres:
-            with cursor.cursor.copy(f"COPY {PREDICTIONS_TABLE} ({', '.join(PREDICTION_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            # Binary COPY built by numpy: one array operation per column instead of a Python row per triple.
+            kinds = {"frequency": ">i4", "recency": ">i4", "t": ">i4"}
+            layout = _binary_rows([(name, kinds.get(name, ">f8")) for name in PREDICTION_COLUMNS])
+            rows = np.empty(len(columns["frequency"]), dtype=layout)
+            rows["fields"] = len(PREDICTION_COLUMNS)
+            for name in PREDICTION_COLUMNS:
+                rows[f"{name}_length"] = layout[name].itemsize
+                rows[name] = columns[name]
+            with cursor.cursor.copy(
+                f"COPY {PREDICTIONS_TABLE} ({', '.join(PREDICTION_COLUMNS)}) FROM STDIN (FORMAT binary)"
+            ) as copy:
+                copy.write(_PGCOPY_SIGNATURE + bytes(8) + rows.tobytes() + b"\xff\xff")
             cursor.execute(f"ANALYZE {PREDICTIONS_TABLE}")
         else:
+            rows = list(zip(*(columns[n].tolist() for n in PREDICTION_COLUMNS), strict=True))
             cursor.executemany(f"INSERT INTO {PREDICTIONS_TABLE} VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
 
 

@@ -256,3 +256,28 @@ def test_quintiles_match_ntile_when_the_customers_do_not_divide_by_five():
     assert [found[p.pk]["m"] for p in people] == _ntile_lowest(spends)
     assert [found[p.pk]["f"] for p in people] == _ntile_lowest(counts)
     assert [found[p.pk]["r"] for p in people] == _ntile_lowest(silences, descending=True)
+
+
+@pytest.mark.django_db
+def test_predictions_load_stores_every_triple_exactly():
+    from django.db import connection
+
+    rng = np.random.default_rng(3)
+    n = 2500
+    columns = {
+        "frequency": rng.integers(0, 400, n),
+        "recency": rng.integers(0, 1100, n),
+        "t": rng.integers(1100, 2000, n),
+        "p_alive": rng.random(n),
+        "expected": rng.gamma(2.0, 0.3, n),
+        "clv_unit": rng.gamma(2.0, 3.0, n),
+        "risk_unit": np.where(rng.random(n) < 0.1, 0.0, rng.gamma(1.0, 1e-9, n)),
+    }
+    sql.predictions_load(columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(sql.PREDICTION_COLUMNS)} FROM {sql.PREDICTIONS_TABLE}")  # noqa: S608
+        stored = np.asarray(cursor.fetchall(), dtype=np.float64)
+    expected = np.column_stack([columns[name].astype(np.float64) for name in sql.PREDICTION_COLUMNS])
+    assert stored.shape == (n, 7)
+    # bit for bit, floats included (PostgreSQL: binary COPY; SQLite: executemany)
+    assert np.array_equal(stored[np.lexsort(stored.T[::-1])], expected[np.lexsort(expected.T[::-1])])
