@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from guanxi.accounts.models import Store
 from guanxi.customers.models import Customer, Tag
 from guanxi.customers.selectors import customer_search, customers_tagged
+from guanxi.workspace.widgets import QuickSelect
 
 PAGE_SIZE = 50
 
@@ -45,19 +46,23 @@ PURCHASE_WINDOWS = [(30, _("Last 30 days")), (90, _("Last 90 days")), (180, _("L
 
 class CustomerFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
-    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.none(), required=False)
-    tag = forms.CharField(label=_("Tag"), required=False, max_length=50, widget=forms.Select)
-    gender = forms.ChoiceField(label=_("Gender"), required=False)
-    age = forms.ChoiceField(label=_("Age"), required=False)
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.none(), required=False, widget=QuickSelect)
+    tag = forms.CharField(label=_("Tag"), required=False, max_length=50, widget=QuickSelect)
+    gender = forms.ChoiceField(label=_("Gender"), required=False, widget=QuickSelect)
+    age = forms.ChoiceField(label=_("Age"), required=False, widget=QuickSelect)
     region = forms.CharField(label=_("Region"), required=False, max_length=64)
     key_account = forms.BooleanField(label=_("Key accounts only"), required=False)
-    purchased_days = forms.TypedChoiceField(label=_("Purchased"), required=False, coerce=int, empty_value=None)
+    purchased_days = forms.TypedChoiceField(
+        label=_("Purchased"), required=False, coerce=int, empty_value=None, widget=QuickSelect
+    )
     sort = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, stores: list[Store], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["store"].queryset = Store.objects.filter(pk__in=[s.pk for s in stores])
         self.fields["store"].empty_label = _("All stores")
+        # The options from the stores in hand, as the queryset would list them (by code), without querying again
+        self.fields["store"].widget.choices = [("", _("All stores"))] + [(s.pk, str(s)) for s in stores]
         tags = list(Tag.objects.order_by("name").values_list("name", flat=True)[:500])
         self.fields["tag"].widget.choices = [("", _("Any tag"))] + [(name, name) for name in tags]
         self.fields["gender"].choices = [("", _("Any gender"))] + [
