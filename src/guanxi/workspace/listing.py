@@ -60,9 +60,10 @@ class CustomerFilterForm(forms.Form):
     def __init__(self, *args, stores: list[Store], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["store"].queryset = Store.objects.filter(pk__in=[s.pk for s in stores])
-        self.fields["store"].empty_label = _("All stores")
+        store = self.fields["store"]
+        store.empty_label = _("All stores")
         # The options from the stores in hand, as the queryset would list them (by code), without querying again
-        self.fields["store"].widget.choices = [("", _("All stores"))] + [(s.pk, str(s)) for s in stores]
+        store.widget.choices = [("", store.empty_label)] + [(s.pk, str(s)) for s in stores]
         tags = list(Tag.objects.order_by("name").values_list("name", flat=True)[:500])
         self.fields["tag"].widget.choices = [("", _("Any tag"))] + [(name, name) for name in tags]
         self.fields["gender"].choices = [("", _("Any gender"))] + [
