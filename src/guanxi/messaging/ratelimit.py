@@ -40,7 +40,8 @@ def redis_url() -> str:
 def _redis_script(url: str):
     import redis
 
-    client = redis.Redis.from_url(url)
+    # bounded waits: a Redis that hangs must fail the acquire (the batch goes back to the queue), not the worker
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
     return client.register_script(_LUA)
 
 

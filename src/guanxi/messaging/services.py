@@ -539,14 +539,26 @@ def messages_send(*, message_ids: Iterable[int], now: dt.datetime | None = None)
         for position, batch in enumerate(batches):
             try:
                 ratelimit.acquire(channel, len(batch), max_wait=settings.GUANXI_MESSAGING_RATE_MAX_WAIT)
-            except TimeoutError:
-                # not handed to the provider: give these (and the rest) back to the queue untouched
+            except Exception as exc:  # noqa: BLE001 — a full bucket or a broken limiter (Redis down): not sent
+                # not handed to the provider: give these (and the rest) back to the queue as not sent.
+                # A full bucket is retried at once; a limiter that failed is retried after the back-off.
+                busy = isinstance(exc, TimeoutError)
+                if not busy:
+                    logger.exception(
+                        "rate limiter for %s failed; %d messages go back to the queue", channel, len(batch)
+                    )
+                at = clock() if busy else clock() + dt.timedelta(seconds=settings.GUANXI_MESSAGING_RETRY_BASE_SECONDS)
                 unsent = [m.pk for later in batches[position:] for m in later]
                 released = Message.objects.filter(claim=claim, id__in=unsent, status=S.SENDING).update(
-                    status=S.QUEUED, claim="", attempts=F("attempts") - 1, next_attempt_at=clock(), updated_at=clock()
+                    status=S.QUEUED,
+                    claim="",
+                    attempts=F("attempts") - 1,
+                    next_attempt_at=at,
+                    error="" if busy else f"rate limiter unavailable, not sent: {exc}"[:255],
+                    updated_at=clock(),
                 )
                 total.retry += released
-                total.retry_at = clock()
+                total.retry_at = min(total.retry_at or at, at)
                 break
             try:
                 results = provider.send([_outgoing(m) for m in batch])

@@ -178,3 +178,29 @@ def test_sending_at_the_stand_in_rate_limit_is_never_throttled(aliyun, otp, stor
     assert messages_send(message_ids=[m.pk for m in messages]).sent == 10
     assert time.monotonic() - started >= 1.5  # a burst of 3.5, then the rest at 3.5 per second
     assert all(r.code == "OK" for r in aliyun.requests) and len(aliyun.sent) == 10
+
+
+def test_a_failing_rate_limiter_puts_messages_back_as_not_sent_and_they_go_out_later(aliyun, otp, store_a, settings):
+    # a real Redis client against a closed port: the limiter raises before anything reaches the provider
+    settings.GUANXI_MESSAGING_REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.GUANXI_MESSAGING_RATE_LIMITS = {"sms": 50}
+    settings.GUANXI_MESSAGING_RETRY_BASE_SECONDS = 30
+    customers = [make_customer(store=store_a, phone=f"+861380013810{i}") for i in range(2)]
+    messages = _queue(customers)
+    now = timezone.now()
+    summary = messages_send(message_ids=[m.pk for m in messages], now=now)
+    assert (summary.sent, summary.unknown, summary.retry) == (0, 0, 2)
+    assert summary.retry_at == now + dt.timedelta(seconds=30)
+    assert aliyun.requests == []  # nothing was handed over
+    for message in Message.objects.filter(pk__in=[m.pk for m in messages]):
+        assert (message.status, message.reason, message.claim, message.attempts) == ("queued", "", "", 0)
+        assert message.next_attempt_at == now + dt.timedelta(seconds=30)
+        assert message.error.startswith("rate limiter unavailable, not sent")
+    # the sweeper of a lost worker finds nothing to mark "worker lost after hand-over"
+    assert messages_reconcile_stale(now=now + dt.timedelta(hours=1)) == 0
+    # Redis back (here: the database bucket), after the back-off: sent exactly once
+    settings.GUANXI_MESSAGING_REDIS_URL = ""
+    later = now + dt.timedelta(seconds=31)
+    assert messages_send(message_ids=[m.pk for m in messages], now=later).sent == 2
+    assert len(aliyun.sent) == 2
+    assert set(Message.objects.filter(pk__in=[m.pk for m in messages]).values_list("status", "error")) == {("sent", "")}
