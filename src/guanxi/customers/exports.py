@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi.core.audit import audit_record_many
+from guanxi.core.spreadsheet import safe_row, xlsx_row
 from guanxi.customers.contacts import mask_value
 from guanxi.customers.models import ContactPoint, Customer
 
@@ -89,17 +90,17 @@ class _Echo:
 
 def _csv_stream(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(header)
+    yield "\ufeff" + writer.writerow(safe_row(header))
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow(safe_row(row))
 
 
 def write_csv(fileobj: io.TextIOBase, *, user: Any, queryset, channel: str = "cli") -> int:
     writer = csv.writer(fileobj)
-    writer.writerow([label for _k, label in export_columns()])
+    writer.writerow(safe_row(label for _k, label in export_columns()))
     n = 0
     for row in export_rows(user=user, queryset=queryset, channel=channel):
-        writer.writerow(row)
+        writer.writerow(safe_row(row))
         n += 1
     return n
 
@@ -109,10 +110,10 @@ def write_xlsx(path: str, *, user: Any, queryset, channel: str = "cli") -> int:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Customers"))
-    sheet.append([label for _k, label in export_columns()])
+    sheet.append(xlsx_row(sheet, (label for _k, label in export_columns())))
     n = 0
     for row in export_rows(user=user, queryset=queryset, channel=channel):
-        sheet.append(row)
+        sheet.append(xlsx_row(sheet, row))
         n += 1
     workbook.save(path)
     return n

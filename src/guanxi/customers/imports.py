@@ -947,12 +947,14 @@ def import_run(
     rows = ((i + 2, row) for i, row in enumerate(read_rows(job.file)))
     try:
         with open(reject_path, "w", newline="", encoding="utf-8-sig") as reject_handle:
+            from guanxi.core.spreadsheet import safe_row  # formulas in rejected rows stay text (OWASP CSV injection)
+
             rejects = csv.writer(reject_handle)
-            rejects.writerow([_("line"), *header, _("reason")])
+            rejects.writerow(safe_row([_("line"), *header, _("reason")]))
 
             def report(items):
                 for line_no, row, reason in items:
-                    rejects.writerow([line_no, *[row.get(h, "") for h in header], reason])
+                    rejects.writerow(safe_row([line_no, *[row.get(h, "") for h in header], reason]))
                 job.rejected_count += len(items)
 
             def tick(n: int) -> None:
