@@ -72,8 +72,18 @@ GUANXI_MESSAGING_MAX_ATTEMPTS = int(os.environ.get("GUANXI_MESSAGING_MAX_ATTEMPT
 GUANXI_MESSAGING_RETRY_BASE_SECONDS = int(os.environ.get("GUANXI_MESSAGING_RETRY_BASE_SECONDS", "30"))
 # A message claimed for sending longer ago than this is reconciled, never blindly resent.
 GUANXI_MESSAGING_LEASE_SECONDS = int(os.environ.get("GUANXI_MESSAGING_LEASE_SECONDS", "300"))
-# Shared secret that provider webhooks must carry (?token=...); empty accepts any caller.
-GUANXI_MESSAGING_WEBHOOK_TOKEN = os.environ.get("GUANXI_MESSAGING_WEBHOOK_TOKEN", "")
+# Provider webhooks. Alibaba Cloud and Tencent Cloud do not sign their SMS pushes: each endpoint has its
+# own secret, carried in the callback URL (?token=...) or the X-Guanxi-Webhook-Token header. WeChat signs
+# with the Token of the Official Account's server configuration. An endpoint without one refuses everything.
+GUANXI_MESSAGING_WEBHOOK_TOKENS = {
+    "aliyun_receipts": os.environ.get("GUANXI_ALIYUN_SMS_RECEIPTS_TOKEN", ""),
+    "aliyun_inbound": os.environ.get("GUANXI_ALIYUN_SMS_INBOUND_TOKEN", ""),
+    "tencent_receipts": os.environ.get("GUANXI_TENCENT_SMS_RECEIPTS_TOKEN", ""),
+    "tencent_inbound": os.environ.get("GUANXI_TENCENT_SMS_INBOUND_TOKEN", ""),
+    "wechat": os.environ.get("GUANXI_WECHAT_CALLBACK_TOKEN", ""),
+}
+# Signed pushes (WeChat) older or newer than this many seconds are refused as replays.
+GUANXI_WEBHOOK_MAX_AGE_SECONDS = int(os.environ.get("GUANXI_WEBHOOK_MAX_AGE_SECONDS", "300"))
 
 # The sweeper: due messages (deferred by quiet hours, waiting for a retry) and stale claims.
 from guanxi.settings.celery import CELERY_BEAT_SCHEDULE  # noqa: E402

@@ -14,5 +14,6 @@ urlpatterns = [
     path("webhooks/aliyun/inbound/", views.AliyunInboundView.as_view(), name="messaging-aliyun-inbound"),
     path("webhooks/tencent/receipts/", views.TencentReceiptView.as_view(), name="messaging-tencent-receipts"),
     path("webhooks/tencent/inbound/", views.TencentInboundView.as_view(), name="messaging-tencent-inbound"),
+    path("webhooks/wechat/events/", views.WechatEventView.as_view(), name="messaging-wechat-events"),
     *router.urls,
 ]

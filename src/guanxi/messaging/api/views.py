@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -134,20 +135,30 @@ class EnqueueView(APIView):
 
 
 class _Webhook(APIView):
-    """Provider callbacks: no user, guarded by the shared token when one is configured."""
+    """Provider callbacks: no user. Alibaba Cloud and Tencent Cloud do not sign their SMS pushes, so each
+    endpoint has its own secret that the callback URL carries (``?token=…``, or the
+    ``X-Guanxi-Webhook-Token`` header), compared in constant time; an endpoint without a secret refuses
+    every request. WeChat signs its pushes (``WechatEventView``)."""
 
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     provider = ""
+    endpoint = ""  # key in settings.GUANXI_MESSAGING_WEBHOOK_TOKENS
     ok: dict = {}
 
-    def check_token(self, request) -> bool:
-        expected = settings.GUANXI_MESSAGING_WEBHOOK_TOKEN
-        return not expected or hmac.compare_digest(request.query_params.get("token", ""), expected)
+    def refusal(self, request) -> Response | None:
+        expected = (settings.GUANXI_MESSAGING_WEBHOOK_TOKENS or {}).get(self.endpoint, "")
+        if not expected:
+            return Response({"result": 1, "errmsg": "webhook not configured"}, status=status.HTTP_403_FORBIDDEN)
+        given = request.headers.get("X-Guanxi-Webhook-Token") or request.query_params.get("token", "")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return Response({"result": 1, "errmsg": "forbidden"}, status=status.HTTP_403_FORBIDDEN)
+        return None
 
     def post(self, request):
-        if not self.check_token(request):
-            return Response({"result": 1, "errmsg": "forbidden"}, status=status.HTTP_403_FORBIDDEN)
+        refused = self.refusal(request)
+        if refused is not None:
+            return refused
         try:
             self.handle(request.data)
         except ValueError as exc:
@@ -155,47 +166,54 @@ class _Webhook(APIView):
         return Response(self.ok)
 
 
-class _ReceiptWebhook(_Webhook):
+def _record_receipts(provider: str, body: bytes) -> HttpResponse | Response:
     """Delivery reports, parsed by the provider's documented format; answered as the provider expects."""
+    from guanxi.messaging.providers import ReceiptFormatError, receipt_parser
 
+    parser = receipt_parser(provider)
+    try:
+        parsed = parser.parse(body)
+    except ReceiptFormatError as exc:
+        return Response({"result": 1, "errmsg": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    services.receipts_record(
+        provider=provider,
+        receipts=[
+            services.Receipt(
+                provider_message_id=r.provider_message_id,
+                delivered=r.delivered,
+                code=r.error_code,
+                description=r.error_text,
+                message_id=int(r.out_id) if r.out_id.isdigit() else None,
+                to=r.to,
+                raw=dict(r.raw),
+            )
+            for r in parsed
+        ],
+    )
+    return HttpResponse(parser.reply_body, content_type=parser.reply_content_type)
+
+
+class _ReceiptWebhook(_Webhook):
     def post(self, request):
-        from guanxi.messaging.providers import ReceiptFormatError, receipt_parser
-
-        if not self.check_token(request):
-            return Response({"result": 1, "errmsg": "forbidden"}, status=status.HTTP_403_FORBIDDEN)
-        parser = receipt_parser(self.provider)
-        try:
-            parsed = parser.parse(request.body)
-        except ReceiptFormatError as exc:
-            return Response({"result": 1, "errmsg": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        services.receipts_record(
-            provider=self.provider,
-            receipts=[
-                services.Receipt(
-                    provider_message_id=r.provider_message_id,
-                    delivered=r.delivered,
-                    code=r.error_code,
-                    description=r.error_text,
-                    message_id=int(r.out_id) if r.out_id.isdigit() else None,
-                    to=r.to,
-                    raw=dict(r.raw),
-                )
-                for r in parsed
-            ],
-        )
-        return HttpResponse(parser.reply_body, content_type=parser.reply_content_type)
+        refused = self.refusal(request)
+        if refused is not None:
+            return refused
+        return _record_receipts(self.provider, request.body)
 
 
 class AliyunReceiptView(_ReceiptWebhook):
     provider = "aliyun"
+    endpoint = "aliyun_receipts"
 
 
 class TencentReceiptView(_ReceiptWebhook):
     provider = "tencent"
+    endpoint = "tencent_receipts"
 
 
 class AliyunInboundView(_Webhook):
     provider = "aliyun"
+    endpoint = "aliyun_inbound"
     ok = {"code": 0, "msg": "接收成功"}
 
     def handle(self, payload):
@@ -205,8 +223,47 @@ class AliyunInboundView(_Webhook):
 
 class TencentInboundView(_Webhook):
     provider = "tencent"
+    endpoint = "tencent_inbound"
     ok = {"result": 0, "errmsg": "OK"}
 
     def handle(self, payload):
         for phone, text, raw in webhooks.tencent_replies(payload):
             services.inbound_record(provider=self.provider, from_phone=phone, text=text, raw=raw)
+
+
+class WechatEventView(APIView):
+    """The Official Account's server URL: WeChat signs every request with the Token configured on both
+    sides (``signature`` = SHA-1 of the sorted token, ``timestamp`` and ``nonce``). GET answers the URL
+    check with ``echostr``; POST takes the TEMPLATESENDJOBFINISH delivery events (plaintext mode).
+    Refused: no Token configured, a wrong signature, or a timestamp outside the replay window."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+
+    def refusal(self, request) -> HttpResponse | None:
+        from guanxi.messaging.providers.wechat import callback_signature_valid
+
+        token = (settings.GUANXI_MESSAGING_WEBHOOK_TOKENS or {}).get("wechat", "")
+        if not token:
+            return HttpResponse("webhook not configured", status=403, content_type="text/plain")
+        params = request.query_params
+        timestamp, nonce, signature = params.get("timestamp", ""), params.get("nonce", ""), params.get("signature", "")
+        if not (timestamp.isdigit() and nonce and signature) or not callback_signature_valid(
+            token=token, timestamp=timestamp, nonce=nonce, signature=signature
+        ):
+            return HttpResponse("forbidden", status=403, content_type="text/plain")
+        if abs(time.time() - int(timestamp)) > settings.GUANXI_WEBHOOK_MAX_AGE_SECONDS:
+            return HttpResponse("stale request", status=403, content_type="text/plain")
+        return None
+
+    def get(self, request):
+        refused = self.refusal(request)
+        if refused is not None:
+            return refused
+        return HttpResponse(request.query_params.get("echostr", ""), content_type="text/plain")
+
+    def post(self, request):
+        refused = self.refusal(request)
+        if refused is not None:
+            return refused
+        return _record_receipts("wechat", request.body)

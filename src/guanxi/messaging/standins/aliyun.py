@@ -430,7 +430,10 @@ class AliyunSmsStandIn(StandIn):
     def push_receipts(
         self, url: str, messages: Iterable[SentMessage] | None = None, *, timeout: float = 5.0, **kw: Any
     ) -> httpx.Response:
-        """POST one SmsReport push (a JSON array) to ``url``, as Aliyun's HTTP batch push does."""
+        """POST one SmsReport push (a JSON array) to ``url``, as Aliyun's HTTP batch push does.
+        Aliyun does not sign its pushes: ``url`` is the callback URL as configured at the provider,
+        Guanxi's endpoint secret included (``…/receipts/?token=…``).
+        """
         body = json.dumps(self.receipt_items(messages, **kw), ensure_ascii=False).encode("utf-8")
         return httpx.post(url, content=body, headers={"Content-Type": "application/json"}, timeout=timeout)
 

@@ -201,25 +201,24 @@ class WechatStandIn(StandIn):
         messages: Iterable[SentMessage] | None = None,
         *,
         status: str = "success",
-        token: str = "",
+        token: str,
         timeout: float = 5.0,
     ) -> list[httpx.Response]:
-        """POST one event per message (WeChat pushes events one at a time), signed with ``token``
-        in the query string (signature, timestamp, nonce) when given."""
+        """POST one event per message (WeChat pushes events one at a time), signed as WeChat signs every
+        push to a server URL: ``signature`` = SHA-1 of the sorted (``token``, ``timestamp``, ``nonce``)
+        in the query string."""
         with self._lock:
             chosen = list(messages) if messages is not None else [m for m in self.sent if m.status == "pending"]
             for m in chosen:
                 m.status = "delivered" if status == "success" else "failed"
         responses = []
         for m in chosen:
-            params: dict[str, str] = {}
-            if token:
-                timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**9))
-                params = {
-                    "timestamp": timestamp,
-                    "nonce": nonce,
-                    "signature": hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest(),  # noqa: S324
-                }
+            timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**9))
+            params = {
+                "timestamp": timestamp,
+                "nonce": nonce,
+                "signature": hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest(),  # noqa: S324
+            }
             responses.append(
                 httpx.post(
                     url,

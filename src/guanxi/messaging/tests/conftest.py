@@ -70,3 +70,10 @@ def _no_rate_limit_state(request, settings):
     yield
     for channel in ("sms", "email", "wechat"):
         channels.provider_override(channel, None)
+
+
+@pytest.fixture(autouse=True)
+def _webhook_tokens(settings):
+    from guanxi.messaging.tests.factories import WEBHOOK_TOKENS
+
+    settings.GUANXI_MESSAGING_WEBHOOK_TOKENS = dict(WEBHOOK_TOKENS)

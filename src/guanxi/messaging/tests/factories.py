@@ -9,3 +9,19 @@ def make_template(
     return MessageTemplate.objects.create(
         code=code, name=kw.pop("name", code), channel=channel, purpose=purpose, language=language, body=body, **kw
     )
+
+
+#: The webhook secrets the messaging tests configure (conftest), one per endpoint.
+WEBHOOK_TOKENS = {
+    "aliyun_receipts": "tok-aliyun-receipts",
+    "aliyun_inbound": "tok-aliyun-inbound",
+    "tencent_receipts": "tok-tencent-receipts",
+    "tencent_inbound": "tok-tencent-inbound",
+    "wechat": "wechat-server-token",
+}
+
+
+def webhook_url(endpoint: str) -> str:
+    """The callback URL as configured at the provider: path and this endpoint's secret."""
+    provider, _sep, kind = endpoint.partition("_")
+    return f"/api/messaging/webhooks/{provider}/{kind}/?token={WEBHOOK_TOKENS[endpoint]}"

@@ -18,7 +18,7 @@ from guanxi.messaging.models import Message, Suppression
 from guanxi.messaging.services import message_enqueue, messages_reconcile_stale, messages_send
 from guanxi.messaging.standins import AliyunSmsStandIn, TencentSmsStandIn
 from guanxi.messaging.tasks import message_send_task, messages_dispatch_task
-from guanxi.messaging.tests.factories import make_template
+from guanxi.messaging.tests.factories import make_template, webhook_url
 
 
 @pytest.fixture
@@ -146,7 +146,7 @@ def test_no_duplicate_when_the_worker_dies_after_the_provider_accepted(aliyun, o
     assert message.status == "unknown"
     # the delivery report carries our message id as OutId and settles it
     body = json.dumps(aliyun.receipt_items(), ensure_ascii=False)
-    reply = APIClient().post("/api/messaging/webhooks/aliyun/receipts/", body, content_type="application/json")
+    reply = APIClient().post(webhook_url("aliyun_receipts"), body, content_type="application/json")
     assert reply.status_code == 200
     message.refresh_from_db()
     assert message.status == "delivered"
@@ -163,7 +163,7 @@ def test_lost_answer_is_reconciled_not_resent(tencent, otp, store_a):
     messages_send(message_ids=[message.pk], now=timezone.now() + dt.timedelta(hours=1))
     assert len(tencent.sent) == 1
     body = json.dumps(tencent.receipt_items(), ensure_ascii=False)
-    reply = APIClient().post("/api/messaging/webhooks/tencent/receipts/", body, content_type="application/json")
+    reply = APIClient().post(webhook_url("tencent_receipts"), body, content_type="application/json")
     assert reply.json()["result"] == 0
 
 
