@@ -105,6 +105,11 @@ def _serve(argv: list[str]) -> int:
     return 0
 
 
+#: gunicorn's access-log line: method, path and protocol but never the query string (``%(r)s``/``%(q)s``)
+#: or the referrer, which carry searches for phone numbers and e-mail addresses.
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms pid=%(p)s'
+
+
 def _gunicorn_available() -> bool:
     try:
         import gunicorn.app.base  # noqa: F401  (Unix only: it needs fork and fcntl)
@@ -131,7 +136,7 @@ def _run_gunicorn(args) -> None:
         "errorlog": "-",
         "loglevel": os.environ.get("GUANXI_WEB_LOG_LEVEL", "warning"),
         "accesslog": "-" if args.access_log else None,
-        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s',
+        "access_log_format": ACCESS_LOG_FORMAT,
         "proc_name": "guanxi",
     }
 

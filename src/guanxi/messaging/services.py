@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
+from guanxi.core.redaction import redact_payload
 from guanxi.customers.contacts import contact_indexes, mask_value, normalize_contact
 from guanxi.customers.models import ContactPoint, Customer, TimelineEntry
 from guanxi.customers.services import timeline_record
@@ -680,7 +681,7 @@ def receipts_record(*, provider: str, receipts: list[Receipt]) -> int:
                 delivered=receipt.delivered,
                 code=receipt.code[:64],
                 description=receipt.description[:255],
-                raw=receipt.raw,
+                raw=redact_payload(receipt.raw),  # kept for debugging, without the person's number
             )
         )
         if message is None:
@@ -727,7 +728,7 @@ def inbound_record(*, provider: str, from_phone: str, text: str, raw: dict | Non
         body=text[:1000],
         customer_id=customer_ids[0] if customer_ids else None,
         is_opt_out=opt_out,
-        raw=raw or {},
+        raw=redact_payload(raw or {}),  # the number itself is encrypted in from_address
     )
     if opt_out and index:
         Suppression.objects.get_or_create(

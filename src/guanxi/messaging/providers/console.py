@@ -1,6 +1,7 @@
 """Development backend: writes each message as one JSON line to stdout or a file, and accepts it.
 
-Lets a developer see what would have gone out (recipient, template, variables, keys) without
+Lets a developer see what would have gone out (template, variables, keys, and the recipient masked
+as ``138****8000``: the file under ``var/`` is not a place for customers' numbers) without
 credentials or network; never use it where real customers expect a message.
 """
 
@@ -13,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import TextIO
 
+from guanxi.core.redaction import mask_address
 from guanxi.messaging.providers.base import Outcome, SendBatch, SendResult, compact_json
 
 
@@ -38,7 +40,7 @@ class ConsoleProvider:
                         "at": now,
                         "channel": self.channel,
                         "id": message_id,
-                        "to": recipient.to,
+                        "to": mask_address(recipient.to) if recipient.to else "",
                         "template": batch.template,
                         "sign_name": batch.sign_name,
                         "params": {str(k): str(v) for k, v in recipient.params.items()},

@@ -891,10 +891,12 @@ def test_console_provider_writes_lines_and_accepts(tmp_path):
     assert all(r.accepted and r.provider_message_id.startswith("console-") for r in results)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [(line["to"], line["params"], line["out_id"]) for line in lines] == [
-        ("+8613800138000", {"code": "4711"}, "1"),
-        ("+8613900139000", {"code": "4711"}, "2"),
+        ("138****8000", {"code": "4711"}, "1"),
+        ("139****9000", {"code": "4711"}, "2"),
     ]
+    assert "+8613800138000" not in stream.getvalue()
 
     path = tmp_path / "var" / "messages.log"
     build_provider("console", path=path).send(otp("+8613800138000"))
     assert json.loads(path.read_text(encoding="utf-8"))["template"] == "SMS_OTP"
+    assert "13800138000" not in path.read_text(encoding="utf-8")  # the file under var/ holds no number in clear

@@ -215,3 +215,42 @@ def test_stand_ins_push_callbacks_our_webhooks_accept(live_server, transactional
     assert json.dumps(list(DeliveryReceipt.objects.values_list("provider", flat=True).order_by("id"))) == json.dumps(
         ["aliyun", "tencent", "wechat"]
     )
+
+
+# ------------------------------------------------------------------------------ what is kept
+
+
+def test_stored_payloads_keep_no_phone_number_in_clear(subscribed):
+    customer, message = subscribed
+    APIClient().post(webhook_url("aliyun_receipts"), _receipt("aliyun_receipts", message), format="json")
+    reply = {"mobile": "13912345678", "nationcode": "86", "text": "T 新号 13800001111 a.b@example.com", "time": 1}
+    APIClient().post(webhook_url("tencent_inbound"), reply, format="json")
+    receipt = DeliveryReceipt.objects.get()
+    inbound = InboundMessage.objects.get()
+    stored = json.dumps([receipt.raw, inbound.raw], ensure_ascii=False)
+    for clear in ("13912345678", "13800001111", "a.b@example.com"):
+        assert clear not in stored
+    assert receipt.raw["phone_number"] == "139****5678" and receipt.raw["biz_id"] == "biz-1"
+    assert inbound.raw["mobile"] == "139****5678" and inbound.raw["text"] == "T 新号 138****1111 a***@example.com"
+    # what the product needs is still there: the sender (encrypted) matched the customer, and the message settled
+    assert inbound.customer == customer and inbound.from_address == "+8613912345678"
+    message.refresh_from_db()
+    assert message.status == "delivered"
+
+
+def test_migration_masks_payloads_stored_before(db):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("guanxi.messaging.migrations.0002_redact_stored_payloads")
+    old = DeliveryReceipt.objects.create(provider="aliyun", delivered=True, raw={"phone_number": "13912345678"})
+    reply = InboundMessage.objects.create(provider="tencent", raw={"mobile": "13912345678", "text": "TD"})
+    empty = DeliveryReceipt.objects.create(provider="aliyun", delivered=False, raw={})
+    migration.redact(apps, None)
+    old.refresh_from_db()
+    reply.refresh_from_db()
+    empty.refresh_from_db()
+    assert old.raw == {"phone_number": "139****5678"}
+    assert reply.raw == {"mobile": "139****5678", "text": "TD"}
+    assert empty.raw == {}
