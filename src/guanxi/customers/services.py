@@ -513,6 +513,17 @@ MERGE_FOLLOWERS: list[tuple[str, str]] = [
 MERGE_HOOKS: list[Callable[[Customer, Customer], dict[str, int]]] = []
 
 
+#: Functions ``(customer) -> {what: count}`` that apps above this one register to erase their own copies of
+#: a customer's personal data (rendered messages, addresses, replies) when ``customer_erase`` runs; each
+#: runs inside the erasure's transaction.
+ERASE_HOOKS: list[Callable[[Customer], dict[str, int]]] = []
+
+
+def erase_hook_register(hook: Callable[[Customer], dict[str, int]]) -> None:
+    if hook not in ERASE_HOOKS:
+        ERASE_HOOKS.append(hook)
+
+
 def merge_follower_register(model_label: str, field_name: str = "customer") -> None:
     if (model_label, field_name) not in MERGE_FOLLOWERS:
         MERGE_FOLLOWERS.append((model_label, field_name))
@@ -650,6 +661,9 @@ def customer_erase(*, actor: Any, customer: Customer, reason: str = "deleted") -
         setattr(customer, name, value)
     customer.save()
     TimelineEntry.objects.filter(customer=customer).exclude(kind__in=["order.paid", "order.refunded"]).delete()
+    erased: dict[str, int] = {}
+    for hook in ERASE_HOOKS:
+        erased.update(hook(customer))
     event_record(
         name="customer.erased",
         customer_id=customer.pk,
@@ -664,6 +678,6 @@ def customer_erase(*, actor: Any, customer: Customer, reason: str = "deleted") -
         object_type="customer",
         object_id=customer.pk,
         customer_id=customer.pk,
-        changes={"reason": reason},
+        changes={"reason": reason, "erased": erased} if erased else {"reason": reason},
     )
     return customer

@@ -8,12 +8,14 @@ class MessagingConfig(AppConfig):
     verbose_name = _("Messaging")
 
     def ready(self) -> None:
-        from guanxi.customers.services import merge_follower_register
+        from guanxi.customers.services import erase_hook_register, merge_follower_register
         from guanxi.messaging import subscribers, timeline  # noqa: F401 — subscribers registers event handlers
+        from guanxi.messaging.services import messages_erase_customer
         from guanxi.messaging.views import customer_panel_context
         from guanxi.workspace.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
 
         timeline.register()
+        erase_hook_register(messages_erase_customer)
         for label in ("messaging.Message", "messaging.Consent", "messaging.InboundMessage"):
             merge_follower_register(label)
         register_nav(NavItem(key="messaging", label=_("Messages"), url_name="messaging:log", order=50))

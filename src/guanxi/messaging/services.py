@@ -69,6 +69,7 @@ class Reason:
     WORKER_LOST = "worker lost after hand-over"
     MAYBE_SENT = "provider answer lost"
     UNDELIVERED = "undelivered"
+    ERASED = "customer erased"
 
 
 # --- consent -----------------------------------------------------------------------------------
@@ -764,3 +765,25 @@ def inbound_record(*, provider: str, from_phone: str, text: str, raw: dict | Non
             ref_id=inbound.pk,
         )
     return inbound
+
+
+# --- erasure ------------------------------------------------------------------------------------
+
+
+def messages_erase_customer(customer: Customer) -> dict[str, int]:
+    """Personal data in messaging rows of an erased customer (``customers.ERASE_HOOKS``, in its transaction).
+
+    Rendered texts, variables, addresses (cipher, blind index and masked form) and reply texts are
+    cleared; the rows stay, with status, channel, template and times, for the counts and the audit.
+    Anything still waiting is not sent. Suppressions stay: they are keyed by the address, not the
+    customer, and keep a refusal honoured.
+    """
+    now = timezone.now()
+    mine = Message.objects.filter(customer=customer)
+    stopped = mine.filter(status=S.QUEUED).update(status=S.SUPPRESSED, reason=Reason.ERASED, updated_at=now)
+    messages = mine.update(body="", subject="", params={}, to_address="", to_index="", to_masked="", updated_at=now)
+    receipts = DeliveryReceipt.objects.filter(message__customer=customer).exclude(raw={}).update(raw={})
+    replies = InboundMessage.objects.filter(customer=customer).update(
+        from_address="", from_index="", from_masked="", body="", raw={}
+    )
+    return {"messages": messages, "messages_stopped": stopped, "receipts": receipts, "replies": replies}
