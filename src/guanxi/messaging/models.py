@@ -92,6 +92,7 @@ REASON_LABELS = {
     "provider answer lost": _("provider answer lost"),
     "undelivered": _("undelivered"),
     "unknown customer": _("unknown customer"),
+    "customer erased": _("customer erased"),
 }
 
 
