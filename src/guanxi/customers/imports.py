@@ -185,9 +185,12 @@ def _text_encoding(path: str) -> str:
         raise ImportFileError(_("This is not a text file: upload a CSV or XLSX file."))
     for encoding in ("utf-8", "gb18030"):
         try:
-            codecs.getincrementaldecoder(encoding)().decode(head, final=len(head) < 65536)
+            text = codecs.getincrementaldecoder(encoding)().decode(head, final=len(head) < 65536)
         except UnicodeDecodeError:
             continue
+        controls = sum(1 for char in text if char < " " and char not in "\t\r\n" or char == "\x7f")
+        if controls > len(text) / 100:
+            raise ImportFileError(_("This is not a text file: upload a CSV or XLSX file."))
         return encoding
     raise ImportFileError(_("The file is neither UTF-8 nor GB18030 text."))
 

@@ -156,7 +156,7 @@ def test_an_interrupted_order_import_resumes_without_repeating_an_order(tmp_path
     with pytest.raises(Killed):
         import_job_run(job.pk)
     job.refresh_from_db()
-    assert (job.committed_line, Order.objects.count()) == (601, 600)  # the 601st-699th were rolled back with their chunk
+    assert (job.committed_line, Order.objects.count()) == (601, 600)  # orders 601-699 rolled back with their chunk
     monkeypatch.setattr(sales_services, "order_ingest", real)
     import_job_run(job.pk)
     job.refresh_from_db()
