@@ -1187,7 +1187,9 @@ def import_run(
         job.refresh_from_db()
         if job.status == ImportJob.Status.DONE:
             return job
-    interrupted = not dry_run and job.status in (ImportJob.Status.RUNNING, ImportJob.Status.FAILED)
+    interrupted = not dry_run and (
+        job.status in (ImportJob.Status.RUNNING, ImportJob.Status.FAILED) or job.committed_line > 0
+    )
     resume_after = job.committed_line if interrupted else 0
     reject_path = Path(job.file).with_suffix(".rejected.csv")
     try:

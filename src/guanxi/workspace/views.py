@@ -442,6 +442,10 @@ def import_job(request, pk: int):
             job.status = ImportJob.Status.PENDING
             job.save(update_fields=["dry_run", "status"])
             _queue(job)
+        elif job.status == ImportJob.Status.FAILED and not job.dry_run:
+            job.status = ImportJob.Status.PENDING  # import_run continues after the committed rows
+            job.save(update_fields=["status"])
+            _queue(job)
         return redirect("workspace:import_job", pk=job.pk)
     header, rows = _rejected_rows(job)
     context = {"job": job, "rejected_header": header, "rejected_rows": rows}

@@ -210,3 +210,23 @@ def _stdout(run) -> str:
     out = io.StringIO()
     run(out)
     return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_failed_wizard_import_is_continued_from_its_page(
+    tmp_path, store_a, admin_user, client, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(imports, "BATCH", 100)
+    job = import_job_create(actor=admin_user, path=_customers_file(tmp_path, rows=500), dry_run=False)
+    heal = _crash_on_batch(monkeypatch, 3, exc=RuntimeError)
+    with pytest.raises(RuntimeError):
+        import_job_run(job.pk)
+    heal()
+    client.force_login(admin_user)
+    page = client.get(f"/imports/{job.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The rows up to line 201 were imported" in page and 'id="job-resume"' in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/imports/{job.pk}/", {"action": "run"})
+    job.refresh_from_db()
+    assert (job.status, job.created_count, job.resumed_at_line) == (ImportJob.Status.DONE, 500, 201)
+    assert Customer.objects.count() == 500
