@@ -209,7 +209,7 @@ class ContactPoint(models.Model):
     #: This phone or e-mail is the identity a customer was created (or imported) under: at most one
     #: contact holds each identity, which is what keeps two simultaneous creates from making twins.
     #: Twins made on purpose (``force_new``) and contacts added later do not claim it.
-    is_identity = models.BooleanField(default=False, editable=False)
+    is_identity = models.BooleanField(default=False, db_default=False, editable=False)
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
