@@ -8,8 +8,10 @@ with its reason in a CSV the user can download, fix and import again.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
+import hashlib
 import json
 import multiprocessing
 import os
@@ -17,13 +19,14 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, connections, models, transaction
+from django.db import IntegrityError, connection, connections, models, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -131,36 +134,155 @@ def import_dir() -> Path:
     return path
 
 
-def _open_csv(path: str):
-    for encoding in ("utf-8-sig", "gb18030"):
-        handle = open(path, newline="", encoding=encoding)  # noqa: SIM115 - the caller's generator closes it
+class ImportFileError(ValidationError):
+    """The file itself cannot be read: its message names the problem and, where there is one, the line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__({"file": [message]})
+
+
+def file_sha256(path: str) -> str:
+    """The file's checksum: the same file imported again is recognised by it (``guanxi import``)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def _missing(path: str) -> ImportFileError:
+    return ImportFileError(
+        _("The file %(name)s is no longer on the server; upload it again.") % {"name": Path(path).name}
+    )
+
+
+def _text_encoding(path: str) -> str:
+    """The encoding of a CSV file, from its byte-order mark or its first 64 kB; binary files are refused.
+
+    Excel saves "CSV" as UTF-8 (with a BOM), as GBK/GB18030 on Chinese Windows, and "Unicode text"
+    as UTF-16 (tab-separated): all are read. Anything holding NUL bytes that is not UTF-16 is binary.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(65536)
+    except FileNotFoundError:
+        raise _missing(path) from None
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if head.startswith(b"PK\x03\x04"):
+        raise ImportFileError(_("This is an Excel workbook or another zip file, not CSV text: save it as .xlsx."))
+    if b"\x00" in head:
+        half = max(len(head) // 2, 1)
+        if head[1::2].count(0) > half * 0.6 and head[0::2].count(0) == 0:
+            return "utf-16-le"
+        if head[0::2].count(0) > half * 0.6 and head[1::2].count(0) == 0:
+            return "utf-16-be"
+        raise ImportFileError(_("This is not a text file: upload a CSV or XLSX file."))
+    for encoding in ("utf-8", "gb18030"):
         try:
-            handle.read(65536)
-            handle.seek(0)
-            return handle
+            text = codecs.getincrementaldecoder(encoding)().decode(head, final=len(head) < 65536)
         except UnicodeDecodeError:
-            handle.close()
-    raise ValidationError({"file": [_("The file is neither UTF-8 nor GB18030 text.")]})
+            continue
+        controls = sum(1 for char in text if char < " " and char not in "\t\r\n" or char == "\x7f")
+        if controls > len(text) / 100:
+            raise ImportFileError(_("This is not a text file: upload a CSV or XLSX file."))
+        return encoding
+    raise ImportFileError(_("The file is neither UTF-8 nor GB18030 text."))
+
+
+@contextmanager
+def _csv_reader(path: str) -> Iterator[Iterator[list[str]]]:
+    """A csv reader over the file in its own encoding and delimiter; unreadable lines raise ``ImportFileError``.
+
+    A field may be as long as ``GUANXI_IMPORT_MAX_FIELD`` characters; a longer one (an absurd line,
+    or a stray quote swallowing the rest of the file) stops the import with the line it starts on.
+    """
+    encoding = _text_encoding(path)
+    limit = settings.GUANXI_IMPORT_MAX_FIELD
+    csv.field_size_limit(limit)
+    with open(path, newline="", encoding=encoding) as handle:
+        first = handle.readline(65536)
+        handle.seek(0)
+        delimiter = "\t" if "\t" in first and "," not in first else ","
+        reader = csv.reader(handle, delimiter=delimiter)
+
+        def rows() -> Iterator[list[str]]:
+            while True:
+                line = reader.line_num + 1
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    if "field larger than field limit" in str(exc):
+                        message = _(
+                            "Line %(line)s holds a field longer than %(limit)s characters: the file cannot be read."
+                        ) % {"line": line, "limit": f"{limit:,}"}
+                    else:
+                        message = _("Line %(line)s cannot be read: %(reason)s") % {"line": line, "reason": exc}
+                    raise ImportFileError(message) from None
+                except UnicodeDecodeError:
+                    raise ImportFileError(
+                        _("Line %(line)s is not %(encoding)s text like the lines before it.")
+                        % {"line": line, "encoding": encoding.upper()}
+                    ) from None
+                yield values
+
+        yield rows()
+
+
+def _xlsx(path: str) -> bool:
+    return str(path).lower().endswith((".xlsx", ".xlsm"))
+
+
+@contextmanager
+def _workbook_rows(path: str) -> Iterator[tuple[Any, Iterator[tuple]]]:
+    """(workbook, rows of its first sheet); a damaged or not-really-XLSX file raises ``ImportFileError``."""
+    from openpyxl import load_workbook
+
+    broken = _("The file is not a readable Excel workbook (.xlsx): open it in Excel and save it again.")
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except FileNotFoundError:
+        raise _missing(path) from None
+    except Exception:  # openpyxl raises zip, XML, key and value errors of every kind for a damaged file
+        raise ImportFileError(broken) from None
+    try:
+
+        def rows() -> Iterator[tuple]:
+            source = workbook.worksheets[0].iter_rows(values_only=True)
+            while True:
+                try:
+                    values = next(source)
+                except StopIteration:
+                    return
+                except Exception:  # a damaged sheet inside a readable zip
+                    raise ImportFileError(broken) from None
+                yield values
+
+        if not workbook.worksheets:
+            raise ImportFileError(broken)
+        yield workbook, rows()
+    finally:
+        workbook.close()
 
 
 def read_rows(path: str) -> Iterator[dict[str, str]]:
     """Yield each data row as {header: text}, streaming both CSV and XLSX."""
-    if str(path).lower().endswith((".xlsx", ".xlsm")):
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(path, read_only=True, data_only=True)
-        try:
-            rows = workbook.worksheets[0].iter_rows(values_only=True)
+    if _xlsx(path):
+        with _workbook_rows(path) as (_book, rows):
             header = [str(h or "").strip() for h in next(rows, [])]
             for values in rows:
                 if values is None or all(v in (None, "") for v in values):
                     continue
                 yield {h: _cell(v) for h, v in zip(header, values, strict=False) if h}
-        finally:
-            workbook.close()
         return
-    with _open_csv(path) as handle:
-        reader = csv.reader(handle)
+    with _csv_reader(path) as reader:
         header = [h.strip() for h in next(reader, [])]
         for values in reader:
             if not any(v.strip() for v in values):
@@ -181,30 +303,33 @@ def _cell(value: Any) -> str:
 
 
 def read_header(path: str) -> list[str]:
-    if str(path).lower().endswith((".xlsx", ".xlsm")):
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(path, read_only=True)
-        try:
-            first = next(workbook.worksheets[0].iter_rows(values_only=True), [])
-            return [str(h or "").strip() for h in first if h not in (None, "")]
-        finally:
-            workbook.close()
-    with _open_csv(path) as handle:
-        return [h.strip() for h in next(csv.reader(handle), [])]
+    if _xlsx(path):
+        with _workbook_rows(path) as (_book, rows):
+            return [str(h or "").strip() for h in next(rows, ()) or () if h not in (None, "")]
+    with _csv_reader(path) as reader:
+        return [h.strip() for h in next(reader, [])]
 
 
 def count_rows(path: str) -> int:
-    if str(path).lower().endswith((".xlsx", ".xlsm")):
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(path, read_only=True)
-        try:
+    if _xlsx(path):
+        with _workbook_rows(path) as (workbook, _rows):
             return max((workbook.worksheets[0].max_row or 1) - 1, 0)
-        finally:
-            workbook.close()
-    with _open_csv(path) as handle:
-        return max(sum(1 for _line in csv.reader(handle)) - 1, 0)
+    with _csv_reader(path) as reader:
+        return max(sum(1 for _line in reader) - 1, 0)
+
+
+def oversized_cell(row: dict[str, str]) -> tuple[dict[str, str], str] | None:
+    """(the row with long cells cut, the reason) when a cell is longer than ``GUANXI_IMPORT_MAX_CELL``."""
+    limit = settings.GUANXI_IMPORT_MAX_CELL
+    long = [column for column, value in row.items() if len(value) > limit]
+    if not long:
+        return None
+    reason = "; ".join(
+        _("Column “%(column)s” holds %(length)s characters; a cell holds at most %(limit)s.")
+        % {"column": column, "length": f"{len(row[column]):,}", "limit": f"{limit:,}"}
+        for column in long
+    )
+    return {column: value[:limit] for column, value in row.items()}, reason
 
 
 def auto_mapping(header: list[str], target: str = ImportJob.Target.CUSTOMERS) -> dict[str, str]:
@@ -402,7 +527,17 @@ def _customer_values(profile: dict[str, Any], attrs: dict[str, Any]) -> dict[str
 
 # ------------------------------------------------------------------ COPY text rows (PostgreSQL)
 
-CONTACT_COLUMNS = ["customer", "kind", "value", "value_index", "last4_index", "label", "is_primary", "created_at"]
+CONTACT_COLUMNS = [
+    "customer",
+    "kind",
+    "value",
+    "value_index",
+    "last4_index",
+    "label",
+    "is_primary",
+    "is_identity",
+    "created_at",
+]
 TIMELINE_COLUMNS = ["customer", "kind", "occurred_at", "summary", "data", "actor", "event_id", "ref_type", "ref_id"]
 EVENT_COLUMNS = [
     "name",
@@ -481,13 +616,20 @@ class CustomerCopyRows:
         return "\t".join(parts)
 
     def contacts(self, contacts: list[tuple[str, str, str, str]]) -> list[str]:
-        """kind, value, value_index, last4_index, label, is_primary: the first of each kind is primary."""
+        """kind, value, value_index, last4_index, label, is_primary, is_identity: the first of each kind is
+        primary, phones and e-mails claim the identity (``_is_identity``)."""
         lines, kinds = [], set()
         for kind, value, value_index, last4 in contacts:
             primary = "f" if kind in kinds else "t"
             kinds.add(kind)
-            lines.append(f"{kind}\t{self.encrypt_contact(value)}\t{value_index}\t{last4}\t\t{primary}")  # type: ignore[misc]
+            identity = "t" if _is_identity(kind, value_index) else "f"
+            lines.append(f"{kind}\t{self.encrypt_contact(value)}\t{value_index}\t{last4}\t\t{primary}\t{identity}")  # type: ignore[misc]
         return lines
+
+
+def _is_identity(kind: str, value_index: str) -> bool:
+    """A new customer's phone and e-mail claim its identity, as ``customer_create`` does (contact_one_identity)."""
+    return kind in ("phone", "email") and bool(value_index)
 
 
 def _copy_lines(cursor: Any, model: type[models.Model], columns: list[str], text: str) -> None:
@@ -522,6 +664,10 @@ def _clean_customer_batch(
     good: list[GoodRow] = []
     rejected: Rejected = []
     for line_no, row in rows:
+        too_long = oversized_cell(row)
+        if too_long is not None:
+            rejected.append((line_no, *too_long))
+            continue
         try:
             profile, attrs, contacts, tags = cleaner.clean(row)
         except ValidationError as exc:
@@ -658,6 +804,37 @@ def _on_file(indexes: set[str]) -> set[str]:
     return set(contacts.values_list("value_index", flat=True))
 
 
+#: How often a batch is planned and written again when a customer created meanwhile by someone else
+#: (the API, the counter, another import) holds one of its phones or e-mails (contact_one_identity).
+CONFLICT_RETRIES = 5
+
+
+def _integrity_errors() -> tuple[type[BaseException], ...]:
+    """Django's IntegrityError, and psycopg's (COPY runs on the raw cursor, outside Django's error wrapper)."""
+    errors: tuple[type[BaseException], ...] = (IntegrityError,)
+    if is_postgres(connection):
+        import psycopg
+
+        errors += (psycopg.IntegrityError,)
+    return errors
+
+
+def _plan_batch(good: list[GoodRow], existing: set[str], seen: dict[str, int]) -> tuple[list[GoodRow], int, dict]:
+    """(rows to create, rows matched, their keys for ``seen``): a row matches a customer on file or an earlier row."""
+    to_create: list[GoodRow] = []
+    claimed: dict[str, int] = {}
+    matched = 0
+    for item in good:
+        keys = item[1]
+        if any(k in existing or k in seen or k in claimed for k in keys):
+            matched += 1
+            continue
+        for k in keys:
+            claimed[k] = item[0]
+        to_create.append(item)
+    return to_create, matched, claimed
+
+
 def _process_customer_batch(
     good: list[GoodRow],
     *,
@@ -667,41 +844,59 @@ def _process_customer_batch(
     copy_rows: CustomerCopyRows | None = None,
     on_file: set[str] | None = None,
     known_tags: dict[str, int] | None = None,
+    checkpoint: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
     """Match the batch's cleaned rows against customers on file and earlier rows, write the new ones.
 
     Returns (created, matched). A row matches when one of its phone or e-mail blind indexes belongs to
-    a customer on file or to an earlier row of the file; the batch is written in one transaction.
+    a customer on file or to an earlier row of the file; the batch is written in one transaction,
+    with ``checkpoint(created, matched)`` (the job's progress) in it. When a customer created meanwhile
+    elsewhere claims one of the batch's phones or e-mails, the insert fails on contact_one_identity:
+    the batch is rolled back, looked up again and written with that row matched, never dropped.
     ``on_file`` is ``_on_file`` of the batch's keys when the caller looked them up already;
     ``known_tags`` carries the tag ids found by earlier batches.
     """
     known_tags = {} if known_tags is None else known_tags
     existing = _on_file(_batch_keys(good)) if on_file is None else on_file
-    to_create: list[GoodRow] = []
-    matched = 0
-    for item in good:
-        keys = item[1]
-        if any(k in existing or k in seen for k in keys):
-            matched += 1
+    conflicts = _integrity_errors()
+    for attempt in range(CONFLICT_RETRIES + 1):
+        to_create, matched, claimed = _plan_batch(good, existing, seen)
+        if dry_run:
+            seen.update(claimed)
+            return len(to_create), matched
+        tags_before = dict(known_tags)
+        try:
+            with transaction.atomic():
+                if to_create:
+                    _write_customer_batch(to_create, job=job, copy_rows=copy_rows, known_tags=known_tags)
+                if checkpoint is not None:
+                    checkpoint(len(to_create), matched)
+        except conflicts:
+            if attempt == CONFLICT_RETRIES:
+                raise
+            known_tags.clear()  # tags the rolled-back batch created are gone again
+            known_tags.update(tags_before)
+            existing = _on_file(_batch_keys(good))  # now holds what the other writer committed
             continue
-        for k in keys:
-            seen[k] = item[0]
-        to_create.append(item)
-    if dry_run or not to_create:
+        seen.update(claimed)
         return len(to_create), matched
-    with transaction.atomic():
-        if copy_rows is not None:
-            ids = _write_customers_copy(to_create, job=job, copy_rows=copy_rows, known_tags=known_tags)
-        else:
-            ids = _write_customers_orm(to_create, job=job, known_tags=known_tags)
-        if subscribers_for("customer.created"):
-            from guanxi.core.tasks import dispatch_event
+    raise AssertionError("unreachable")  # pragma: no cover
 
-            event_ids = list(
-                Event.objects.filter(name="customer.created", customer_id__in=ids).values_list("id", flat=True)
-            )
-            transaction.on_commit(lambda: [dispatch_event.delay(i) for i in event_ids])
-    return len(to_create), matched
+
+def _write_customer_batch(
+    to_create: list[GoodRow], *, job: ImportJob, copy_rows: CustomerCopyRows | None, known_tags: dict[str, int]
+) -> None:
+    if copy_rows is not None:
+        ids = _write_customers_copy(to_create, job=job, copy_rows=copy_rows, known_tags=known_tags)
+    else:
+        ids = _write_customers_orm(to_create, job=job, known_tags=known_tags)
+    if subscribers_for("customer.created"):
+        from guanxi.core.tasks import dispatch_event
+
+        event_ids = list(
+            Event.objects.filter(name="customer.created", customer_id__in=ids).values_list("id", flat=True)
+        )
+        transaction.on_commit(lambda: [dispatch_event.delay(i) for i in event_ids])
 
 
 def _tag_ids(to_create: list[GoodRow], known: dict[str, int]) -> dict[str, int]:
@@ -777,7 +972,19 @@ def _write_customers_orm(to_create: list[GoodRow], *, job: ImportJob, known_tags
     for customer, (_line, _keys, tag_list, _store, (_p, _a, contacts)) in zip(customers, to_create, strict=True):
         primary_done = set()
         for kind, value, value_index, last4 in contacts:
-            contact_rows.append((customer.pk, kind, value, value_index, last4, "", kind not in primary_done, now))
+            contact_rows.append(
+                (
+                    customer.pk,
+                    kind,
+                    value,
+                    value_index,
+                    last4,
+                    "",
+                    kind not in primary_done,
+                    _is_identity(kind, value_index),
+                    now,
+                )
+            )
             primary_done.add(kind)
         tag_rows.extend((customer.pk, tag) for tag in {tags[t] for t in tag_list})
         timeline_rows.append(
@@ -925,6 +1132,40 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+class ImportTakenOver(Exception):  # noqa: N818 - a situation, not a failure
+    """Another run of the same job (a task delivered twice) committed first; this run stops and leaves it be."""
+
+
+def _checkpoint(job: ImportJob, **values: int) -> None:
+    """Record progress with the rows it covers, in their transaction, if no other run of the job moved it."""
+    if not ImportJob.objects.filter(pk=job.pk, committed_line=job.committed_line).update(**values):
+        raise ImportTakenOver(job.pk)
+
+
+def _rejects_kept(path: Path, up_to_line: int) -> list[list[str]]:
+    """The rejected rows an interrupted run reported for lines it committed (the report's rows before)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            return [row for row in reader if row and row[0].isdigit() and int(row[0]) <= up_to_line]
+    except OSError:
+        return []
+
+
+def _order_chunks(groups: Iterable[list], rows: int = 200) -> Iterator[list[list]]:
+    chunk: list[list] = []
+    size = 0
+    for group in groups:
+        chunk.append(group)
+        size += len(group)
+        if size >= rows:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
 def import_run(
     job: ImportJob, *, progress: Callable[[int], None] | None = None, workers: int | None = None
 ) -> ImportJob:
@@ -933,29 +1174,62 @@ def import_run(
     Customer rows are cleaned in batches of ``BATCH``, by ``workers`` forked processes beside this one
     (default: ``import_workers(total rows)``, one per core for big files; 0 cleans here); this process
     matches and writes the batches in file order, each in its own transaction.
+
+    A real run is idempotent per (job, row): each batch commits with the line it reaches
+    (``committed_line``), so calling this again on a job that was interrupted (a crash, a killed
+    worker, a redelivered task) resumes after that line, and on a finished job does nothing. The job
+    records that it was resumed, and where.
     """
     from guanxi.sales.services import order_clean, order_ingest
 
     dry_run = job.dry_run
-    job.status = ImportJob.Status.VALIDATING if dry_run else ImportJob.Status.RUNNING
-    job.total_rows = count_rows(job.file)
-    job.processed_rows = job.created_count = job.matched_count = job.rejected_count = 0
-    job.error = ""
-    job.save()
+    if not dry_run:
+        job.refresh_from_db()
+        if job.status == ImportJob.Status.DONE:
+            return job
+    interrupted = not dry_run and (
+        job.status in (ImportJob.Status.RUNNING, ImportJob.Status.FAILED) or job.committed_line > 0
+    )
+    resume_after = job.committed_line if interrupted else 0
     reject_path = Path(job.file).with_suffix(".rejected.csv")
-    header = read_header(job.file)
-    rows = ((i + 2, row) for i, row in enumerate(read_rows(job.file)))
+    try:
+        header = read_header(job.file)
+        total_rows = count_rows(job.file)
+    except ValidationError as exc:
+        _fail(job, "; ".join(exc.messages))
+        raise
+    job.status = ImportJob.Status.VALIDATING if dry_run else ImportJob.Status.RUNNING
+    job.total_rows = total_rows
+    job.error = ""
+    if interrupted:
+        job.resumed_at_line = resume_after
+        job.resume_count += 1
+    else:
+        job.processed_rows = job.created_count = job.matched_count = job.rejected_count = job.committed_line = 0
+        job.resumed_at_line = None
+    job.save()
+    kept_rejects = _rejects_kept(reject_path, resume_after) if resume_after else []
+    rows = (
+        (line_no, row)
+        for line_no, row in ((i + 2, row) for i, row in enumerate(read_rows(job.file)))
+        if line_no > resume_after
+    )
     try:
         with open(reject_path, "w", newline="", encoding="utf-8-sig") as reject_handle:
             from guanxi.core.spreadsheet import safe_row  # formulas in rejected rows stay text (OWASP CSV injection)
 
             rejects = csv.writer(reject_handle)
             rejects.writerow(safe_row([_("line"), *header, _("reason")]))
+            for kept in kept_rejects:
+                rejects.writerow(kept)  # written safe by the interrupted run
+            if progress and job.processed_rows:
+                progress(job.processed_rows)
 
-            def report(items):
+            def report(items) -> int:
                 for line_no, row, reason in items:
                     rejects.writerow(safe_row([line_no, *[row.get(h, "") for h in header], reason]))
-                job.rejected_count += len(items)
+                reject_handle.flush()  # on disk before the rows' batch commits: a resumed run keeps them
+                return len(items)
 
             def tick(n: int) -> None:
                 job.processed_rows += n
@@ -968,6 +1242,35 @@ def import_run(
                 if progress:
                     progress(n)
 
+            def commit_point(last_line: int, size: int, rejected: int) -> Callable[[int, int], None] | None:
+                """The checkpoint a real run writes with a batch: its last line and the counts after it."""
+                if dry_run:
+                    return None
+
+                def write(created: int, matched: int) -> None:
+                    _checkpoint(
+                        job,
+                        committed_line=last_line,
+                        processed_rows=job.processed_rows + size,
+                        created_count=job.created_count + created,
+                        matched_count=job.matched_count + matched,
+                        rejected_count=job.rejected_count + rejected,
+                    )
+
+                return write
+
+            def advance(last_line: int, size: int, created: int, matched: int, rejected: int) -> None:
+                job.created_count += created
+                job.matched_count += matched
+                job.rejected_count += rejected
+                if dry_run:
+                    tick(size)
+                    return
+                job.committed_line = last_line
+                job.processed_rows += size
+                if progress:
+                    progress(size)
+
             if job.target == ImportJob.Target.CUSTOMERS:
                 cleaner = CustomerRowCleaner(job.mapping, default_store=job.store)
                 copy_rows = None
@@ -976,8 +1279,15 @@ def import_run(
                     copy_rows = copy_rows if copy_rows.supported else None
                 seen: dict[str, int] = {}
                 known_tags: dict[str, int] = {}
+                last_lines: deque[int] = deque()
+
+                def chunks() -> Iterator[list[tuple[int, dict[str, str]]]]:
+                    for chunk in _chunks(rows, BATCH):
+                        last_lines.append(chunk[-1][0])
+                        yield chunk
+
                 batches = _cleaned_batches(
-                    _chunks(rows, BATCH),
+                    chunks(),
                     cleaner,
                     copy_rows,
                     import_workers(job.total_rows) if workers is None else workers,
@@ -987,6 +1297,8 @@ def import_run(
                 else:
                     looked_up = ((size, good, rejected, None) for size, good, rejected in batches)
                 for size, good, rejected, on_file in looked_up:
+                    last_line = last_lines.popleft()
+                    n_rejected = report(rejected)
                     created, matched = _process_customer_batch(
                         good,
                         job=job,
@@ -995,47 +1307,56 @@ def import_run(
                         copy_rows=copy_rows,
                         on_file=on_file,
                         known_tags=known_tags,
+                        checkpoint=commit_point(last_line, size, n_rejected),
                     )
-                    job.created_count += created
-                    job.matched_count += matched
-                    report(rejected)
-                    tick(size)
+                    advance(last_line, size, created, matched, n_rejected)
             else:
-                pending = 0
                 seen_refs: set[tuple[str, str]] = set()
-                for group in _order_groups(rows, job.mapping):
-                    data = _order_from_group(group)
-                    try:
-                        if dry_run:
-                            order_clean(data)
-                            key = (str(data["source"]), str(data["external_ref"]))
-                            from guanxi.sales.models import Order
+                from guanxi.sales.models import Order
 
-                            if key in seen_refs or Order.objects.filter(source=key[0], external_ref=key[1]).exists():
-                                job.matched_count += 1
-                            else:
-                                job.created_count += 1
-                            seen_refs.add(key)
-                        else:
-                            result = order_ingest(actor=job.created_by, data=data, channel="import")
-                            if result.created:
-                                job.created_count += 1
-                            else:
-                                job.matched_count += 1
-                    except ValidationError as exc:
-                        reason = _format_errors(exc)
-                        report([(line_no, row, reason) for line_no, row, _v in group])
-                    pending += len(group)
-                    if pending >= 200:
-                        tick(pending)
-                        pending = 0
-                if pending:
-                    tick(pending)
+                for chunk in _order_chunks(_order_groups(rows, job.mapping)):
+                    created = matched = 0
+                    bad: Rejected = []
+                    with transaction.atomic() if not dry_run else nullcontext():
+                        for group in chunk:
+                            too_long = next(filter(None, (oversized_cell(row) for _l, row, _v in group)), None)
+                            if too_long is not None:
+                                bad.extend((line_no, row, too_long[1]) for line_no, row, _v in group)
+                                continue
+                            data = _order_from_group(group)
+                            try:
+                                if dry_run:
+                                    order_clean(data)
+                                    key = (str(data["source"]), str(data["external_ref"]))
+                                    if (
+                                        key in seen_refs
+                                        or Order.objects.filter(source=key[0], external_ref=key[1]).exists()
+                                    ):
+                                        matched += 1
+                                    else:
+                                        created += 1
+                                    seen_refs.add(key)
+                                elif order_ingest(actor=job.created_by, data=data, channel="import").created:
+                                    created += 1
+                                else:
+                                    matched += 1
+                            except ValidationError as exc:
+                                reason = _format_errors(exc)
+                                bad.extend((line_no, row, reason) for line_no, row, _v in group)
+                        size = sum(len(group) for group in chunk)
+                        last_line = chunk[-1][-1][0]
+                        n_rejected = report(bad)
+                        write = commit_point(last_line, size, n_rejected)
+                        if write is not None:
+                            write(created, matched)
+                    advance(last_line, size, created, matched, n_rejected)
+    except ImportTakenOver:
+        raise  # the other run owns the job now
+    except ValidationError as exc:
+        _fail(job, "; ".join(exc.messages))
+        raise
     except Exception as exc:
-        job.status = ImportJob.Status.FAILED
-        job.error = str(exc)[:2000]
-        job.finished_at = timezone.now()
-        job.save()
+        _fail(job, str(exc))
         raise
     job.rejected_file = str(reject_path)
     job.status = ImportJob.Status.VALIDATED if dry_run else ImportJob.Status.DONE
@@ -1048,9 +1369,85 @@ def import_run(
             object_type=f"{job.target}_import",
             object_id=job.pk,
             channel="import",
-            changes={"created": job.created_count, "matched": job.matched_count, "rejected": job.rejected_count},
+            changes={
+                "created": job.created_count,
+                "matched": job.matched_count,
+                "rejected": job.rejected_count,
+                "resumed_at_line": job.resumed_at_line,
+            },
         )
+        upload_discard(job)
     return job
+
+
+def _fail(job: ImportJob, error: str) -> None:
+    """Mark the job failed with the reason the user reads; the counts stay those last committed."""
+    job.status = ImportJob.Status.FAILED
+    job.error = error[:2000]
+    job.finished_at = timezone.now()
+    job.save()
+
+
+# ------------------------------------------------------------------ uploaded files: deleted when no longer needed
+
+
+def _is_upload(path: str) -> bool:
+    """True for files the wizard saved under ``import_dir()``; files named on the command line are the user's."""
+    if not path:
+        return False
+    try:
+        return Path(path).resolve().is_relative_to(import_dir().resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def upload_discard(job: ImportJob) -> bool:
+    """Delete the job's uploaded file (not a file of the user's own); True if there was one."""
+    if not _is_upload(job.file):
+        return False
+    try:
+        Path(job.file).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def import_files_cleanup(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete uploads and rejected-row reports that are no longer needed; run periodically.
+
+    Uploads of finished imports go at once (``import_run`` deletes them; this catches a crash in
+    between); uploads of failed, abandoned or never-run jobs after ``GUANXI_IMPORT_UPLOAD_RETENTION``
+    seconds (kept so far for a retry or resume); rejected-row reports, which hold personal data,
+    after ``GUANXI_IMPORT_REJECTS_RETENTION``; files no job names after the upload retention.
+    Running and checking jobs keep their files.
+    """
+    now = now or timezone.now()
+    upload_cutoff = now - dt.timedelta(seconds=settings.GUANXI_IMPORT_UPLOAD_RETENTION)
+    rejects_cutoff = now - dt.timedelta(seconds=settings.GUANXI_IMPORT_REJECTS_RETENTION)
+    active = [ImportJob.Status.PENDING, ImportJob.Status.VALIDATING, ImportJob.Status.RUNNING]
+    counts = {"uploads": 0, "rejected": 0, "orphans": 0}
+    for job in ImportJob.objects.exclude(status__in=active).only("file", "status", "created_at", "finished_at"):
+        ended = job.finished_at or job.created_at
+        if (job.status == ImportJob.Status.DONE and not job.dry_run) or ended < upload_cutoff:
+            counts["uploads"] += upload_discard(job)
+    for job in (
+        ImportJob.objects.exclude(rejected_file="").filter(finished_at__lt=rejects_cutoff).exclude(status__in=active)
+    ):
+        if _is_upload(job.rejected_file):
+            Path(job.rejected_file).unlink(missing_ok=True)
+            counts["rejected"] += 1
+        ImportJob.objects.filter(pk=job.pk).update(rejected_file="")
+    named = set()
+    for file, rejected in ImportJob.objects.values_list("file", "rejected_file"):
+        named.update(str(Path(p).resolve()) for p in (file, rejected) if p)
+    for path in import_dir().iterdir():
+        if not path.is_file() or str(path.resolve()) in named:
+            continue
+        modified = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
+        if modified < upload_cutoff:
+            path.unlink(missing_ok=True)
+            counts["orphans"] += 1
+    return counts
 
 
 def import_job_create(
@@ -1076,6 +1473,7 @@ def import_job_create(
     return ImportJob.objects.create(
         target=target,
         file=str(path),
+        file_sha256=file_sha256(str(path)),
         original_name=original_name or Path(path).name,
         mapping=mapping,
         dry_run=dry_run,

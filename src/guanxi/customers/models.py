@@ -206,6 +206,10 @@ class ContactPoint(models.Model):
     last4_index = models.CharField(max_length=32, blank=True, default="", editable=False)
     label = models.CharField(_("label"), max_length=32, blank=True)
     is_primary = models.BooleanField(_("primary"), default=False)
+    #: This phone or e-mail is the identity a customer was created (or imported) under: at most one
+    #: contact holds each identity, which is what keeps two simultaneous creates from making twins.
+    #: Twins made on purpose (``force_new``) and contacts added later do not claim it.
+    is_identity = models.BooleanField(default=False, db_default=False, editable=False)
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -219,6 +223,9 @@ class ContactPoint(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["customer", "kind"], condition=Q(is_primary=True), name="contact_one_primary_per_kind"
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "value_index"], condition=Q(is_identity=True), name="contact_one_identity"
             ),
         ]
 
@@ -327,6 +334,12 @@ class ImportJob(models.Model):
     rejected_count = models.PositiveIntegerField(_("rejected"), default=0)
     rejected_file = models.CharField(_("rejected rows file"), max_length=500, blank=True)
     error = models.TextField(_("error"), blank=True)
+    file_sha256 = models.CharField(_("file checksum"), max_length=64, blank=True, db_index=True)
+    #: Real runs: every row up to this line of the file is written, committed with those rows, so a
+    #: run that was interrupted resumes after it and never writes a row twice.
+    committed_line = models.PositiveIntegerField(_("committed up to line"), default=0)
+    resumed_at_line = models.PositiveIntegerField(_("resumed after line"), null=True, blank=True)
+    resume_count = models.PositiveSmallIntegerField(_("resumed"), default=0)
     store = models.ForeignKey("accounts.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

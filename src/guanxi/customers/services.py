@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -165,8 +165,17 @@ def customer_create(
     dates = _clean_important_dates(important_dates or [])
     customer = Customer(**profile)
     _derive(customer)
-    customer.save()
-    added = _add_contacts(customer, cleaned_contacts)
+    try:
+        with transaction.atomic():  # a savepoint: a twin created at the same moment undoes only this
+            customer.save()
+            added = _add_contacts(customer, cleaned_contacts, identity=not force_new)
+    except IntegrityError:
+        # Another request created a customer with this phone or e-mail between our look-up and our
+        # insert; its identity claim won (contact_one_identity). Match it, as the look-up would have.
+        existing, matched_by = customer_find_existing(cleaned_contacts)
+        if existing is None:
+            raise
+        return CustomerCreateResult(customer=existing, created=False, matched_by=matched_by)
     if tags:
         customer.tags.add(*_tags_by_name(tags))
     for item in dates:
@@ -237,7 +246,8 @@ def _tags_by_name(names: list[str]) -> list[Tag]:
     return [existing[n] for n in clean]
 
 
-def _add_contacts(customer: Customer, cleaned_contacts) -> list[ContactPoint]:
+def _add_contacts(customer: Customer, cleaned_contacts, *, identity: bool = False) -> list[ContactPoint]:
+    """Add contacts the customer does not have yet; ``identity``: phones and e-mails claim it (see the model)."""
     have_primary = set(ContactPoint.objects.filter(customer=customer, is_primary=True).values_list("kind", flat=True))
     have_index = set(
         ContactPoint.objects.filter(customer=customer).exclude(value_index="").values_list("value_index", flat=True)
@@ -257,6 +267,7 @@ def _add_contacts(customer: Customer, cleaned_contacts) -> list[ContactPoint]:
             last4_index=last4,
             label=item.label[:32],
             is_primary=primary,
+            is_identity=identity and item.kind in ("phone", "email") and bool(value_index),
         )
         if primary:
             have_primary.add(item.kind)

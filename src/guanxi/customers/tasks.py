@@ -1,10 +1,24 @@
 from celery import shared_task
+from django.core.exceptions import ValidationError
 
 
 @shared_task(acks_late=True)
 def import_job_run(job_id: int) -> int:
-    from guanxi.customers.imports import import_run
+    """Run an import job; delivered again after a crash, it resumes the job (``import_run``), never repeats it."""
+    from guanxi.customers.imports import ImportTakenOver, import_run
     from guanxi.customers.models import ImportJob
 
     job = ImportJob.objects.get(pk=job_id)
-    return import_run(job).created_count
+    try:
+        return import_run(job).created_count
+    except ValidationError:
+        return 0  # the file cannot be read: the job is failed with the reason, which the wizard shows
+    except ImportTakenOver:
+        return 0  # another delivery of this task is running the job
+
+
+@shared_task
+def import_files_cleanup_task() -> dict[str, int]:
+    from guanxi.customers.imports import import_files_cleanup
+
+    return import_files_cleanup()

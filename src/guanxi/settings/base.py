@@ -188,3 +188,11 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 GUANXI_WEBHOOK_SECRET = os.environ.get("GUANXI_WEBHOOK_SECRET", "")
+
+# imports: a cell longer than MAX_CELL characters rejects its row; a CSV field longer than MAX_FIELD stops the file.
+GUANXI_IMPORT_MAX_CELL = int(os.environ.get("GUANXI_IMPORT_MAX_CELL", "10000"))
+GUANXI_IMPORT_MAX_FIELD = int(os.environ.get("GUANXI_IMPORT_MAX_FIELD", str(1 << 20)))
+# Uploaded import files are deleted when their import is done; a file whose import failed or was never run is
+# kept this many seconds (to resume or retry it), rejected-row reports (they hold personal data) this many.
+GUANXI_IMPORT_UPLOAD_RETENTION = int(os.environ.get("GUANXI_IMPORT_UPLOAD_RETENTION", str(24 * 3600)))
+GUANXI_IMPORT_REJECTS_RETENTION = int(os.environ.get("GUANXI_IMPORT_REJECTS_RETENTION", str(7 * 24 * 3600)))

@@ -27,3 +27,9 @@ CELERY_BEAT_SCHEDULE["analytics-refresh-scores"] = {
     "task": "guanxi.analytics.tasks.scores_refresh_task",
     "schedule": crontab(hour=int(os.environ.get("GUANXI_ANALYTICS_REFRESH_HOUR_UTC", "19")), minute=30),
 }
+
+# customers: delete import uploads and rejected-row reports past their retention (they hold personal data).
+CELERY_BEAT_SCHEDULE["customers-import-files-cleanup"] = {
+    "task": "guanxi.customers.tasks.import_files_cleanup_task",
+    "schedule": 3600.0,
+}

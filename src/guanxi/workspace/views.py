@@ -355,6 +355,7 @@ def import_start(request):
         try:
             job = _create_job(request, path, form.cleaned_data["target"], upload.name)
         except (ValidationError, ValueError, OSError) as exc:
+            path.unlink(missing_ok=True)  # no job will ever read it
             form.add_error("file", getattr(exc, "messages", None) or _("This file cannot be read."))
         else:
             return redirect("workspace:import_mapping", pk=job.pk)
@@ -364,7 +365,7 @@ def import_start(request):
 
 def _create_job(request, path: Path, target: str, name: str) -> ImportJob:
     from guanxi.accounts.models import Store
-    from guanxi.customers.imports import auto_mapping
+    from guanxi.customers.imports import auto_mapping, file_sha256
 
     store_id = current_store_id(request)
     if store_id is None:
@@ -373,6 +374,7 @@ def _create_job(request, path: Path, target: str, name: str) -> ImportJob:
     job = ImportJob.objects.create(
         target=target,
         file=str(path),
+        file_sha256=file_sha256(str(path)),
         original_name=name,
         mapping=auto_mapping(read_header(str(path)), target),
         dry_run=True,
@@ -389,7 +391,11 @@ def _queue(job: ImportJob) -> None:
 @login_required
 def import_mapping(request, pk: int):
     job = _job(request, pk)
-    header = read_header(job.file)
+    try:
+        header = read_header(job.file)
+    except ValidationError as exc:  # the upload is gone (imported, or past its retention) or unreadable
+        messages.error(request, " ".join(exc.messages))
+        return redirect("workspace:import_job", pk=job.pk)
     fields = CUSTOMER_FIELDS if job.target == ImportJob.Target.CUSTOMERS else ORDER_FIELDS
     errors: list[str] = []
     if request.method == "POST":
@@ -435,6 +441,10 @@ def import_job(request, pk: int):
             job.dry_run = False
             job.status = ImportJob.Status.PENDING
             job.save(update_fields=["dry_run", "status"])
+            _queue(job)
+        elif job.status == ImportJob.Status.FAILED and not job.dry_run:
+            job.status = ImportJob.Status.PENDING  # import_run continues after the committed rows
+            job.save(update_fields=["status"])
             _queue(job)
         return redirect("workspace:import_job", pk=job.pk)
     header, rows = _rejected_rows(job)
