@@ -203,3 +203,22 @@ def test_merge_two_duplicates(page, new_staff, shots):
     assert "已将" in page.inner_text(".messages")
     second.refresh_from_db()
     assert second.merged_into_id == first.pk
+
+
+def test_saving_the_profile_unchanged_in_chinese_keeps_the_birthday(page, new_staff, shots):
+    """The zh-Hans edit form once filled the date input with 1985/02/15, which Chromium shows blank and posts empty."""
+    from guanxi.customers.tests.factories import make_customer
+
+    user, store = new_staff
+    customer = make_customer(store=store, name="李娜", birthday="1985-02-15", family_size=3, region="杭州")
+    sign_in(page, user.username)
+    page.goto(f"/customers/{customer.pk}/edit/")
+    assert page.locator("html").get_attribute("lang") == "zh-hans"
+    expect(page.locator("input[name=birthday]")).to_have_value("1985-02-15")
+    page.screenshot(path=str(shots / "edit-unchanged.png"), full_page=True)
+    page.click("form.form-card button[type=submit]")
+    page.wait_for_url(re.compile(rf"/customers/{customer.pk}/$"))
+    expect(page.locator("#birthday")).to_have_text("1985-02-15")
+    customer.refresh_from_db()
+    assert customer.birthday.isoformat() == "1985-02-15"
+    assert (customer.family_size, customer.region) == (3, "杭州")
