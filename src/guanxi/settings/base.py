@@ -6,6 +6,7 @@ start while any secret still has its development default.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -60,11 +61,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "guanxi.core",
     "guanxi.accounts",
     "guanxi.customers",
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "guanxi.urls"
@@ -127,6 +129,25 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-in while the user and address are locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Password guessing (django-axes, on /login/ and /admin/login/): after AXES_FAILURE_LIMIT wrong passwords for
+# one user from one address, that user is refused from that address until the cool-off has passed since the
+# last failure. Someone guessing elsewhere cannot lock the real user out, and no lockout lasts for ever.
+AXES_FAILURE_LIMIT = int(os.environ.get("GUANXI_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("GUANXI_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "guanxi.accounts.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "guanxi.accounts.security.client_ip"
+AXES_USERNAME_FORM_FIELD = "username"
+#: Reverse proxies in front of Guanxi that append to X-Forwarded-For (0: clients connect directly).
+GUANXI_PROXY_COUNT = int(os.environ.get("GUANXI_PROXY_COUNT", "0"))
+#: Lifetime of a new API token (``guanxi create_api_token``, admin), in days.
+GUANXI_API_TOKEN_DAYS = int(os.environ.get("GUANXI_API_TOKEN_DAYS", "90"))
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -153,7 +174,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "guanxi.accounts.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
