@@ -31,6 +31,12 @@ SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 GUANXI_FIELD_KEY = os.environ.get("GUANXI_FIELD_KEY", DEV_FIELD_KEY)
 DEBUG = os.environ.get("DEBUG", "0" if PRODUCTION else "1") == "1"
 
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "Guanxi refuses to start in production with DEBUG=1: debug pages show settings, SQL and personal data. "
+        "Unset DEBUG (or set GUANXI_ENV=development on a developer's machine)."
+    )
+
 if PRODUCTION:
     missing = [
         name
@@ -66,6 +72,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
+    "csp",
     "guanxi.core",
     "guanxi.accounts",
     "guanxi.customers",
@@ -78,6 +85,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "guanxi.core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -189,6 +198,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Customers, orders and stores of a Guanxi CRM.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs describe every endpoint and field: for signed-in staff and API tokens only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # `check --deploy` is about the deployment's safety; the schema's own quality (views it cannot describe, enum
+    # names) is the API tests' business and must not hide a security warning among ten schema notes.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -205,7 +219,48 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 
+# Content Security Policy (django-csp), in every environment so that development and the browser tests see what
+# production enforces: scripts and style sheets only from Guanxi itself (no inline script, no CDN), no plug-ins,
+# no framing. Inline ``style`` attributes stay allowed (tag colours, progress bars, chart heights): they cannot
+# run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+#: Browser features no Guanxi page uses, switched off for every page (guanxi.core.middleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), midi=(), payment=(), usb=()"
+)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
 if PRODUCTION:
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # HTTPS only: redirect plain HTTP, and tell browsers for a year (this domain and its subdomains) not to try it.
+    SECURE_SSL_REDIRECT = os.environ.get("GUANXI_SSL_REDIRECT", "1") == "1"
+    SECURE_HSTS_SECONDS = int(os.environ.get("GUANXI_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("GUANXI_HSTS_INCLUDE_SUBDOMAINS", "1") == "1"
+    SECURE_HSTS_PRELOAD = os.environ.get("GUANXI_HSTS_PRELOAD", "1") == "1"
+    # Behind a TLS-terminating proxy, the header it sets for HTTPS requests, e.g. X-Forwarded-Proto (only set this
+    # if the proxy always overwrites the header: a client could send it otherwise).
+    if os.environ.get("GUANXI_PROXY_SSL_HEADER"):
+        SECURE_PROXY_SSL_HEADER = (
+            "HTTP_" + os.environ["GUANXI_PROXY_SSL_HEADER"].upper().replace("-", "_"),
+            os.environ.get("GUANXI_PROXY_SSL_VALUE", "https"),
+        )
 GUANXI_WEBHOOK_SECRET = os.environ.get("GUANXI_WEBHOOK_SECRET", "")
