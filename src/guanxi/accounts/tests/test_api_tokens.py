@@ -151,3 +151,27 @@ def test_the_admin_creates_a_token_and_shows_the_key_once(admin_user, staff_a):
     [key] = [w for w in page.replace("<", " ").replace(">", " ").split() if len(w) == 43 and w.startswith(token.prefix)]
     assert token.key_hash == hashlib.sha256(key.encode()).hexdigest()
     assert key not in browser.get(f"/admin/accounts/apitoken/{token.pk}/change/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_hashes_old_plaintext_tokens_and_drops_their_table(staff_a):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("guanxi.accounts.migrations.0003_hash_plaintext_api_tokens")
+    old_key = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"  # DRF's format: 40 hex characters
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, created timestamp, user_id bigint NOT NULL)"
+        )
+        cursor.execute("INSERT INTO authtoken_token VALUES (%s, %s, %s)", [old_key, timezone.now(), staff_a.pk])
+    with connection.schema_editor() as editor:
+        migration.hash_old_tokens(apps, editor)
+    assert "authtoken_token" not in connection.introspection.table_names()
+    token = ApiToken.objects.get()
+    assert token.key_hash == hashlib.sha256(old_key.encode()).hexdigest() and token.user == staff_a
+    assert client_with(old_key).get("/api/customers/").status_code == 200  # the integration keeps working
+    with connection.schema_editor() as editor:
+        migration.remove_imported_tokens(apps, editor)
+    assert not ApiToken.objects.exists()
