@@ -341,9 +341,9 @@ def all_indexes(conn) -> list[tuple[str, str]]:
 def seed_small_tables(*, customers: int, seed: int) -> dict:
     """Stores, staff (with API tokens), categories, products and tags through the ORM."""
     from django.contrib.auth.hashers import make_password
-    from rest_framework.authtoken.models import Token
 
     from guanxi.accounts.models import Role, Store, User
+    from guanxi.accounts.services import api_token_create
     from guanxi.customers.models import Tag
     from guanxi.sales.models import Product, ProductCategory
 
@@ -362,7 +362,12 @@ def seed_small_tables(*, customers: int, seed: int) -> dict:
     )
     through = User.stores.through
     through.objects.bulk_create(through(user_id=u.pk, store_id=s.pk) for u, s in zip(staff, stores, strict=True))
-    tokens = {"admin": Token.objects.create(user=admin).key, "staff": Token.objects.create(user=staff[0]).key}
+    # A bench dataset is kept for many runs: its tokens outlive the default 90 days.
+    ten_years = dt.timedelta(days=3650)
+    tokens = {
+        "admin": api_token_create(user=admin, name="bench", expires_in=ten_years)[1],
+        "staff": api_token_create(user=staff[0], name="bench", expires_in=ten_years)[1],
+    }
     categories = ProductCategory.objects.bulk_create(
         ProductCategory(code=f"cat-{k:02d}", name=f"品类{k:02d}", warranty_months=int(rng.integers(0, 25)))
         for k in range(40)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import importlib.util
 import inspect
 import json
@@ -82,6 +83,11 @@ def per_call(fn, args: list, warmup: int = 3) -> list[float]:
 def figure(key: str, title: str, guanxi: list[float], floor: list[float], **extra) -> dict:
     g, f = stats(guanxi), stats(floor)
     return {"key": key, "title": title, "guanxi": g, "floor": f, "ratio": g["median_ms"] / f["median_ms"], **extra}
+
+
+def _key_hash(token: str) -> str:
+    """What accounts_apitoken stores of a token: its SHA-256, never the key."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def api_client(token: str):
@@ -172,13 +178,13 @@ def bench_lookups(ctx: Context) -> list[dict]:
     store_ids = [
         r[0]
         for r in ctx.floor.execute(
-            "SELECT s.store_id FROM accounts_user_stores s JOIN authtoken_token t ON t.user_id = s.user_id "
-            "WHERE t.key = %s",
-            [ctx.tokens["staff"]],
+            "SELECT s.store_id FROM accounts_user_stores s JOIN accounts_apitoken t ON t.user_id = s.user_id "
+            "WHERE t.key_hash = %s",
+            [_key_hash(ctx.tokens["staff"])],
         ).fetchall()
     ]
     staff_uid = ctx.floor.execute(
-        "SELECT user_id FROM authtoken_token WHERE key = %s", [ctx.tokens["staff"]]
+        "SELECT user_id FROM accounts_apitoken WHERE key_hash = %s", [_key_hash(ctx.tokens["staff"])]
     ).fetchone()[0]
 
     def sql_staff_last4(d):
@@ -227,7 +233,7 @@ def bench_lists(ctx: Context) -> list[dict]:
     staff = api_client(ctx.tokens["staff"])
     vip = ctx.floor.execute("SELECT id FROM customers_tag WHERE name = 'VIP'").fetchone()[0]
     (staff_uid,) = ctx.floor.execute(
-        "SELECT user_id FROM authtoken_token WHERE key = %s", [ctx.tokens["staff"]]
+        "SELECT user_id FROM accounts_apitoken WHERE key_hash = %s", [_key_hash(ctx.tokens["staff"])]
     ).fetchone()
     store_ids = [
         r[0]
@@ -320,7 +326,9 @@ def _url_exists(path: str) -> bool:
 def _staff_tag_floor(ctx: Context) -> tuple[str, list]:
     """WHERE clause and parameters of the floor for 'the staff member's customers tagged VIP'."""
     (vip,) = ctx.floor.execute("SELECT id FROM customers_tag WHERE name = 'VIP'").fetchone()
-    (uid,) = ctx.floor.execute("SELECT user_id FROM authtoken_token WHERE key = %s", [ctx.tokens["staff"]]).fetchone()
+    (uid,) = ctx.floor.execute(
+        "SELECT user_id FROM accounts_apitoken WHERE key_hash = %s", [_key_hash(ctx.tokens["staff"])]
+    ).fetchone()
     stores = [r[0] for r in ctx.floor.execute("SELECT store_id FROM accounts_user_stores WHERE user_id = %s", [uid])]
     return (
         " AND (c.home_store_id = ANY(%s) OR c.owner_id = %s)"

@@ -59,12 +59,22 @@ def marketer_a(store_a):
     return UserFactory(username="marketer-a", role=Role.MARKETER, stores=[store_a])
 
 
-def api_client_for(user) -> APIClient:
-    from rest_framework.authtoken.models import Token
+def api_client_for(user, *, read_only: bool = False) -> APIClient:
+    """An API client with a new token of ``user``, as an integration in steady use holds it.
+
+    The token counts as used just now, so authenticating is the one query of a token within its
+    ``last_used_at`` resolution (the first use in each window also writes ``last_used_at``: tested in accounts).
+    """
+    from django.utils import timezone
+
+    from guanxi.accounts.models import ApiToken
+    from guanxi.accounts.services import api_token_create
 
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    token, key = api_token_create(user=user, name="tests", read_only=read_only)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client.api_token = token
     return client
 
 

@@ -6,12 +6,12 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from guanxi.core.forms import DateInput, ModelForm
 from guanxi.customers.models import CustomAttribute, Customer
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -32,7 +32,7 @@ def validate_resident_id(value: str) -> str:
     return text
 
 
-class CustomerForm(forms.ModelForm):
+class CustomerForm(ModelForm):
     class Meta:
         model = Customer
         fields = [
@@ -54,7 +54,7 @@ class CustomerForm(forms.ModelForm):
             "source",
             "home_store",
         ]
-        widgets = {"birthday": forms.DateInput(attrs={"type": "date"})}
+        widgets = {"birthday": DateInput()}
         error_messages = {
             "birthday": {"invalid": gettext_lazy("Enter a real date, e.g. 1990-05-17.")},
             "name": {"required": gettext_lazy("Enter the customer's name.")},

@@ -1,30 +1,31 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.core.forms import Form, ModelForm
 from guanxi.loyalty.models import CouponTemplate, ProgramSettings, Tier, TopUpRule
 
 
-class TopUpForm(forms.Form):
+class TopUpForm(Form):
     amount = forms.DecimalField(label=_("Amount paid (¥)"), max_digits=12, decimal_places=2, min_value=0.01)
     reference = forms.CharField(label=_("Payment reference"), max_length=80)
 
 
-class RedeemForm(forms.Form):
+class RedeemForm(Form):
     points = forms.IntegerField(label=_("Points"), min_value=1)
     reason = forms.CharField(label=_("For (gift or reason)"), max_length=200)
     reference = forms.CharField(label=_("Reference"), max_length=80)
 
 
-class AdjustForm(forms.Form):
+class AdjustForm(Form):
     points = forms.IntegerField(label=_("Points (+/-)"))
     reason = forms.CharField(label=_("Reason"), max_length=200)
 
 
-class IssueForm(forms.Form):
+class IssueForm(Form):
     template = forms.ModelChoiceField(label=_("Coupon"), queryset=CouponTemplate.objects.filter(active=True))
 
 
-class ProgramForm(forms.ModelForm):
+class ProgramForm(ModelForm):
     class Meta:
         model = ProgramSettings
         fields = [
@@ -46,19 +47,19 @@ class ProgramForm(forms.ModelForm):
         ]
 
 
-class TierForm(forms.ModelForm):
+class TierForm(ModelForm):
     class Meta:
         model = Tier
         fields = ["name", "threshold", "points_multiplier", "discount_percent", "birthday_gift", "order"]
 
 
-class TopUpRuleForm(forms.ModelForm):
+class TopUpRuleForm(ModelForm):
     class Meta:
         model = TopUpRule
         fields = ["min_amount", "bonus", "active"]
 
 
-class CouponTemplateForm(forms.ModelForm):
+class CouponTemplateForm(ModelForm):
     class Meta:
         model = CouponTemplate
         fields = [

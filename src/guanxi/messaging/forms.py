@@ -1,10 +1,11 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.core.forms import DateInput, Form, ModelForm
 from guanxi.messaging.models import Channel, Message, MessageTemplate, Purpose
 
 
-class TemplateForm(forms.ModelForm):
+class TemplateForm(ModelForm):
     class Meta:
         model = MessageTemplate
         fields = [
@@ -21,17 +22,17 @@ class TemplateForm(forms.ModelForm):
         widgets = {"body": forms.Textarea(attrs={"rows": 5, "cols": 60})}
 
 
-class MessageFilterForm(forms.Form):
+class MessageFilterForm(Form):
     status = forms.ChoiceField(label=_("status"), required=False, choices=[("", _("All"))] + Message.Status.choices)
     channel = forms.ChoiceField(label=_("channel"), required=False, choices=[("", _("All"))] + Channel.choices)
     template = forms.CharField(label=_("template"), required=False, max_length=64)
-    date_from = forms.DateField(label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=_("from"), required=False, widget=DateInput())
+    date_to = forms.DateField(label=_("to"), required=False, widget=DateInput())
     customer = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
     before = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
 
 
-class ConsentForm(forms.Form):
+class ConsentForm(Form):
     channel = forms.ChoiceField(label=_("channel"), choices=Channel.choices)
     purpose = forms.ChoiceField(label=_("purpose"), choices=Purpose.choices)
     granted = forms.TypedChoiceField(

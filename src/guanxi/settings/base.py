@@ -6,6 +6,7 @@ start while any secret still has its development default.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -29,6 +30,12 @@ DEV_FIELD_KEY = "guanxi-development-field-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 GUANXI_FIELD_KEY = os.environ.get("GUANXI_FIELD_KEY", DEV_FIELD_KEY)
 DEBUG = os.environ.get("DEBUG", "0" if PRODUCTION else "1") == "1"
+
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "Guanxi refuses to start in production with DEBUG=1: debug pages show settings, SQL and personal data. "
+        "Unset DEBUG (or set GUANXI_ENV=development on a developer's machine)."
+    )
 
 if PRODUCTION:
     missing = [
@@ -60,11 +67,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
+    "csp",
     "guanxi.core",
     "guanxi.accounts",
     "guanxi.customers",
@@ -77,6 +85,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "guanxi.core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -86,6 +96,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "guanxi.urls"
@@ -127,6 +138,25 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-in while the user and address are locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Password guessing (django-axes, on /login/ and /admin/login/): after AXES_FAILURE_LIMIT wrong passwords for
+# one user from one address, that user is refused from that address until the cool-off has passed since the
+# last failure. Someone guessing elsewhere cannot lock the real user out, and no lockout lasts for ever.
+AXES_FAILURE_LIMIT = int(os.environ.get("GUANXI_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("GUANXI_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "guanxi.accounts.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "guanxi.accounts.security.client_ip"
+AXES_USERNAME_FORM_FIELD = "username"
+#: Reverse proxies in front of Guanxi that append to X-Forwarded-For (0: clients connect directly).
+GUANXI_PROXY_COUNT = int(os.environ.get("GUANXI_PROXY_COUNT", "0"))
+#: Lifetime of a new API token (``guanxi create_api_token``, admin), in days.
+GUANXI_API_TOKEN_DAYS = int(os.environ.get("GUANXI_API_TOKEN_DAYS", "90"))
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -153,7 +183,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "guanxi.accounts.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -168,6 +198,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Customers, orders and stores of a Guanxi CRM.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs describe every endpoint and field: for signed-in staff and API tokens only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # `check --deploy` is about the deployment's safety; the schema's own quality (views it cannot describe, enum
+    # names) is the API tests' business and must not hide a security warning among ten schema notes.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -184,9 +219,50 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 
+# Content Security Policy (django-csp), in every environment so that development and the browser tests see what
+# production enforces: scripts and style sheets only from Guanxi itself (no inline script, no CDN), no plug-ins,
+# no framing. Inline ``style`` attributes stay allowed (tag colours, progress bars, chart heights): they cannot
+# run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+#: Browser features no Guanxi page uses, switched off for every page (guanxi.core.middleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), midi=(), payment=(), usb=()"
+)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
 if PRODUCTION:
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # HTTPS only: redirect plain HTTP, and tell browsers for a year (this domain and its subdomains) not to try it.
+    SECURE_SSL_REDIRECT = os.environ.get("GUANXI_SSL_REDIRECT", "1") == "1"
+    SECURE_HSTS_SECONDS = int(os.environ.get("GUANXI_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("GUANXI_HSTS_INCLUDE_SUBDOMAINS", "1") == "1"
+    SECURE_HSTS_PRELOAD = os.environ.get("GUANXI_HSTS_PRELOAD", "1") == "1"
+    # Behind a TLS-terminating proxy, the header it sets for HTTPS requests, e.g. X-Forwarded-Proto (only set this
+    # if the proxy always overwrites the header: a client could send it otherwise).
+    if os.environ.get("GUANXI_PROXY_SSL_HEADER"):
+        SECURE_PROXY_SSL_HEADER = (
+            "HTTP_" + os.environ["GUANXI_PROXY_SSL_HEADER"].upper().replace("-", "_"),
+            os.environ.get("GUANXI_PROXY_SSL_VALUE", "https"),
+        )
 GUANXI_WEBHOOK_SECRET = os.environ.get("GUANXI_WEBHOOK_SECRET", "")
 
 # imports: a cell longer than MAX_CELL characters rejects its row; a CSV field longer than MAX_FIELD stops the file.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.core.forms import DateInput, Form
 from guanxi.customers.models import CustomAttribute, ImportantDate, ImportJob
 
 PROFILE_EDIT_FIELDS = [
@@ -21,15 +22,15 @@ PROFILE_EDIT_FIELDS = [
 ]
 
 
-class NoteForm(forms.Form):
+class NoteForm(Form):
     body = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
 
 
-class BulkTagForm(forms.Form):
+class BulkTagForm(Form):
     tag = forms.CharField(label=_("Tag"), max_length=50)
 
 
-class ImportUploadForm(forms.Form):
+class ImportUploadForm(Form):
     file = forms.FileField(label=_("File (CSV or XLSX)"))
     target = forms.ChoiceField(label=_("What the file holds"), choices=ImportJob.Target.choices)
 
@@ -40,9 +41,9 @@ class ImportUploadForm(forms.Form):
         return upload
 
 
-class ImportantDateForm(forms.Form):
+class ImportantDateForm(Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=ImportantDate.Kind.choices)
-    date = forms.CharField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.CharField(label=_("Date"), widget=DateInput())
     label = forms.CharField(label=_("Label"), required=False, max_length=64)
 
 
@@ -54,7 +55,7 @@ def attribute_field(definition: CustomAttribute) -> forms.Field:
     if definition.type == CustomAttribute.Type.BOOLEAN:
         return forms.ChoiceField(choices=[("", "—"), ("yes", _("Yes")), ("no", _("No"))], **common)
     if definition.type == CustomAttribute.Type.DATE:
-        return forms.CharField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+        return forms.CharField(widget=DateInput(), **common)
     return forms.CharField(**common)
 
 

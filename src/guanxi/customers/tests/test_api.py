@@ -125,3 +125,11 @@ def test_tag_filter_finds_only_tagged_customers(api_a, store_a):
     customer_tag(actor=None, customer_ids=[tagged.pk], tag_name="VIP")
     assert [r["id"] for r in api_a.get("/api/customers/", {"tag": "VIP"}).json()["results"]] == [tagged.pk]
     assert api_a.get("/api/customers/", {"tag": "nobody"}).json()["results"] == []
+
+
+def test_the_schema_and_docs_are_for_signed_in_users_only(client, admin_user, api_a):
+    assert client.get("/api/schema/").status_code in (401, 403)
+    assert client.get("/api/docs/").status_code in (401, 403)
+    assert api_a.get("/api/schema/").status_code == 200  # a staff member's token
+    client.force_login(admin_user)
+    assert client.get("/api/schema/").status_code == 200

@@ -6,7 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 import numpy as np
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
@@ -59,6 +60,11 @@ class Command(BaseCommand):
         parser.add_argument("--if-empty", action="store_true", help="do nothing when customers exist")
 
     def handle(self, *args, customers: int, orders: int, seed: int, if_empty: bool, **options):
+        if settings.PRODUCTION:
+            raise CommandError(
+                "The demo business is refused in production (GUANXI_ENV=production): it creates staff with the "
+                f"published password {DEMO_PASSWORD!r} and invented customers."
+            )
         if if_empty and Customer.objects.exists():
             self.stdout.write("Demo data not loaded: there are customers already.")
             return
