@@ -15,6 +15,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from guanxi.core.idempotency import idempotency_claim
 from guanxi.customers.models import Customer
 from guanxi.messaging import selectors, services, webhooks
 from guanxi.messaging.api.serializers import (
@@ -111,6 +112,20 @@ class EnqueueView(APIView):
         if ids - visible:
             raise ValidationError(
                 {"customer_ids": [_("Unknown customers: %(ids)s.") % {"ids": sorted(ids - visible)[:20]}]}
+            )
+        if data["dedupe_key"]:
+            # A batch key reused for another message or other recipients is refused, not silently skipped.
+            idempotency_claim(
+                scope="message-batch",
+                key=data["dedupe_key"],
+                params={
+                    "channel": data["channel"],
+                    "purpose": data["purpose"],
+                    "template_code": data["template_code"],
+                    "customer_ids": sorted(ids),
+                    "context": data["context"],
+                },
+                field="dedupe_key",
             )
         result = services.message_enqueue(
             channel=data["channel"],
