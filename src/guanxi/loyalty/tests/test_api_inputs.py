@@ -15,12 +15,12 @@ def member_pk(api_admin, store_a, tiers, program):
     return api_admin.post("/api/loyalty/members/", {"customer_id": customer.pk}, format="json").json()["id"]
 
 
-@pytest.mark.parametrize("points", [10**12, -(10**12), "１００", 1.5, "1e3"])
-def test_absurd_points_adjustments_are_a_400_naming_points(api_admin, member_pk, points):
+def test_absurd_points_adjustments_are_a_400_naming_points(api_admin, member_pk):
     before = PointsEntry.objects.count()
     url = f"/api/loyalty/members/{member_pk}/points-adjust/"
-    response = api_admin.post(url, {"points": points, "reason": "test"}, format="json")
-    assert response.status_code == 400 and "points" in response.json()
+    for points in (10**12, -(10**12), "１００", 1.5, "1e3"):
+        response = api_admin.post(url, {"points": points, "reason": "test"}, format="json")
+        assert response.status_code == 400 and "points" in response.json(), points
     assert PointsEntry.objects.count() == before
 
 
@@ -31,11 +31,11 @@ def test_a_balance_cannot_grow_past_its_column(api_admin, member_pk):
     assert response.status_code == 400 and "points" in response.json()
 
 
-@pytest.mark.parametrize("amount", [12.5, "1e2", "１２.５０", "NaN", "99999999999.00", "-5.00"])
-def test_top_up_amounts_must_be_decimal_strings_the_wallet_holds(api_admin, member_pk, amount):
+def test_top_up_amounts_must_be_decimal_strings_the_wallet_holds(api_admin, member_pk):
     url = f"/api/loyalty/members/{member_pk}/top-up/"
-    response = api_admin.post(url, {"amount": amount, "reference": "wx-1"}, format="json")
-    assert response.status_code == 400 and "amount" in response.json()
+    for amount in (12.5, "1e2", "１２.５０", "NaN", "99999999999.00", "-5.00"):
+        response = api_admin.post(url, {"amount": amount, "reference": "wx-1"}, format="json")
+        assert response.status_code == 400 and "amount" in response.json(), amount
     assert not WalletEntry.objects.exists()
 
 
@@ -67,12 +67,10 @@ def test_a_checkout_key_reused_with_other_lines_is_a_409(api_admin, member_pk):
     assert Checkout.objects.count() == 1 and Order.objects.count() == 1
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [("valid_days", "1000000000"), ("amount", "1e400"), ("per_customer_limit", str(2**40))]
-)
-def test_coupon_templates_refuse_values_past_their_columns(api_admin, field, value):
+def test_coupon_templates_refuse_values_past_their_columns(api_admin):
     body = {"name": "满100减20", "kind": "threshold", "amount": "20.00", "threshold": "100.00"}
-    raw = json.dumps(body)[:-1] + f', "{field}": {value}}}'  # the number as sent, not as a Python float
-    response = api_admin.post("/api/loyalty/coupon-templates/", raw, content_type="application/json")
-    assert response.status_code == 400 and field in response.json()
+    for field, value in (("valid_days", "1000000000"), ("per_customer_limit", str(2**40)), ("amount", "1e400")):
+        raw = json.dumps(body)[:-1] + f', "{field}": {value}}}'  # the number as sent, not as a Python float
+        response = api_admin.post("/api/loyalty/coupon-templates/", raw, content_type="application/json")
+        assert response.status_code == 400 and field in response.json(), field
     assert not CouponTemplate.objects.exists()
