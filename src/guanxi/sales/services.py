@@ -214,6 +214,11 @@ def order_ingest(*, actor: Any, data: dict[str, Any], channel: str = "api") -> I
     try:
         with transaction.atomic():
             customer = _resolve_customer(data, actor=actor, store=cleaned["store"])
+            if not fits_column(customer.total_spent + cleaned["paid_amount"]):
+                # The customer's running total is a money column too.
+                raise ValidationError(
+                    {"paid_amount": [_("The customer's total would exceed ¥%(max)s.") % {"max": max_amount()}]}
+                )
             order = _order_write(actor=actor, customer=customer, cleaned=cleaned, channel=channel)
     except IntegrityError:
         existing = Order.objects.filter(source=cleaned["source"], external_ref=cleaned["external_ref"]).first()

@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
-from rest_framework import mixins, permissions, status, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -101,6 +102,21 @@ class ConsentViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.Ge
 
 
 class EnqueueView(APIView):
+    @extend_schema(
+        request=EnqueueSerializer,
+        responses={
+            202: inline_serializer(
+                "EnqueueResult",
+                {
+                    "batch_ref": serializers.CharField(),
+                    "queued": serializers.IntegerField(),
+                    "deferred": serializers.IntegerField(),
+                    "duplicates": serializers.IntegerField(),
+                    "suppressed": serializers.DictField(child=serializers.IntegerField()),
+                },
+            )
+        },
+    )
     def post(self, request):
         if not can_manage(request.user):
             raise PermissionDenied

@@ -106,3 +106,14 @@ def test_a_negative_product_price_is_a_400_not_a_check_constraint_failure(api_ad
     response = api_admin.post("/api/products/", {"sku": "N-1", "name": "x", "price": 1.5}, format="json")
     assert response.status_code == 400 and "price" in response.json()
     assert not Product.objects.exists()
+
+
+def test_an_order_that_would_overflow_the_customers_running_total_is_refused(api_admin, store_a):
+    customer = make_customer(store=store_a)
+    Customer.objects.filter(pk=customer.pk).update(total_spent="999999999999.00")
+    before = _counts()
+    body = {"external_ref": "T-1", "customer_id": customer.pk, "lines": [{"name": "x", "unit_price": "5.00"}]}
+    response = api_admin.post("/api/orders/", body, format="json")
+    assert response.status_code == 400 and "paid_amount" in response.json()
+    assert _counts() == before
+    assert api_admin.get(f"/api/customers/{customer.pk}/").status_code == 200
