@@ -29,7 +29,7 @@ class OrderLineSerializer(ModelSerializer):
 
 class OrderSerializer(ModelSerializer):
     lines = OrderLineSerializer(many=True, read_only=True)
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Order
