@@ -12,6 +12,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from guanxi.core.api import fields
+from guanxi.core.api.params import query_params
 from guanxi.customers.models import Customer
 from guanxi.loyalty import selectors, services
 from guanxi.loyalty.api import serializers as s
@@ -80,8 +82,8 @@ class CouponViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.CouponSerializer
 
     def get_queryset(self):
-        cid = self.request.query_params.get("customer_id")
-        qs = selectors.coupon_list(user=self.request.user, customer_id=int(cid) if str(cid).isdigit() else None)
+        cid = query_params(self.request, customer_id=fields.IdField())["customer_id"]
+        qs = selectors.coupon_list(user=self.request.user, customer_id=cid)
         st = self.request.query_params.get("status")
         return qs.filter(status=st) if st else qs
 

@@ -74,3 +74,8 @@ def test_coupon_templates_refuse_values_past_their_columns(api_admin):
         response = api_admin.post("/api/loyalty/coupon-templates/", raw, content_type="application/json")
         assert response.status_code == 400 and field in response.json(), field
     assert not CouponTemplate.objects.exists()
+
+
+def test_an_oversized_customer_id_filter_is_a_400(api_admin):
+    response = api_admin.get("/api/loyalty/coupons/?customer_id=99999999999999999999999")
+    assert response.status_code == 400 and "customer_id" in response.json()

@@ -20,3 +20,15 @@ def test_a_batch_key_reused_for_other_recipients_or_another_template_is_a_409(ma
         reused = client.post("/api/messaging/enqueue/", {**body, **change}, format="json")
         assert reused.status_code == 409 and "dedupe_key" in reused.json()
     assert Message.objects.count() == count
+
+
+def test_query_parameters_out_of_range_or_impossible_are_a_400_naming_them(api_admin):
+    for url, name in (
+        ("/api/messaging/messages/?customer=99999999999999999999999", "customer"),
+        ("/api/messaging/messages/?date_from=2020-13-45", "date_from"),
+        ("/api/messaging/messages/?date_to=2020-02-30", "date_to"),
+        ("/api/messaging/consents/?customer=99999999999999999999999", "customer"),
+    ):
+        response = api_admin.get(url)
+        assert response.status_code == 400 and name in response.json(), url
+    assert api_admin.get("/api/messaging/messages/?date_from=2020-02-28&customer=").status_code == 200
