@@ -13,20 +13,25 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 
-class IdempotencyConflict(Exception):
-    """The key was used before with different parameters; ``field`` names the key in the request."""
+class IdempotencyConflict(ValidationError):
+    """The key was used before with different parameters; ``field`` names the key in the request.
+
+    A ``ValidationError`` naming the key field, so every caller that reports refused input (imports, forms)
+    reports this too; the API answers it with 409 rather than 400.
+    """
 
     def __init__(self, field: str, key: str):
         self.field = field
         self.key = key
-        self.message = _(
+        self.conflict_message = _(
             "This key (%(field)s) was already used with different parameters; use a new key for a new request."
         ) % {"field": field}
-        super().__init__(str(self.message))
+        super().__init__({field: [self.conflict_message]})
 
 
 def _canonical(value: Any) -> Any:

@@ -23,7 +23,7 @@ class Conflict(exceptions.APIException):
 
 def exception_handler(exc, context):
     if isinstance(exc, IdempotencyConflict):
-        exc = Conflict(detail={exc.field: [exc.message]})
+        exc = Conflict(detail={exc.field: [exc.conflict_message]})
     elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail=detail)
