@@ -12,9 +12,14 @@ def pytest_collection_modifyitems(config, items):
 
     on_postgres = "postgresql" in settings.DATABASES["default"]["ENGINE"]
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL; runs in the PostgreSQL pass")
+    # The API fuzz run takes minutes: it runs only when asked for by marker (``-m fuzz``, as .ci/run does).
+    fuzz_selected = "fuzz" in (config.getoption("markexpr", "") or "").replace("not fuzz", "")
+    skip_fuzz = pytest.mark.skip(reason="API fuzzing runs on its own: pytest -m fuzz")
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip_pg)
+        if "fuzz" in item.keywords and not fuzz_selected:
+            item.add_marker(skip_fuzz)
 
 
 @pytest.fixture

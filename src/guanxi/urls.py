@@ -10,3 +10,7 @@ urlpatterns = [
     path("analytics/", include("guanxi.analytics.urls")),
     path("", include("guanxi.workspace.urls")),
 ]
+
+# API paths answer JSON even when no route matches or the server fails.
+handler404 = "guanxi.core.api.errors.page_not_found"
+handler500 = "guanxi.core.api.errors.server_error"

@@ -78,3 +78,15 @@ class AuditLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("The audit log is append-only.")
+
+
+class IdempotencyKey(models.Model):
+    """An idempotency key a write was done under, with the fingerprint of its parameters."""
+
+    scope = models.CharField(max_length=40)
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="core_idempotency_key_unique")]

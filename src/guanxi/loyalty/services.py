@@ -31,6 +31,8 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
+from guanxi.core.idempotency import idempotency_claim
+from guanxi.core.money import parse_money
 from guanxi.customers.models import Customer, TimelineEntry
 from guanxi.customers.services import timeline_record
 from guanxi.loyalty.models import (
@@ -67,22 +69,24 @@ def _code(n: int) -> str:
 
 
 def to_money(value: Any, field_name: str, *, allow_zero: bool = False) -> Decimal:
-    """Exact money from str/int/Decimal (never float), 2 places, positive."""
-    if isinstance(value, float) or isinstance(value, bool):
-        raise ValidationError({field_name: [_("Give the amount as a string such as “12.50”.")]})
+    """Exact money from str/int/Decimal (never float), 2 places, positive (see ``guanxi.core.money``)."""
     try:
-        amount = Decimal(str(value).strip())
-    except Exception:
-        raise ValidationError({field_name: [_("Enter an amount such as 12.50.")]}) from None
-    if not amount.is_finite() or amount != amount.quantize(CENT) or amount < 0 or (amount == 0 and not allow_zero):
-        raise ValidationError({field_name: [_("Enter a positive amount with at most two decimals.")]})
-    return amount.quantize(CENT)
+        return parse_money(value, allow_zero=allow_zero, max_digits=12)
+    except ValidationError as exc:
+        raise ValidationError({field_name: exc.messages}) from None
+
+
+#: A points balance and every entry fit a 32-bit ``IntegerField`` column.
+POINTS_MAX = 2_147_483_647
 
 
 def to_points(value: Any, field_name: str) -> int:
-    if isinstance(value, bool) or not str(value).strip().lstrip("-").isdigit():
+    text = str(value).strip()
+    if isinstance(value, bool | float) or not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()):
         raise ValidationError({field_name: [_("Points are a whole number.")]})
-    return int(str(value).strip())
+    if len(text) > 12 or abs(int(text)) > POINTS_MAX:
+        raise ValidationError({field_name: [_("At most %(max)d points at a time.") % {"max": POINTS_MAX}]})
+    return int(text)
 
 
 def program() -> ProgramSettings:
@@ -377,6 +381,8 @@ def _points_credit(
 ) -> PointsEntry:
     """Add a lot of points to a locked account (``points`` > 0)."""
     now = now or timezone.now()
+    if account.balance + points > POINTS_MAX:
+        raise ValidationError({"points": [_("The balance would exceed %(max)d points.") % {"max": POINTS_MAX}]})
     account.balance += points
     entry = PointsEntry.objects.create(
         account=account,
@@ -454,8 +460,16 @@ def points_adjust(*, actor: Any, membership: Membership, points: Any, reason: st
         raise ValidationError({"reason": [_("Say why the points are adjusted.")]})
     if points == 0:
         raise ValidationError({"points": [_("Adjust by a number other than zero.")]})
-    reference = reference.strip() or f"adjust:{uuid.uuid4().hex}"
+    given = reference.strip()
+    reference = given or f"adjust:{uuid.uuid4().hex}"
     account = lock_points_account(membership.points.pk)
+    if given:
+        idempotency_claim(
+            scope="points-adjust",
+            key=f"{account.pk}:{reference}",
+            params={"points": points, "reason": reason.strip()},
+            field="reference",
+        )
     existing = _points_existing(account, PointsEntry.Kind.ADJUST, reference)
     if existing:
         return existing
@@ -492,6 +506,12 @@ def points_redeem(
     membership = Membership.objects.get(pk=membership.pk)
     _require_active(membership)
     account = lock_points_account(membership.points.pk)
+    idempotency_claim(
+        scope="points-redeem",
+        key=f"{account.pk}:{reference}",
+        params={"points": points, "order": getattr(order, "pk", None)},
+        field="reference",
+    )
     existing = _points_existing(account, PointsEntry.Kind.REDEEM, reference)
     if existing:
         return existing, False
@@ -833,6 +853,7 @@ def wallet_top_up(
         raise ValidationError({"reference": [_("Every top-up needs a reference (the payment number).")]})
     membership = Membership.objects.get(pk=membership.pk)
     wallet = _wallet_locked(membership)
+    idempotency_claim(scope="top-up", key=f"{wallet.pk}:{reference}", params={"amount": amount}, field="reference")
     existing = WalletEntry.objects.filter(wallet=wallet, kind=WalletEntry.Kind.TOP_UP, reference=reference).first()
     if existing:
         return existing, False
@@ -924,10 +945,14 @@ def wallet_refund(
         raise ValidationError({"reference": [_("Every refund needs a reference.")]})
     membership = Membership.objects.get(pk=membership.pk)
     wallet = _wallet_locked(membership)
+    asked = None if amount in (None, "") else to_money(amount, "amount")
+    idempotency_claim(
+        scope="wallet-refund", key=f"{wallet.pk}:{reference}", params={"amount": asked}, field="reference"
+    )
     existing = WalletEntry.objects.filter(wallet=wallet, kind=WalletEntry.Kind.REFUND, reference=reference).first()
     if existing:
         return existing, False
-    value = wallet.principal if amount in (None, "") else to_money(amount, "amount")
+    value = wallet.principal if asked is None else asked
     if value <= 0 or value > wallet.principal:
         raise ValidationError(
             {"amount": [_("At most ¥%(p)s of paid principal can be refunded.") % {"p": wallet.principal}]}
@@ -1287,8 +1312,12 @@ def checkout_price(*, actor: Any, data: dict[str, Any], locked: Membership | Non
     return q
 
 
+@transaction.atomic
 def checkout_commit(*, actor: Any, data: dict[str, Any]) -> tuple[Checkout, bool]:
-    """Write the order and every ledger entry of the checkout in one transaction, once per ``key``."""
+    """Write the order and every ledger entry of the checkout in one transaction, once per ``key``.
+
+    Replaying the key with the same content returns the first checkout; with other content it is refused.
+    """
     key = str(data.get("key") or "").strip()
     if not key or len(key) > 80:
         raise ValidationError({"key": [_("Give an idempotency key of at most 80 characters.")]})
@@ -1297,7 +1326,10 @@ def checkout_commit(*, actor: Any, data: dict[str, Any]) -> tuple[Checkout, bool
     member = _membership_for(data, actor)
     existing = Checkout.objects.filter(key=key).first()
     if existing:
-        return _replayed(existing, member), False
+        _replayed(existing, member)  # another member's key: refused as such
+    idempotency_claim(scope="checkout", key=key, params={k: v for k, v in data.items() if k != "key"}, field="key")
+    if existing:
+        return existing, False
     try:
         return _checkout_write(actor=actor, data=data, key=key, member=member), True
     except IntegrityError:  # the same key committed for another member at the same moment
@@ -1424,7 +1456,14 @@ def checkout_refund(*, actor: Any, checkout: Checkout, reference: str, amount: A
     )
     order = checkout.order
     value = amount if amount not in (None, "") else str(order.paid_amount - order.refunded_amount)
-    refund, created = refund_create(actor=actor, order=order, external_ref=reference, amount=value, channel="checkout")
+    refund, created = refund_create(
+        actor=actor,
+        order=order,
+        external_ref=reference,
+        amount=value,
+        channel="checkout",
+        fingerprint_params={"checkout": checkout.key, "amount": None if amount in (None, "") else amount},
+    )
     if created:
         order.refresh_from_db()
         cum = order.refunded_amount

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from guanxi.accounts.models import Store
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
+from guanxi.core.idempotency import idempotency_claim
+from guanxi.core.money import fits_column, max_amount, parse_money
 from guanxi.customers.models import Customer
 from guanxi.customers.services import ContactInput, customer_create, timeline_record
 from guanxi.sales.models import Order, OrderLine, PaymentMethod, Product, ProductCategory, Refund, RefundLine
@@ -33,22 +35,12 @@ class IngestResult:
 
 
 def money(value: Any, field: str, errors: dict, *, allow_zero: bool = True) -> Decimal | None:
-    """Parse money exactly: strings or integers only, never floats; two decimal places at most."""
-    if isinstance(value, float):
-        errors[field] = [_('Send amounts as strings such as "12.50", not floating-point numbers.')]
-        return None
+    """Parse money exactly (see :func:`guanxi.core.money.parse_money`); a refusal goes into ``errors``."""
     try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        errors[field] = [_("“%(value)s” is not an amount of money.") % {"value": value}]
+        return parse_money(value, allow_zero=allow_zero)
+    except ValidationError as exc:
+        errors[field] = exc.messages
         return None
-    if not amount.is_finite() or amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
-        errors[field] = [_("An amount has at most two decimal places.")]
-        return None
-    if amount < 0 or (amount == 0 and not allow_zero) or amount > MAX_MONEY:
-        errors[field] = [_("The amount must be positive.") if amount <= 0 else _("The amount is too large.")]
-        return None
-    return amount.quantize(CENT)
 
 
 def _parse_time(value: Any, field: str, errors: dict) -> dt.datetime | None:
@@ -129,6 +121,11 @@ def order_clean(
             errors[f"lines[{i}].unit_price"] = [_("Give the unit price.")]
         if unit_price is not None and quantity:
             amount = (unit_price * quantity).quantize(CENT)
+            if not fits_column(amount) or not fits_column(total + amount):
+                errors[f"lines[{i}].quantity"] = [
+                    _("The order comes to more than ¥%(max)s; split it.") % {"max": max_amount()}
+                ]
+                continue
             total += amount
             lines.append(
                 {
@@ -199,10 +196,17 @@ def _resolve_customer(data: dict[str, Any], *, actor: Any, store: Store | None) 
         raise ValidationError({f"customer.{k}": v for k, v in exc.message_dict.items()}) from None
 
 
+@transaction.atomic
 def order_ingest(*, actor: Any, data: dict[str, Any], channel: str = "api") -> IngestResult:
-    """Record a paid order once. The (source, external_ref) pair is its idempotency key."""
+    """Record a paid order once. The (source, external_ref) pair is its idempotency key.
+
+    Sending the same order again returns the recorded one; the same number with other content is refused
+    (:class:`~guanxi.core.idempotency.IdempotencyConflict`).
+    """
     source = str(data.get("source") or "api").strip()[:32]
     ref = str(data.get("external_ref") or "").strip()
+    if ref and len(ref) <= 64:
+        idempotency_claim(scope="order", key=f"{source}:{ref}", params=dict(data), field="external_ref")
     existing = Order.objects.filter(source=source, external_ref=ref).first() if ref else None
     if existing is not None:
         return IngestResult(order=existing, created=False)
@@ -210,6 +214,11 @@ def order_ingest(*, actor: Any, data: dict[str, Any], channel: str = "api") -> I
     try:
         with transaction.atomic():
             customer = _resolve_customer(data, actor=actor, store=cleaned["store"])
+            if not fits_column(customer.total_spent + cleaned["paid_amount"]):
+                # The customer's running total is a money column too.
+                raise ValidationError(
+                    {"paid_amount": [_("The customer's total would exceed ¥%(max)s.") % {"max": max_amount()}]}
+                )
             order = _order_write(actor=actor, customer=customer, cleaned=cleaned, channel=channel)
     except IntegrityError:
         existing = Order.objects.filter(source=cleaned["source"], external_ref=cleaned["external_ref"]).first()
@@ -302,12 +311,25 @@ def refund_create(
     reason: str = "",
     refunded_at: Any = None,
     channel: str = "api",
+    fingerprint_params: dict[str, Any] | None = None,
 ) -> tuple[Refund, bool]:
-    """Refund part or all of an order once per reference; never more than was paid."""
+    """Refund part or all of an order once per reference; never more than was paid.
+
+    The same reference with other content (amount, lines, reason; or ``fingerprint_params``, what the
+    caller was asked) is refused as a reused idempotency key.
+    """
     errors: dict[str, list[str]] = {}
     ref = (external_ref or "").strip()
     if not ref:
         raise ValidationError({"external_ref": [_("Every refund needs its refund number.")]})
+    idempotency_claim(
+        scope="refund",
+        key=f"{order.pk}:{ref}",
+        params=fingerprint_params
+        if fingerprint_params is not None
+        else {"amount": amount, "lines": lines or [], "reason": reason, "refunded_at": refunded_at},
+        field="external_ref",
+    )
     existing = Refund.objects.filter(order=order, external_ref=ref).first()
     if existing:
         return existing, False

@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
 from guanxi.analytics.models import CustomerScore, ModelFit
+from guanxi.core.api.serializers import ModelSerializer
 
 
-class CustomerScoreSerializer(serializers.ModelSerializer):
+class CustomerScoreSerializer(ModelSerializer):
     customer_id = serializers.IntegerField(read_only=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     segment_label = serializers.CharField(source="get_segment_display", read_only=True)
@@ -64,7 +65,7 @@ class ClvBucketSerializer(serializers.Serializer):
     customers = serializers.IntegerField()
 
 
-class ModelFitSerializer(serializers.ModelSerializer):
+class ModelFitSerializer(ModelSerializer):
     class Meta:
         model = ModelFit
         fields = [

@@ -5,7 +5,6 @@ from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,9 +12,10 @@ from guanxi.analytics import selectors
 from guanxi.analytics.api import serializers as s
 from guanxi.analytics.models import CustomerScore, Segment
 from guanxi.analytics.views import REFRESH_ROLES
+from guanxi.core.api.pagination import KeysetPagination
 
 
-class ScorePagination(CursorPagination):
+class ScorePagination(KeysetPagination):
     ordering = "-customer_id"
     page_size = 50
     page_size_query_param = "page_size"

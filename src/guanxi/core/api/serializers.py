@@ -4,10 +4,46 @@ from __future__ import annotations
 
 import copy
 
+from django.db import models
 from rest_framework import serializers
 
+from guanxi.core.api import fields
 
-class FieldsOnceModelSerializer(serializers.ModelSerializer):
+
+class ModelSerializer(serializers.ModelSerializer):
+    """DRF's ``ModelSerializer`` with the strict fields: every app's model serializers derive from this one.
+
+    Decimal columns take exact decimal strings within their ``max_digits``/``decimal_places`` (no floats,
+    exponents, NaN; not negative unless the column allows it through ``allow_negative_decimals``); integer
+    columns take whole numbers within the column's range on every backend.
+    """
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: fields.MoneyField,
+        models.IntegerField: fields.IntegerField,
+        models.BigIntegerField: fields.IntegerField,
+        models.SmallIntegerField: fields.IntegerField,
+        models.PositiveIntegerField: fields.IntegerField,
+        models.PositiveSmallIntegerField: fields.IntegerField,
+        models.PositiveBigIntegerField: fields.IntegerField,
+    }
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if isinstance(model_field, models.IntegerField) and not isinstance(model_field, models.AutoField):
+            low, high = fields.INTEGER_RANGES.get(
+                model_field.get_internal_type(), (fields.BIGINT_MIN, fields.BIGINT_MAX)
+            )
+            kwargs["min_value"] = max(low, kwargs.get("min_value", low))
+            kwargs["max_value"] = min(high, kwargs.get("max_value", high))
+        if isinstance(model_field, models.DecimalField) and issubclass(field_class, fields.MoneyField):
+            if field_name in getattr(self.Meta, "allow_negative_decimals", ()):
+                kwargs["allow_negative"] = True
+        return field_class, kwargs
+
+
+class FieldsOnceModelSerializer(ModelSerializer):
     """A ``ModelSerializer`` that derives its fields from the model once per class, not once per instance.
 
     DRF rebuilds a model serializer's fields for every new serializer: it reads each model field's

@@ -2,7 +2,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from guanxi.core.api.serializers import FieldsOnceModelSerializer
+from guanxi.core.api import fields
+from guanxi.core.api.serializers import FieldsOnceModelSerializer, ModelSerializer
 from guanxi.customers.contacts import mask_value
 from guanxi.customers.models import (
     ContactPoint,
@@ -110,9 +111,9 @@ class CustomerInputSerializer(serializers.Serializer):
     interests = serializers.ListField(child=serializers.CharField(), required=False)
     preferences = serializers.DictField(required=False)
     is_key_account = serializers.BooleanField(required=False)
-    owner = serializers.IntegerField(required=False, allow_null=True)
+    owner = fields.IdField(required=False, allow_null=True)
     source = serializers.CharField(required=False, allow_blank=True)
-    home_store = serializers.IntegerField(required=False, allow_null=True)
+    home_store = fields.IdField(required=False, allow_null=True)
     custom_attributes = serializers.DictField(required=False)
     contacts = ContactPointInputSerializer(many=True, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
@@ -122,7 +123,7 @@ class CustomerInputSerializer(serializers.Serializer):
     )
 
 
-class TagSerializer(serializers.ModelSerializer):
+class TagSerializer(ModelSerializer):
     class Meta:
         model = Tag
         fields = ["id", "name", "color"]
@@ -132,7 +133,7 @@ class TagAssignSerializer(serializers.Serializer):
     tag = serializers.CharField(max_length=50)
 
 
-class NoteSerializer(serializers.ModelSerializer):
+class NoteSerializer(ModelSerializer):
     author = serializers.StringRelatedField()
 
     class Meta:
@@ -153,11 +154,11 @@ class TimelineEntrySerializer(FieldsOnceModelSerializer):
         return render(obj.kind, obj.data, obj.summary)
 
 
-class CustomAttributeSerializer(serializers.ModelSerializer):
+class CustomAttributeSerializer(ModelSerializer):
     class Meta:
         model = CustomAttribute
         fields = ["id", "key", "label", "type", "choices", "required", "min_value", "max_value", "max_length"]
 
 
 class MergeSerializer(serializers.Serializer):
-    merged = serializers.IntegerField(help_text=_("The customer folded into this one."))
+    merged = fields.IdField(help_text=_("The customer folded into this one."))

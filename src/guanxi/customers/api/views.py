@@ -1,22 +1,29 @@
 """Customer API: thin views over the customer services and selectors."""
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from guanxi.core.api.filters import IntegerFilter
 from guanxi.core.audit import audit_record
 from guanxi.customers import selectors, services
 from guanxi.customers.api import serializers as s
 from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, Tag
 
+EXPORT_FORMATS = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
 
 class CustomerFilter(filters.FilterSet):
     tag = filters.CharFilter(method="filter_tag")
-    home_store = filters.NumberFilter(field_name="home_store_id")
-    purchased_within_days = filters.NumberFilter(method="filter_purchased_within")
+    home_store = IntegerFilter(field_name="home_store_id", min_value=1)
+    purchased_within_days = IntegerFilter(method="filter_purchased_within", min_value=0, max_value=36_500)
 
     class Meta:
         model = Customer
@@ -31,6 +38,25 @@ class CustomerFilter(filters.FilterSet):
         from django.utils import timezone
 
         return queryset.filter(last_order_at__gte=timezone.now() - timedelta(days=int(value)))
+
+
+def _home_store_for(user, data: dict) -> dict:
+    """Store staff create customers in one of their stores, so the customer is theirs to see afterwards.
+
+    Without a ``home_store`` a clerk of one store creates in that store; otherwise the store must be named.
+    Checked before anything is written (an orphan nobody of the store could open was the old outcome).
+    """
+    if user.sees_all_stores:
+        return data
+    mine = sorted(user.stores.values_list("pk", flat=True))
+    store = data.get("home_store")
+    if store is None and data.get("owner") in (None, user.pk):
+        if len(mine) != 1:
+            raise ValidationError({"home_store": [_("Choose the store the customer belongs to.")]})
+        return {**data, "home_store": mine[0]}
+    if store is not None and store not in mine:
+        raise ValidationError({"home_store": [_("Choose one of your own stores.")]})
+    return data
 
 
 class CustomerViewSet(
@@ -78,13 +104,14 @@ class CustomerViewSet(
         tags = data.pop("tags", [])
         dates = data.pop("important_dates", [])
         force_new = data.pop("force_new", False)
+        data = _home_store_for(request.user, data)
         result = services.customer_create(
             actor=request.user, data=data, contacts=contacts, tags=tags, important_dates=dates, force_new=force_new
         )
         customer = self.get_queryset().get(pk=result.customer.pk) if result.created else result.customer
         if not result.created and not Customer.objects.visible_to(request.user).filter(pk=customer.pk).exists():
             return Response(
-                {"contacts": ["This phone or e-mail belongs to a customer of another store."]},
+                {"contacts": [_("This phone or e-mail belongs to a customer of another store.")]},
                 status=status.HTTP_409_CONFLICT,
             )
         body = s.CustomerDetailSerializer(customer, context=self.get_serializer_context()).data
@@ -203,19 +230,32 @@ class CustomerViewSet(
             ).data
         )
 
+    def perform_content_negotiation(self, request, force=False):
+        # ``format`` names the export's file type, not a DRF renderer (DRF answered 404 for csv/xlsx);
+        # the export's own answers are files, its errors JSON.
+        if self.action == "export":
+            renderer = JSONRenderer()
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
+
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=["csv", "xlsx"])], responses={(200, "text/csv"): bytes}
+        parameters=[OpenApiParameter("format", str, enum=["csv", "xlsx"], description="csv (default) or xlsx")],
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, EXPORT_FORMATS["xlsx"]): OpenApiTypes.BINARY,
+        },
     )
     @action(detail=False, methods=["get"], url_path="export")
     def export(self, request):
         from guanxi.customers.exports import export_response
 
+        fmt = request.query_params.get("format", "csv") or "csv"
+        if fmt not in EXPORT_FORMATS:
+            raise ValidationError({"format": [_("Choose csv or xlsx.")]})
         queryset = self.filter_queryset(
             selectors.customer_search(user=request.user, query=request.query_params.get("q", ""))
         )
-        return export_response(
-            user=request.user, queryset=queryset, fmt=request.query_params.get("format", "csv"), channel="api"
-        )
+        return export_response(user=request.user, queryset=queryset, fmt=fmt, channel="api")
 
 
 class TagViewSet(viewsets.ModelViewSet):

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from guanxi.core.api import fields
+from guanxi.core.api.serializers import ModelSerializer
 from guanxi.loyalty.models import (
     Coupon,
     CouponTemplate,
@@ -12,13 +14,13 @@ from guanxi.loyalty.models import (
 )
 
 
-class TierSerializer(serializers.ModelSerializer):
+class TierSerializer(ModelSerializer):
     class Meta:
         model = Tier
         fields = ["id", "name", "threshold", "points_multiplier", "discount_percent", "birthday_gift", "order"]
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(ModelSerializer):
     tier = serializers.CharField(source="tier.name", default="", read_only=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     store = serializers.CharField(source="store.code", default="", read_only=True)
@@ -49,11 +51,11 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class EnrolSerializer(serializers.Serializer):
-    customer_id = serializers.IntegerField()
+    customer_id = fields.IdField()
     invite_code = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class PointsEntrySerializer(serializers.ModelSerializer):
+class PointsEntrySerializer(ModelSerializer):
     order_ref = serializers.CharField(source="order.external_ref", default="", read_only=True)
 
     class Meta:
@@ -72,7 +74,7 @@ class PointsEntrySerializer(serializers.ModelSerializer):
         ]
 
 
-class WalletEntrySerializer(serializers.ModelSerializer):
+class WalletEntrySerializer(ModelSerializer):
     order_ref = serializers.CharField(source="order.external_ref", default="", read_only=True)
     store = serializers.CharField(source="store.code", default="", read_only=True)
 
@@ -93,7 +95,7 @@ class WalletEntrySerializer(serializers.ModelSerializer):
         ]
 
 
-class CouponTemplateSerializer(serializers.ModelSerializer):
+class CouponTemplateSerializer(ModelSerializer):
     class Meta:
         model = CouponTemplate
         fields = [
@@ -115,9 +117,10 @@ class CouponTemplateSerializer(serializers.ModelSerializer):
             "active",
         ]
         read_only_fields = ["issued_count"]
+        extra_kwargs = {"valid_days": {"min_value": 1, "max_value": 36_500}}
 
 
-class CouponSerializer(serializers.ModelSerializer):
+class CouponSerializer(ModelSerializer):
     template = serializers.CharField(source="template.name", read_only=True)
     kind = serializers.CharField(source="template.kind", read_only=True)
     order_ref = serializers.CharField(source="redeemed_order.external_ref", default="", read_only=True)
@@ -141,30 +144,30 @@ class CouponSerializer(serializers.ModelSerializer):
         ]
 
 
-class TopUpRuleSerializer(serializers.ModelSerializer):
+class TopUpRuleSerializer(ModelSerializer):
     class Meta:
         model = TopUpRule
         fields = ["id", "min_amount", "bonus", "active"]
 
 
-class ProgramSerializer(serializers.ModelSerializer):
+class ProgramSerializer(ModelSerializer):
     class Meta:
         model = ProgramSettings
         exclude = ["id", "updated_at"]
 
 
 class AmountSerializer(serializers.Serializer):
-    amount = serializers.CharField()
+    amount = fields.MoneyField(max_digits=12, allow_zero=False)
     reference = serializers.CharField(max_length=80)
 
 
 class RefundSerializer(serializers.Serializer):
-    amount = serializers.CharField(required=False, allow_blank=True)
+    amount = fields.MoneyField(max_digits=12, allow_zero=False, required=False, allow_blank=True, allow_null=True)
     reference = serializers.CharField(max_length=80)
 
 
 class PointsSerializer(serializers.Serializer):
-    points = serializers.IntegerField()
+    points = fields.model_integer_field(PointsEntry, "points")
     reason = serializers.CharField(max_length=200)
     reference = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
 
@@ -175,19 +178,19 @@ class StatusSerializer(serializers.Serializer):
 
 
 class IssueSerializer(serializers.Serializer):
-    customer_ids = serializers.ListField(child=serializers.IntegerField(), max_length=100000)
+    customer_ids = serializers.ListField(child=fields.IdField(), max_length=100000)
     reference = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class CheckoutLineSerializer(serializers.Serializer):
     sku = serializers.CharField(required=False, allow_blank=True)
     name = serializers.CharField(required=False, allow_blank=True)
-    quantity = serializers.IntegerField(default=1)
-    unit_price = serializers.CharField(required=False)
+    quantity = fields.IntegerField(default=1, min_value=1, max_value=100_000)
+    unit_price = fields.MoneyField(required=False)
 
 
 class CheckoutPriceSerializer(serializers.Serializer):
-    customer_id = serializers.IntegerField(required=False)
+    customer_id = fields.IdField(required=False)
     member_no = serializers.CharField(required=False)
     store = serializers.CharField(required=False, allow_blank=True)
     lines = CheckoutLineSerializer(many=True)
@@ -207,7 +210,9 @@ class CheckoutCommitSerializer(CheckoutPriceSerializer):
 class CheckoutRefundSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=80, help_text="The checkout's key.")
     reference = serializers.CharField(max_length=80, help_text="Refund number (idempotency key).")
-    amount = serializers.CharField(required=False, allow_blank=True, help_text="Empty: the rest of the order.")
+    amount = fields.MoneyField(
+        required=False, allow_blank=True, allow_null=True, allow_zero=False, help_text="Empty: the rest of the order."
+    )
 
 
 class QuoteSerializer(serializers.Serializer):

@@ -5,13 +5,15 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from guanxi.core.api import fields
+from guanxi.core.api.params import query_params
 from guanxi.customers.models import Customer
 from guanxi.loyalty import selectors, services
 from guanxi.loyalty.api import serializers as s
@@ -55,7 +57,15 @@ class CouponTemplateViewSet(viewsets.ModelViewSet):
         )
         serializer.save()
 
-    @extend_schema(request=s.IssueSerializer, responses=s.CouponSerializer(many=True))
+    @extend_schema(
+        request=s.IssueSerializer,
+        responses={
+            201: inline_serializer(
+                "CouponIssueResult",
+                {"issued": serializers.IntegerField(), "codes": serializers.ListField(child=serializers.CharField())},
+            )
+        },
+    )
     @action(detail=True, methods=["post"])
     def issue(self, request, pk=None):
         """Issue one coupon to each listed customer (set-based; all or nothing)."""
@@ -72,8 +82,8 @@ class CouponViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.CouponSerializer
 
     def get_queryset(self):
-        cid = self.request.query_params.get("customer_id")
-        qs = selectors.coupon_list(user=self.request.user, customer_id=int(cid) if str(cid).isdigit() else None)
+        cid = query_params(self.request, customer_id=fields.IdField())["customer_id"]
+        qs = selectors.coupon_list(user=self.request.user, customer_id=cid)
         st = self.request.query_params.get("status")
         return qs.filter(status=st) if st else qs
 
@@ -101,7 +111,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         q = self.request.query_params.get("q")
         return qs.filter(Q(member_no=q) | Q(invite_code=q.upper())) if q else qs
 
-    @extend_schema(request=s.EnrolSerializer, responses=s.MembershipSerializer)
+    @extend_schema(request=s.EnrolSerializer, responses={201: s.MembershipSerializer, 200: s.MembershipSerializer})
     def create(self, request):
         data = s.EnrolSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -128,7 +138,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(serializer(page, many=True).data)
 
-    @extend_schema(request=s.AmountSerializer, responses=s.WalletEntrySerializer)
+    @extend_schema(request=s.AmountSerializer, responses={201: s.WalletEntrySerializer, 200: s.WalletEntrySerializer})
     @action(detail=True, methods=["post"], url_path="top-up")
     def top_up(self, request, pk=None):
         data = s.AmountSerializer(data=request.data)
@@ -141,7 +151,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             s.WalletEntrySerializer(entry).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
-    @extend_schema(request=s.RefundSerializer, responses=s.WalletEntrySerializer)
+    @extend_schema(request=s.RefundSerializer, responses={201: s.WalletEntrySerializer, 200: s.WalletEntrySerializer})
     @action(detail=True, methods=["post"], url_path="wallet-refund")
     def wallet_refund(self, request, pk=None):
         _require_manager(request.user)
@@ -154,7 +164,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             s.WalletEntrySerializer(entry).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
-    @extend_schema(request=s.PointsSerializer, responses=s.PointsEntrySerializer)
+    @extend_schema(request=s.PointsSerializer, responses={201: s.PointsEntrySerializer})
     @action(detail=True, methods=["post"], url_path="points-adjust")
     def points_adjust(self, request, pk=None):
         _require_manager(request.user)
@@ -163,7 +173,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         entry = services.points_adjust(actor=request.user, membership=self.get_object(), **data.validated_data)
         return Response(s.PointsEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.PointsSerializer, responses=s.PointsEntrySerializer)
+    @extend_schema(request=s.PointsSerializer, responses={201: s.PointsEntrySerializer, 200: s.PointsEntrySerializer})
     @action(detail=True, methods=["post"], url_path="points-redeem")
     def points_redeem(self, request, pk=None):
         data = s.PointsSerializer(data=request.data)
@@ -225,7 +235,7 @@ class CheckoutCommitView(APIView):
 
 
 class CheckoutRefundView(APIView):
-    @extend_schema(request=s.CheckoutRefundSerializer, responses=dict)
+    @extend_schema(request=s.CheckoutRefundSerializer, responses={201: dict, 200: dict})
     def post(self, request):
         """Refund a committed checkout (in part or in full): returns points used, stored value, maybe the coupon."""
         ser = s.CheckoutRefundSerializer(data=request.data)

@@ -1,9 +1,11 @@
 from rest_framework import serializers
 
+from guanxi.core.api import fields
+from guanxi.core.api.serializers import ModelSerializer
 from guanxi.messaging.models import Channel, Consent, Message, MessageTemplate, Purpose
 
 
-class TemplateSerializer(serializers.ModelSerializer):
+class TemplateSerializer(ModelSerializer):
     class Meta:
         model = MessageTemplate
         fields = [
@@ -23,7 +25,7 @@ class TemplateSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True, default="")
     template_name = serializers.CharField(source="template.name", read_only=True, default="")
 
@@ -58,7 +60,7 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ConsentSerializer(serializers.ModelSerializer):
+class ConsentSerializer(ModelSerializer):
     class Meta:
         model = Consent
         fields = ["id", "customer", "channel", "purpose", "granted", "source", "evidence", "actor", "at"]
@@ -69,6 +71,6 @@ class EnqueueSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices)
     purpose = serializers.ChoiceField(choices=Purpose.choices, required=False, allow_blank=True, default="")
     template_code = serializers.SlugField(max_length=64)
-    customer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=100_000)
+    customer_ids = serializers.ListField(child=fields.IdField(), min_length=1, max_length=100_000)
     context = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
     dedupe_key = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")

@@ -8,14 +8,17 @@ import time
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
-from rest_framework import mixins, permissions, status, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from guanxi.core.api import fields
+from guanxi.core.api.params import query_params
+from guanxi.core.idempotency import idempotency_claim
 from guanxi.customers.models import Customer
 from guanxi.messaging import selectors, services, webhooks
 from guanxi.messaging.api.serializers import (
@@ -56,14 +59,17 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         params = self.request.query_params
+        checked = query_params(
+            self.request, date_from=serializers.DateField(), date_to=serializers.DateField(), customer=fields.IdField()
+        )
         return selectors.message_list(
             user=self.request.user,
             status=params.get("status", ""),
             channel=params.get("channel", ""),
             template_code=params.get("template", ""),
-            date_from=parse_date(params.get("date_from", "") or "") if params.get("date_from") else None,
-            date_to=parse_date(params.get("date_to", "") or "") if params.get("date_to") else None,
-            customer_id=int(params["customer"]) if params.get("customer", "").isdigit() else None,
+            date_from=checked["date_from"],
+            date_to=checked["date_to"],
+            customer_id=checked["customer"],
         )
 
     @action(detail=True, methods=["post"])
@@ -79,9 +85,9 @@ class ConsentViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.Ge
 
     def get_queryset(self):
         qs = Consent.objects.filter(customer_id__in=Customer.objects.visible_to(self.request.user).values("id"))
-        customer = self.request.query_params.get("customer", "")
-        if customer.isdigit():
-            qs = qs.filter(customer_id=int(customer))
+        customer = query_params(self.request, customer=fields.IdField())["customer"]
+        if customer is not None:
+            qs = qs.filter(customer_id=customer)
         return qs
 
     def perform_create(self, serializer):
@@ -101,6 +107,21 @@ class ConsentViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.Ge
 
 
 class EnqueueView(APIView):
+    @extend_schema(
+        request=EnqueueSerializer,
+        responses={
+            202: inline_serializer(
+                "EnqueueResult",
+                {
+                    "batch_ref": serializers.CharField(),
+                    "queued": serializers.IntegerField(),
+                    "deferred": serializers.IntegerField(),
+                    "duplicates": serializers.IntegerField(),
+                    "suppressed": serializers.DictField(child=serializers.IntegerField()),
+                },
+            )
+        },
+    )
     def post(self, request):
         if not can_manage(request.user):
             raise PermissionDenied
@@ -112,6 +133,20 @@ class EnqueueView(APIView):
         if ids - visible:
             raise ValidationError(
                 {"customer_ids": [_("Unknown customers: %(ids)s.") % {"ids": sorted(ids - visible)[:20]}]}
+            )
+        if data["dedupe_key"]:
+            # A batch key reused for another message or other recipients is refused, not silently skipped.
+            idempotency_claim(
+                scope="message-batch",
+                key=data["dedupe_key"],
+                params={
+                    "channel": data["channel"],
+                    "purpose": data["purpose"],
+                    "template_code": data["template_code"],
+                    "customer_ids": sorted(ids),
+                    "context": data["context"],
+                },
+                field="dedupe_key",
             )
         result = services.message_enqueue(
             channel=data["channel"],

@@ -1,15 +1,17 @@
 from rest_framework import serializers
 
+from guanxi.core.api import fields
+from guanxi.core.api.serializers import ModelSerializer
 from guanxi.sales.models import Order, OrderLine, Product, ProductCategory, Refund
 
 
-class ProductCategorySerializer(serializers.ModelSerializer):
+class ProductCategorySerializer(ModelSerializer):
     class Meta:
         model = ProductCategory
         fields = ["id", "code", "name", "parent", "warranty_months", "service_interval_days"]
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(ModelSerializer):
     category = serializers.SlugRelatedField(
         slug_field="code", queryset=ProductCategory.objects.all(), allow_null=True, required=False
     )
@@ -19,15 +21,15 @@ class ProductSerializer(serializers.ModelSerializer):
         fields = ["id", "sku", "name", "category", "price", "warranty_months", "service_interval_days", "is_active"]
 
 
-class OrderLineSerializer(serializers.ModelSerializer):
+class OrderLineSerializer(ModelSerializer):
     class Meta:
         model = OrderLine
         fields = ["id", "sku", "name", "quantity", "unit_price", "amount", "refunded_quantity"]
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(ModelSerializer):
     lines = OrderLineSerializer(many=True, read_only=True)
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Order
@@ -51,8 +53,8 @@ class OrderSerializer(serializers.ModelSerializer):
 class OrderLineInputSerializer(serializers.Serializer):
     sku = serializers.CharField(required=False, allow_blank=True)
     name = serializers.CharField(required=False, allow_blank=True)
-    quantity = serializers.IntegerField(required=False, default=1)
-    unit_price = serializers.CharField(required=False, allow_blank=True)
+    quantity = fields.IntegerField(required=False, default=1, min_value=1, max_value=100_000)
+    unit_price = fields.MoneyField(required=False, allow_null=True, allow_blank=True)
 
 
 class OrderCustomerInputSerializer(serializers.Serializer):
@@ -67,28 +69,28 @@ class OrderInputSerializer(serializers.Serializer):
     external_ref = serializers.CharField(max_length=64)
     source = serializers.CharField(max_length=32, required=False, default="api")
     ordered_at = serializers.CharField(required=False)
-    customer_id = serializers.IntegerField(required=False)
+    customer_id = fields.IdField(required=False)
     customer = OrderCustomerInputSerializer(required=False)
     store = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     payment_method = serializers.CharField(required=False)
-    discount_amount = serializers.CharField(required=False)
-    paid_amount = serializers.CharField(required=False)
+    discount_amount = fields.MoneyField(required=False)
+    paid_amount = fields.MoneyField(required=False)
     lines = OrderLineInputSerializer(many=True)
 
 
 class RefundLineInputSerializer(serializers.Serializer):
-    order_line = serializers.IntegerField()
-    quantity = serializers.IntegerField()
+    order_line = fields.IdField()
+    quantity = fields.IntegerField(min_value=1, max_value=100_000)
 
 
 class RefundInputSerializer(serializers.Serializer):
     external_ref = serializers.CharField(max_length=64)
-    amount = serializers.CharField(required=False)
+    amount = fields.MoneyField(required=False, allow_zero=False)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     lines = RefundLineInputSerializer(many=True, required=False)
 
 
-class RefundSerializer(serializers.ModelSerializer):
+class RefundSerializer(ModelSerializer):
     class Meta:
         model = Refund
         fields = ["id", "order", "external_ref", "amount", "reason", "refunded_at"]

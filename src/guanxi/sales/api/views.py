@@ -7,7 +7,7 @@ import json
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -69,7 +69,14 @@ class OrderWebhookView(APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(request=s.OrderInputSerializer, responses={201: s.OrderSerializer, 200: s.OrderSerializer})
+    @extend_schema(
+        request=s.OrderInputSerializer,
+        responses={
+            201: s.OrderSerializer,
+            200: s.OrderSerializer,
+            503: OpenApiResponse(description="Webhooks are not configured (no GUANXI_WEBHOOK_SECRET)."),
+        },
+    )
     def post(self, request):
         secret = settings.GUANXI_WEBHOOK_SECRET
         if not secret:

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from guanxi.core.idempotency import IdempotencyConflict
 from guanxi.core.models import Event
 from guanxi.customers.models import Customer, TimelineEntry
 from guanxi.customers.tests.factories import make_customer
@@ -38,7 +39,9 @@ def test_order_ingest_records_lines_totals_customer_and_stats(store_a, coat):
     assert result.created
     assert order.total_amount == Decimal("977.00") and order.paid_amount == Decimal("967.00")
     assert [(ln.name, ln.quantity, ln.amount) for ln in order.lines.order_by("id")] == [
-        ("羊毛大衣", 1, Decimal("899.00")), ("连裤袜", 2, Decimal("78.00"))]
+        ("羊毛大衣", 1, Decimal("899.00")),
+        ("连裤袜", 2, Decimal("78.00")),
+    ]
     customer = order.customer
     assert customer.home_store == store_a
     customer.refresh_from_db()
@@ -50,12 +53,25 @@ def test_order_ingest_records_lines_totals_customer_and_stats(store_a, coat):
 
 def test_replaying_an_order_changes_nothing(store_a, coat):
     first = order_ingest(actor=None, data=ORDER)
-    counts = (Order.objects.count(), OrderLine.objects.count(), Event.objects.count(), TimelineEntry.objects.count(),
-              Customer.objects.count())
-    again = order_ingest(actor=None, data={**ORDER, "lines": [{"name": "x", "quantity": 9, "unit_price": "1.00"}]})
+    counts = (
+        Order.objects.count(),
+        OrderLine.objects.count(),
+        Event.objects.count(),
+        TimelineEntry.objects.count(),
+        Customer.objects.count(),
+    )
+    again = order_ingest(actor=None, data=dict(ORDER))
     assert not again.created and again.order.pk == first.order.pk
-    assert (Order.objects.count(), OrderLine.objects.count(), Event.objects.count(), TimelineEntry.objects.count(),
-            Customer.objects.count()) == counts
+    # The same order number with other lines is not a replay: refused, and still nothing written.
+    with pytest.raises(IdempotencyConflict):
+        order_ingest(actor=None, data={**ORDER, "lines": [{"name": "x", "quantity": 9, "unit_price": "1.00"}]})
+    assert (
+        Order.objects.count(),
+        OrderLine.objects.count(),
+        Event.objects.count(),
+        TimelineEntry.objects.count(),
+        Customer.objects.count(),
+    ) == counts
     first.order.customer.refresh_from_db()
     assert first.order.customer.order_count == 1
 
@@ -91,11 +107,16 @@ def test_refund_is_idempotent_bounded_and_updates_stats(store_a):
     customer = make_customer(store=store_a)
     order = make_order(customer=customer, lines=[{"name": "鞋", "quantity": 2, "unit_price": "300.00"}])
     line = order.lines.get()
-    refund, created = refund_create(actor=None, order=order, external_ref="R1", lines=[{"order_line": line.pk,
-                                                                                        "quantity": 1}])
+    refund, created = refund_create(
+        actor=None, order=order, external_ref="R1", lines=[{"order_line": line.pk, "quantity": 1}]
+    )
     assert created and refund.amount == Decimal("300.00")
-    again, created_again = refund_create(actor=None, order=order, external_ref="R1", amount="600.00")
+    again, created_again = refund_create(
+        actor=None, order=order, external_ref="R1", lines=[{"order_line": line.pk, "quantity": 1}]
+    )
     assert not created_again and again.pk == refund.pk
+    with pytest.raises(IdempotencyConflict):  # the same refund number for another amount is not a replay
+        refund_create(actor=None, order=order, external_ref="R1", amount="600.00")
     with pytest.raises(ValidationError) as exc:
         refund_create(actor=None, order=order, external_ref="R2", amount="300.01")
     assert "amount" in exc.value.message_dict
@@ -121,8 +142,9 @@ def test_webhook_requires_a_valid_signature_and_is_idempotent(client, settings, 
     body = json.dumps({**ORDER, "external_ref": "WEB-1"}).encode()
     sig = "sha256=" + hmac.new(b"s3cret-webhook-key", body, hashlib.sha256).hexdigest()
     url = "/api/webhooks/orders/"
-    assert client.post(url, body, content_type="application/json", HTTP_X_GUANXI_SIGNATURE="sha256=00").status_code \
-        == 401
+    assert (
+        client.post(url, body, content_type="application/json", HTTP_X_GUANXI_SIGNATURE="sha256=00").status_code == 401
+    )
     assert client.post(url, body, content_type="application/json", HTTP_X_GUANXI_SIGNATURE=sig).status_code == 201
     assert client.post(url, body, content_type="application/json", HTTP_X_GUANXI_SIGNATURE=sig).status_code == 200
     assert Order.objects.filter(external_ref="WEB-1", source="pos").count() == 1
@@ -131,8 +153,13 @@ def test_webhook_requires_a_valid_signature_and_is_idempotent(client, settings, 
 def test_order_list_runs_constant_queries(api_admin, store_a, django_assert_num_queries):
     customer = make_customer(store=store_a)
     for _ in range(3):
-        make_order(customer=customer, lines=[{"name": "a", "quantity": 1, "unit_price": "1.00"},
-                                             {"name": "b", "quantity": 1, "unit_price": "2.00"}])
+        make_order(
+            customer=customer,
+            lines=[
+                {"name": "a", "quantity": 1, "unit_price": "1.00"},
+                {"name": "b", "quantity": 1, "unit_price": "2.00"},
+            ],
+        )
     # session/token auth, the page of orders (with store and customer joined), their lines
     with django_assert_num_queries(3):
         assert len(api_admin.get("/api/orders/").json()["results"]) == 3

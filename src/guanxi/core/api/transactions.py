@@ -1,0 +1,42 @@
+"""One transaction per API write: a request that changes data either completes or leaves nothing.
+
+Every non-safe request under ``/api/`` runs inside ``transaction.atomic``; an exception rolls it back,
+and so does any error answer (4xx/5xx), whichever layer produced it (a serializer, a service, a check in
+the view after the service wrote). Reads are left alone: on SQLite (``BEGIN IMMEDIATE``) wrapping them
+would serialise every page view behind the writer.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class AtomicApiWritesMiddleware:
+    prefix = "/api/"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method in SAFE_METHODS or not request.path.startswith(self.prefix):
+            return self.get_response(request)
+        with transaction.atomic():
+            response = self.get_response(request)
+            if response.status_code >= 400 and not _keeps_writes_on_error(request):
+                transaction.set_rollback(True)
+        return response
+
+
+def keep_writes_on_error(view):
+    """For a view whose error answers must still keep what they recorded (e.g. a failed sign-in counter)."""
+    view.keep_writes_on_error = True
+    return view
+
+
+def _keeps_writes_on_error(request) -> bool:
+    match = getattr(request, "resolver_match", None)
+    func = getattr(match, "func", None)
+    cls = getattr(func, "cls", None) or getattr(func, "view_class", None)
+    return bool(getattr(func, "keep_writes_on_error", False) or getattr(cls, "keep_writes_on_error", False))
