@@ -308,7 +308,7 @@ def customer_update(*, actor: Any, customer: Customer, data: dict[str, Any], cha
         "custom_attributes": dict(customer.custom_attributes)
     }
     cleaned = _clean_profile(data, instance=customer)
-    if getattr(cleaned.get("home_store"), "pk", None) != customer.home_store_id:
+    if getattr(cleaned.get("home_store"), "pk", None) != before["home_store"]:  # (the form set it on customer)
         _check_home_store(actor, cleaned.get("home_store"))
     for name, value in cleaned.items():
         setattr(customer, name, value)
