@@ -18,9 +18,7 @@ def b_customer(store_b):
 @pytest.mark.parametrize(
     "contact", [{"kind": "phone", "value": "139 1111 2222"}, {"kind": "email", "value": "zeta@example.com"}]
 )
-def test_a_contact_of_another_stores_customer_answers_as_an_unknown_contact_would(
-    api_a, store_a, b_customer, contact
-):
+def test_a_contact_of_another_stores_customer_answers_as_an_unknown_contact_would(api_a, store_a, b_customer, contact):
     unknown = api_a.post(
         "/api/customers/", {"name": "新客", "contacts": [{"kind": "phone", "value": "13700001111"}]}, format="json"
     )

@@ -5,15 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messaging', '0001_messaging_initial'),
+        ("messaging", "0001_messaging_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='message',
-            name='template',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='messaging.messagetemplate', verbose_name='template'),
+            model_name="message",
+            name="template",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                to="messaging.messagetemplate",
+                verbose_name="template",
+            ),
         ),
     ]

@@ -21,9 +21,7 @@ def manager(store_a):
 
 def test_a_used_template_cannot_be_deleted_and_the_log_keeps_it(manager, store_b):
     template = make_template(code="otp", purpose="transactional", body="验证码{code}")
-    message_enqueue(
-        channel="sms", template_code="otp", customer_ids=[make_customer(store=store_b).pk], dispatch=False
-    )
+    message_enqueue(channel="sms", template_code="otp", customer_ids=[make_customer(store=store_b).pk], dispatch=False)
     response = manager.delete(f"/api/messaging/templates/{template.pk}/")
     assert response.status_code == 409
     assert "deactivate" in response.json()["detail"]
@@ -31,9 +29,10 @@ def test_a_used_template_cannot_be_deleted_and_the_log_keeps_it(manager, store_b
     with pytest.raises(ProtectedError):  # the admin site and any other path alike
         template.delete()
     # Deactivating is the way out, and leaves the log as it was.
-    assert manager.patch(
-        f"/api/messaging/templates/{template.pk}/", {"is_active": False}, format="json"
-    ).status_code == 200
+    assert (
+        manager.patch(f"/api/messaging/templates/{template.pk}/", {"is_active": False}, format="json").status_code
+        == 200
+    )
     assert Message.objects.get().template_id == template.pk
 
 

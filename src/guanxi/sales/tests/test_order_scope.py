@@ -51,9 +51,7 @@ def test_an_order_by_another_stores_customers_contact_goes_to_a_customer_of_ones
 
 
 def test_an_order_in_another_store_is_refused_before_anything_is_written(api_a, store_b):
-    response = api_a.post(
-        "/api/orders/", _order(store=store_b.code, customer={"phone": "13700001111"}), format="json"
-    )
+    response = api_a.post("/api/orders/", _order(store=store_b.code, customer={"phone": "13700001111"}), format="json")
     assert response.status_code == 400
     assert "store" in response.json()
     assert not Order.objects.exists() and not Customer.objects.exists()

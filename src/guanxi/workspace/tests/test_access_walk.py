@@ -277,7 +277,7 @@ def _path_value(world, path: str, name: str, own: bool = False) -> int:
 
 def _b_values(world) -> dict:
     """Store B's identifiers, by the names API fields and form fields give them."""
-    customer, order = world["customer"], world["order"]
+    customer = world["customer"]
     return {
         "customer_id": customer.pk,
         "customer": customer.pk,
@@ -416,7 +416,8 @@ def test_store_a_staff_has_no_effect_on_store_b_through_any_api_operation(world,
         url = re.sub(r"\{(\w+)\}", lambda m, p=path, o=own: str(_path_value(world, p, m.group(1), o)), path)
         call = getattr(client, method)
         if method == "get":
-            requests = [lambda call=call, url=url, q=_query(operation, values): call(url, q)]
+            query = _query(operation, values)
+            requests = [lambda call=call, url=url, q=query: call(url, q)]
         else:
             requests = [
                 lambda call=call, url=url, body=body: call(url, body, format="json")
