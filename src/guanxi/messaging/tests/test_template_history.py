@@ -24,7 +24,7 @@ def test_a_used_template_cannot_be_deleted_and_the_log_keeps_it(manager, store_b
     message_enqueue(channel="sms", template_code="otp", customer_ids=[make_customer(store=store_b).pk], dispatch=False)
     response = manager.delete(f"/api/messaging/templates/{template.pk}/")
     assert response.status_code == 409
-    assert "deactivate" in response.json()["detail"]
+    assert "停用" in response.json()["detail"]  # "deactivate it instead", in the default zh-Hans
     assert Message.objects.get().template_id == template.pk
     with pytest.raises(ProtectedError):  # the admin site and any other path alike
         template.delete()
