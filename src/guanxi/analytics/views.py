@@ -13,12 +13,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from guanxi.accounts.models import Role
+from guanxi.accounts.permissions import can
 from guanxi.analytics import selectors
 from guanxi.analytics.models import SEGMENT_EXPLANATIONS, Segment
-
-#: Who may start a refresh from the web page (it rewrites every score).
-REFRESH_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.ANALYST})
 
 #: Chart libraries the workspace may ship under static/vendor/, in order of preference.
 CHART_LIBRARIES = (
@@ -43,7 +40,7 @@ def _chart_context() -> dict:
 
 
 def _can_refresh(user) -> bool:
-    return user.is_superuser or user.role in REFRESH_ROLES
+    return can(user, "analytics.refresh")
 
 
 @login_required

@@ -13,6 +13,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from guanxi.accounts.permissions import default_store_id, is_store_scoped, may_use_store
 from guanxi.core.audit import audit_record
 from guanxi.core.crypto import blind_index
 from guanxi.core.events import event_record
@@ -124,14 +125,24 @@ def _clean_contacts(contacts: list[ContactInput | dict]) -> list[tuple[ContactIn
     return out
 
 
-def customer_find_existing(cleaned_contacts) -> tuple[Customer | None, str]:
-    """The customer who already owns one of these phones or e-mails (phone wins over e-mail)."""
+def customer_find_existing(cleaned_contacts, *, actor: Any = None) -> tuple[Customer | None, str]:
+    """The customer who already owns one of these phones or e-mails (phone wins over e-mail).
+
+    With an ``actor`` only customers the actor may see are matched (``visible_to``): a phone known
+    to another store is, to this actor, an unknown phone, so nothing about the other store leaks.
+    """
+    among = Customer.objects.visible_to(actor) if actor is not None else Customer.objects.all()
     for kind in ("phone", "email"):
         indexes = [idx for item, _v, idx, _l4 in cleaned_contacts if item.kind == kind and idx]
         if not indexes:
             continue
         contact = (
-            ContactPoint.objects.filter(kind=kind, value_index__in=indexes, customer__merged_into__isnull=True)
+            ContactPoint.objects.filter(
+                kind=kind,
+                value_index__in=indexes,
+                customer__merged_into__isnull=True,
+                customer__in=among.values("pk"),
+            )
             .select_related("customer")
             .order_by("customer_id")
             .first()
@@ -158,10 +169,13 @@ def customer_create(
     """
     cleaned_contacts = _clean_contacts(contacts or [])
     if not force_new:
-        existing, matched_by = customer_find_existing(cleaned_contacts)
+        existing, matched_by = customer_find_existing(cleaned_contacts, actor=_user(actor))
         if existing is not None:
             return CustomerCreateResult(customer=existing, created=False, matched_by=matched_by)
+    if is_store_scoped(actor) and data.get("home_store") in (None, ""):
+        data = {**data, "home_store": default_store_id(actor)}
     profile = _clean_profile(data)
+    _check_home_store(actor, profile.get("home_store"))
     dates = _clean_important_dates(important_dates or [])
     customer = Customer(**profile)
     _derive(customer)
@@ -206,6 +220,18 @@ def customer_create(
         changes={"fields": sorted(profile)},
     )
     return CustomerCreateResult(customer=customer, created=True, contacts_added=added)
+
+
+def _user(actor: Any) -> Any:
+    """The signed-in user behind ``actor``, or None for the system (webhooks, workers)."""
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _check_home_store(actor: Any, store: Any) -> None:
+    """Store-bound staff put customers only in their own stores; admins anywhere; the system anywhere."""
+    store_id = getattr(store, "pk", store)
+    if not may_use_store(_user(actor), store_id):
+        raise ValidationError({"home_store": [_("Choose one of your own stores as the home store.")]})
 
 
 def _derive(customer: Customer) -> None:
@@ -293,6 +319,8 @@ def customer_update(*, actor: Any, customer: Customer, data: dict[str, Any], cha
         "custom_attributes": dict(customer.custom_attributes)
     }
     cleaned = _clean_profile(data, instance=customer)
+    if getattr(cleaned.get("home_store"), "pk", None) != before["home_store"]:  # (the form set it on customer)
+        _check_home_store(actor, cleaned.get("home_store"))
     for name, value in cleaned.items():
         setattr(customer, name, value)
     _derive(customer)

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from guanxi.accounts.models import Role
+from guanxi.accounts.permissions import can, can_change
 from guanxi.customers.models import Customer
 from guanxi.loyalty import selectors, services
 from guanxi.loyalty.forms import (
@@ -26,11 +26,9 @@ from guanxi.loyalty.forms import (
 )
 from guanxi.loyalty.models import CouponTemplate, Membership, Tier, TopUpRule
 
-MANAGE_ROLES = {Role.ADMIN, Role.MANAGER, Role.MARKETER}
-
 
 def can_manage(user) -> bool:
-    return user.is_superuser or getattr(user, "role", None) in MANAGE_ROLES
+    return can(user, "loyalty.manage")
 
 
 def _require_manager(user) -> None:
@@ -219,7 +217,8 @@ def program(request):
     settings = services.program()
     form = ProgramForm(request.POST or None, instance=settings)
     if request.method == "POST":
-        _require_manager(request.user)
+        if not can_change(request.user, services.program()):
+            raise PermissionDenied
         if form.is_valid():
             form.save()
             flash.success(request, _("Program saved."))
@@ -238,7 +237,8 @@ def program(request):
 
 
 def _edit(request, model, form_class, pk, title):
-    _require_manager(request.user)
+    if not can_change(request.user, model):
+        raise PermissionDenied
     instance = get_object_or_404(model, pk=pk) if pk else None
     form = form_class(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():

@@ -122,8 +122,9 @@ class Message(models.Model):
     )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
+    # PROTECT: a template that was used is history; deactivate it (is_active) instead of deleting it.
     template = models.ForeignKey(
-        MessageTemplate, verbose_name=_("template"), null=True, blank=True, on_delete=models.SET_NULL
+        MessageTemplate, verbose_name=_("template"), null=True, blank=True, on_delete=models.PROTECT
     )
     template_code = models.CharField(_("template code"), max_length=64, blank=True)
     provider_template_code = models.CharField(max_length=64, blank=True)

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from guanxi.accounts.models import Role
+from guanxi.accounts.permissions import can, can_change
 from guanxi.customers.models import Customer
 from guanxi.customers.selectors import customer_detail
 from guanxi.messaging import selectors, services
@@ -18,11 +18,10 @@ from guanxi.messaging.models import Message, MessageTemplate
 from guanxi.messaging.rendering import VARIABLES, preview
 
 PAGE_SIZE = 50
-MANAGE_ROLES = {Role.ADMIN, Role.MANAGER, Role.MARKETER}
 
 
 def can_manage(user) -> bool:
-    return user.is_superuser or getattr(user, "role", None) in MANAGE_ROLES
+    return can(user, "messaging.manage")
 
 
 def _require_manager(user) -> None:
@@ -102,13 +101,14 @@ def template_list(request):
     return render(
         request,
         "messaging/templates.html",
-        {"templates": selectors.template_list(), "can_manage": can_manage(request.user)},
+        {"templates": selectors.template_list(), "can_manage": can_change(request.user, MessageTemplate)},
     )
 
 
 @login_required
 def template_edit(request, pk: int | None = None):
-    _require_manager(request.user)
+    if not can_change(request.user, MessageTemplate):
+        raise PermissionDenied
     instance = get_object_or_404(MessageTemplate, pk=pk) if pk else None
     form = TemplateForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid() and "preview" not in request.POST:

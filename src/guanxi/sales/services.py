@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from guanxi.accounts.models import Store
+from guanxi.accounts.permissions import may_use_store
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
 from guanxi.core.idempotency import idempotency_claim
@@ -162,23 +163,28 @@ def order_clean(
     }
 
 
+def _customers_for(actor: Any):
+    """The customers an order may go to: those the actor sees (``visible_to``); every one for the system."""
+    if getattr(actor, "is_authenticated", False):
+        return Customer.objects.visible_to(actor)
+    return Customer.objects.filter(merged_into__isnull=True)
+
+
 def _resolve_customer(data: dict[str, Any], *, actor: Any, store: Store | None) -> Customer:
+    """Find or create the buyer, only among the customers the actor may see; writes only for a new buyer."""
     customer_id = data.get("customer_id")
     if customer_id not in (None, ""):
-        qs = (
-            Customer.objects.visible_to(actor)
-            if actor is not None
-            else Customer.objects.filter(merged_into__isnull=True)
-        )
-        customer = qs.filter(pk=customer_id).first() if str(customer_id).isdigit() else None
+        visible = _customers_for(actor)
+        customer = visible.filter(pk=customer_id).first() if str(customer_id).isdigit() else None
         if customer is None:
             merged = (
-                Customer.objects.filter(pk=customer_id).exclude(merged_into=None).first()
+                Customer.objects.filter(pk=customer_id).exclude(merged_into=None).values("merged_into_id").first()
                 if str(customer_id).isdigit()
                 else None
             )
-            if merged is not None:
-                return Customer.objects.get(pk=merged.merged_into_id)
+            survivor = visible.filter(pk=merged["merged_into_id"]).first() if merged else None
+            if survivor is not None:
+                return survivor
             raise ValidationError({"customer_id": [_("There is no customer #%(id)s.") % {"id": customer_id}]})
         return customer
     person = data.get("customer")
@@ -193,7 +199,23 @@ def _resolve_customer(data: dict[str, Any], *, actor: Any, store: Store | None) 
     try:
         return customer_create(actor=actor, data=profile, contacts=contacts, channel="order").customer
     except ValidationError as exc:
-        raise ValidationError({f"customer.{k}": v for k, v in exc.message_dict.items()}) from None
+        raise ValidationError(
+            {("store" if k == "home_store" else f"customer.{k}"): v for k, v in exc.message_dict.items()}
+        ) from None
+
+
+def _replay(existing: Order, actor: Any) -> IngestResult:
+    """A replayed order number answers with the order, if the actor may see it.
+
+    The (source, external_ref) key is one namespace for every channel (a POS webhook and the API deliver
+    the same sale), so a number taken by another store cannot be reused. The refusal says only that the
+    number is taken: not by which store, for which customer, or anything of the order.
+    """
+    if _customers_for(actor).filter(pk=existing.customer_id).exists():
+        return IngestResult(order=existing, created=False)
+    raise ValidationError(
+        {"external_ref": [_("This order number is already in use; give the order number of a new sale.")]}
+    )
 
 
 @transaction.atomic
@@ -209,8 +231,12 @@ def order_ingest(*, actor: Any, data: dict[str, Any], channel: str = "api") -> I
         idempotency_claim(scope="order", key=f"{source}:{ref}", params=dict(data), field="external_ref")
     existing = Order.objects.filter(source=source, external_ref=ref).first() if ref else None
     if existing is not None:
-        return IngestResult(order=existing, created=False)
+        return _replay(existing, actor)
     cleaned = order_clean(data)
+    if cleaned["store"] is not None and not may_use_store(
+        actor if getattr(actor, "is_authenticated", False) else None, cleaned["store"].pk
+    ):
+        raise ValidationError({"store": [_("Choose one of your own stores.")]})
     try:
         with transaction.atomic():
             customer = _resolve_customer(data, actor=actor, store=cleaned["store"])
@@ -224,7 +250,7 @@ def order_ingest(*, actor: Any, data: dict[str, Any], channel: str = "api") -> I
         existing = Order.objects.filter(source=cleaned["source"], external_ref=cleaned["external_ref"]).first()
         if existing is None:
             raise
-        return IngestResult(order=existing, created=False)
+        return _replay(existing, actor)
     return IngestResult(order=order, created=True)
 
 
@@ -322,6 +348,9 @@ def refund_create(
     ref = (external_ref or "").strip()
     if not ref:
         raise ValidationError({"external_ref": [_("Every refund needs its refund number.")]})
+    # The look-up runs under the order's lock: a parallel replay of this refund number waits for the
+    # first one to commit, then finds its refund and answers with it (never a unique-key error).
+    order = Order.objects.select_for_update().get(pk=order.pk)
     idempotency_claim(
         scope="refund",
         key=f"{order.pk}:{ref}",
@@ -333,7 +362,6 @@ def refund_create(
     existing = Refund.objects.filter(order=order, external_ref=ref).first()
     if existing:
         return existing, False
-    order = Order.objects.select_for_update().get(pk=order.pk)
     order_lines = {ln.pk: ln for ln in order.lines.select_for_update()}
     refund_lines, lines_amount = [], Decimal("0.00")
     for i, item in enumerate(lines or []):

@@ -188,7 +188,7 @@ REST_FRAMEWORK = {
         "guanxi.accounts.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["guanxi.accounts.permissions.ReferenceDataPermission"],
     "DEFAULT_SCHEMA_CLASS": "guanxi.core.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "guanxi.core.api.pagination.KeysetPagination",

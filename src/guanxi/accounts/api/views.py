@@ -1,17 +1,14 @@
-from rest_framework import permissions, viewsets
+from rest_framework import viewsets
 
 from guanxi.accounts.api.serializers import StoreSerializer
 from guanxi.accounts.models import Store
 
 
-class IsAdminOrReadOnly(permissions.BasePermission):
-    def has_permission(self, request, view):
-        return request.method in permissions.SAFE_METHODS or getattr(request.user, "sees_all_stores", False)
-
-
 class StoreViewSet(viewsets.ModelViewSet):
+    """Stores are reference data: who may change them is ``accounts.permissions`` (the default permission)."""
+
     serializer_class = StoreSerializer
-    permission_classes = [permissions.IsAuthenticated, IsAdminOrReadOnly]
+    reference_model = Store
 
     def get_queryset(self):
         user = self.request.user

@@ -8,10 +8,10 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from guanxi.accounts.permissions import can
 from guanxi.analytics import selectors
 from guanxi.analytics.api import serializers as s
 from guanxi.analytics.models import CustomerScore, Segment
-from guanxi.analytics.views import REFRESH_ROLES
 from guanxi.core.api.pagination import KeysetPagination
 
 
@@ -116,7 +116,7 @@ class ModelFitView(APIView):
 class CanRefresh(permissions.BasePermission):
     def has_permission(self, request, view):
         user = request.user
-        return bool(user and user.is_authenticated and (user.is_superuser or user.role in REFRESH_ROLES))
+        return can(user, "analytics.refresh")
 
 
 class RefreshView(APIView):

@@ -7,6 +7,7 @@ whether DRF, a service (Django's ``ValidationError``) or the database refused it
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
@@ -21,6 +22,14 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class InUse(exceptions.APIException):
+    """A delete refused because other records (history) still point at the row."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _("This is in use by other records and cannot be deleted; deactivate it instead.")
+    default_code = "in_use"
+
+
 def exception_handler(exc, context):
     if isinstance(exc, IdempotencyConflict):
         exc = Conflict(detail={exc.field: [exc.conflict_message]})
@@ -33,6 +42,8 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError({"non_field_errors": [_("A value is out of the range that can be stored.")]})
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, ProtectedError | RestrictedError):
+        exc = InUse()
     if isinstance(exc, exceptions.ValidationError) and not isinstance(exc.detail, dict):
         exc.detail = {"non_field_errors": exc.detail if isinstance(exc.detail, list) else [exc.detail]}
     return drf_exception_handler(exc, context)

@@ -108,12 +108,8 @@ class CustomerViewSet(
         result = services.customer_create(
             actor=request.user, data=data, contacts=contacts, tags=tags, important_dates=dates, force_new=force_new
         )
-        customer = self.get_queryset().get(pk=result.customer.pk) if result.created else result.customer
-        if not result.created and not Customer.objects.visible_to(request.user).filter(pk=customer.pk).exists():
-            return Response(
-                {"contacts": [_("This phone or e-mail belongs to a customer of another store.")]},
-                status=status.HTTP_409_CONFLICT,
-            )
+        # Both a new customer and a matched one are visible: the match looks only among the caller's customers.
+        customer = self.get_queryset().get(pk=result.customer.pk)
         body = s.CustomerDetailSerializer(customer, context=self.get_serializer_context()).data
         body = {**body, "matched_by": result.matched_by}
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
@@ -259,6 +255,8 @@ class CustomerViewSet(
 
 
 class TagViewSet(viewsets.ModelViewSet):
+    """Tags are shared by every store: only the roles in ``accounts.permissions`` change them."""
+
     queryset = Tag.objects.order_by("name")
     serializer_class = s.TagSerializer
 

@@ -31,14 +31,8 @@ from guanxi.messaging.models import Consent, MessageTemplate
 from guanxi.messaging.views import can_manage
 
 
-class ManageOrReadOnly(permissions.BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return request.method in permissions.SAFE_METHODS or can_manage(request.user)
-
-
 class TemplateViewSet(viewsets.ModelViewSet):
     serializer_class = TemplateSerializer
-    permission_classes = [permissions.IsAuthenticated, ManageOrReadOnly]
     queryset = MessageTemplate.objects.all()
     filterset_fields = ["code", "channel", "language", "purpose"]
 

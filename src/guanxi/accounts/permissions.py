@@ -1,0 +1,116 @@
+"""Who may change what: the one table of role rules, and the DRF permission built on it.
+
+Customer-owned rows (customers, their contacts, orders, memberships, ledgers, messages, consents) are
+changed by whoever may *see* the customer: ``Customer.objects.visible_to(user)`` decides, in the
+selectors and services. Reference data is shared by every store, so a change to it reaches other
+stores' customers; it is changed only by the roles listed here, whatever stores they belong to.
+``docs/development/architecture.md`` ("Who may change what") states the same table for people.
+"""
+
+from __future__ import annotations
+
+from rest_framework import permissions
+
+from guanxi.accounts.models import Role
+
+_HQ = frozenset({Role.ADMIN})
+_PROGRAM = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER})
+_CATALOGUE = frozenset({Role.ADMIN, Role.MANAGER})
+
+#: model label (``app_label.model_name``) -> roles that may create, change or delete its rows.
+REFERENCE_DATA_ROLES: dict[str, frozenset[str]] = {
+    "accounts.store": _HQ,
+    "customers.customattribute": _HQ,
+    "customers.tag": _PROGRAM,
+    "sales.product": _CATALOGUE,
+    "sales.productcategory": _CATALOGUE,
+    "loyalty.programsettings": _PROGRAM,
+    "loyalty.tier": _PROGRAM,
+    "loyalty.topuprule": _PROGRAM,
+    "loyalty.coupontemplate": _PROGRAM,
+    "messaging.messagetemplate": _PROGRAM,
+}
+
+#: Operations that are not reference data but reach beyond one counter sale: issuing coupons,
+#: adjusting points, refunding stored value, changing a member's status, resending and bulk-sending messages.
+OPERATION_ROLES: dict[str, frozenset[str]] = {
+    "loyalty.manage": _PROGRAM,
+    "messaging.manage": _PROGRAM,
+    "analytics.refresh": frozenset({Role.ADMIN, Role.MANAGER, Role.ANALYST}),
+}
+
+
+def _label(model_or_label) -> str:
+    if isinstance(model_or_label, str):
+        return model_or_label.lower()
+    return model_or_label._meta.label_lower
+
+
+def is_reference_data(model_or_label) -> bool:
+    return _label(model_or_label) in REFERENCE_DATA_ROLES
+
+
+def can_change(user, model_or_label) -> bool:
+    """May ``user`` create, change or delete rows of this reference-data model?"""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    roles = REFERENCE_DATA_ROLES.get(_label(model_or_label))
+    if roles is None:
+        raise KeyError(f"{_label(model_or_label)} is not reference data; add it to REFERENCE_DATA_ROLES")
+    return user.is_superuser or user.role in roles
+
+
+def can(user, operation: str) -> bool:
+    """May ``user`` perform this operation (a key of ``OPERATION_ROLES``)?"""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return user.is_superuser or user.role in OPERATION_ROLES[operation]
+
+
+def view_model(view):
+    """The model a DRF view works on, from its ``queryset`` attribute or ``reference_model``."""
+    model = getattr(view, "reference_model", None)
+    if model is not None:
+        return model
+    queryset = getattr(view, "queryset", None)
+    return queryset.model if queryset is not None else None
+
+
+class ReferenceDataPermission(permissions.BasePermission):
+    """Default API permission: anyone signed in reads; writes to reference data need the roles above.
+
+    It is in ``DEFAULT_PERMISSION_CLASSES``, so a new viewset over a reference model is guarded
+    without doing anything; views over customer-owned rows pass through (their querysets scope them).
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        model = view_model(view)
+        if model is None or not is_reference_data(model):
+            return True
+        return can_change(request.user, model)
+
+
+def is_store_scoped(user) -> bool:
+    """True for staff bound to their stores; False for those who see every store and for the system (None)."""
+    return user is not None and getattr(user, "is_authenticated", False) and not user.sees_all_stores
+
+
+def may_use_store(user, store_id: int | None) -> bool:
+    """May ``user`` put a customer or an order in this store? Store-bound staff: only their own stores."""
+    if not is_store_scoped(user):
+        return True
+    if store_id is None:
+        return False
+    return user.stores.filter(pk=store_id).exists()
+
+
+def default_store_id(user) -> int | None:
+    """The store a store-bound user's new records go to when none is named: their only store, if one."""
+    if not is_store_scoped(user):
+        return None
+    ids = list(user.stores.values_list("pk", flat=True)[:2])
+    return ids[0] if len(ids) == 1 else None
