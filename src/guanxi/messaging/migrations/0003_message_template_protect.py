@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0001_messaging_initial"),
+        ("messaging", "0002_redact_stored_payloads"),
     ]
 
     operations = [
