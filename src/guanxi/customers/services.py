@@ -185,11 +185,18 @@ def customer_create(
             added = _add_contacts(customer, cleaned_contacts, identity=not force_new)
     except IntegrityError:
         # Another request created a customer with this phone or e-mail between our look-up and our
-        # insert; its identity claim won (contact_one_identity). Match it, as the look-up would have.
-        existing, matched_by = customer_find_existing(cleaned_contacts)
-        if existing is None:
+        # insert, or a customer the actor may not see holds it; that identity claim won
+        # (contact_one_identity). Match it, as the look-up would have, if the actor may see it;
+        # otherwise the actor gets what an unknown phone gives: a customer of their own, who claims
+        # no identity (a twin, as ``force_new`` makes), so nothing of the other store shows.
+        existing, matched_by = customer_find_existing(cleaned_contacts, actor=_user(actor))
+        if existing is not None:
+            return CustomerCreateResult(customer=existing, created=False, matched_by=matched_by)
+        if _user(actor) is None:
             raise
-        return CustomerCreateResult(customer=existing, created=False, matched_by=matched_by)
+        customer.pk = None
+        customer.save()
+        added = _add_contacts(customer, cleaned_contacts, identity=False)
     if tags:
         customer.tags.add(*_tags_by_name(tags))
     for item in dates:

@@ -150,9 +150,9 @@ def test_a_create_that_loses_the_race_returns_the_winner(store_a, monkeypatch):
     real = services.customer_find_existing
     looks = []
 
-    def too_early(cleaned):
+    def too_early(cleaned, **kwargs):
         looks.append(1)
-        return (None, "") if len(looks) == 1 else real(cleaned)
+        return (None, "") if len(looks) == 1 else real(cleaned, **kwargs)
 
     monkeypatch.setattr(services, "customer_find_existing", too_early)
     result = customer_create(actor=None, data={"name": "后到"}, contacts=[{"kind": "email", "value": "a@b.cn"}])
