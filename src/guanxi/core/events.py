@@ -63,7 +63,7 @@ def event_record(
     if subscribers_for(name):
         from guanxi.core.tasks import dispatch_event
 
-        transaction.on_commit(lambda: dispatch_event.delay(event.pk))
+        dispatch_event.delay_on_commit(event.pk)
     return event
 
 

@@ -74,15 +74,4 @@ GUANXI_MESSAGING_RETRY_BASE_SECONDS = int(os.environ.get("GUANXI_MESSAGING_RETRY
 GUANXI_MESSAGING_LEASE_SECONDS = int(os.environ.get("GUANXI_MESSAGING_LEASE_SECONDS", "300"))
 # Shared secret that provider webhooks must carry (?token=...); empty accepts any caller.
 GUANXI_MESSAGING_WEBHOOK_TOKEN = os.environ.get("GUANXI_MESSAGING_WEBHOOK_TOKEN", "")
-
-# The sweeper: due messages (deferred by quiet hours, waiting for a retry) and stale claims.
-from guanxi.settings.celery import CELERY_BEAT_SCHEDULE  # noqa: E402
-
-CELERY_BEAT_SCHEDULE["messaging-dispatch-due"] = {
-    "task": "guanxi.messaging.tasks.messages_dispatch_task",
-    "schedule": 30.0,
-}
-CELERY_BEAT_SCHEDULE["messaging-reconcile-stale"] = {
-    "task": "guanxi.messaging.tasks.messages_reconcile_task",
-    "schedule": 120.0,
-}
+# The sweepers (due messages, stale claims) are scheduled in settings/celery.py with every beat entry.
