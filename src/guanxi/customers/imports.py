@@ -958,6 +958,7 @@ def import_run(
             def tick(n: int) -> None:
                 job.processed_rows += n
                 ImportJob.objects.filter(pk=job.pk).update(
+                    heartbeat_at=timezone.now(),
                     processed_rows=job.processed_rows,
                     created_count=job.created_count,
                     matched_count=job.matched_count,

@@ -23,6 +23,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "0") == "1"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Long jobs have a queue of their own (and `guanxi serve` a worker of its own for it), so that short tasks
+# (event dispatch, message sends) are never stuck behind an import or the nightly analytics refresh.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+GUANXI_LONG_QUEUE = "long"
+CELERY_TASK_ROUTES = {
+    "guanxi.customers.tasks.import_job_run": {"queue": GUANXI_LONG_QUEUE},
+    "guanxi.analytics.tasks.scores_refresh_task": {"queue": GUANXI_LONG_QUEUE},
+    "guanxi.loyalty.tasks.*": {"queue": GUANXI_LONG_QUEUE},
+}
 # Celery's own clock (log lines, ETAs shown) in the organisation's zone; schedules state theirs anyway.
 CELERY_TIMEZONE = _zone
 CELERY_ENABLE_UTC = True
@@ -39,6 +48,8 @@ CELERY_BEAT_SCHEDULE = {
     # messaging: due messages (deferred by quiet hours, waiting for a retry) and stale claims
     "messaging-dispatch-due": {"task": "guanxi.messaging.tasks.messages_dispatch_task", "schedule": 30.0},
     "messaging-reconcile-stale": {"task": "guanxi.messaging.tasks.messages_reconcile_task", "schedule": 120.0},
+    # customers: imports whose task was lost are queued again, those whose worker died are marked failed
+    "imports-reap-stale": {"task": "guanxi.customers.tasks.import_jobs_reap_task", "schedule": 60.0},
     # analytics: nightly recompute of customer scores (RFM, P(alive), CLV, affinity), out of business hours
     "analytics-refresh-scores": {
         "task": "guanxi.analytics.tasks.scores_refresh_task",
@@ -53,4 +64,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _at("02:00", day_of_month=1, month_of_year=1),
     },
 }
+# An import with no sign of life for this long is taken up by the reaper above (re-queued or failed).
+GUANXI_IMPORT_STALE_SECONDS = int(os.environ.get("GUANXI_IMPORT_STALE_SECONDS", "180"))
 CELERY_BEAT_SCHEDULE_FILENAME = str(_var / "celerybeat-schedule")
