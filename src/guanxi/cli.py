@@ -286,7 +286,7 @@ def _beat(argv: list[str]) -> int:
     from guanxi.celery_app import app
 
     level = os.environ.get("CELERY_LOG_LEVEL", "INFO")
-    app.start(["celery", "beat", "--loglevel", level, "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME, *argv])
+    app.start(["beat", "--loglevel", level, "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME, *argv])
     return 0
 
 

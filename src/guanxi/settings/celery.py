@@ -49,7 +49,10 @@ CELERY_BEAT_SCHEDULE = {
     "messaging-dispatch-due": {"task": "guanxi.messaging.tasks.messages_dispatch_task", "schedule": 30.0},
     "messaging-reconcile-stale": {"task": "guanxi.messaging.tasks.messages_reconcile_task", "schedule": 120.0},
     # customers: imports whose task was lost are queued again, those whose worker died are marked failed
-    "imports-reap-stale": {"task": "guanxi.customers.tasks.import_jobs_reap_task", "schedule": 60.0},
+    "imports-reap-stale": {
+        "task": "guanxi.customers.tasks.import_jobs_reap_task",
+        "schedule": float(os.environ.get("GUANXI_IMPORT_REAP_SECONDS", "60")),
+    },
     # analytics: nightly recompute of customer scores (RFM, P(alive), CLV, affinity), out of business hours
     "analytics-refresh-scores": {
         "task": "guanxi.analytics.tasks.scores_refresh_task",
