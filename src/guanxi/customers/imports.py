@@ -695,12 +695,11 @@ def _process_customer_batch(
         else:
             ids = _write_customers_orm(to_create, job=job, known_tags=known_tags)
         if subscribers_for("customer.created"):
-            from guanxi.core.tasks import dispatch_event
+            from guanxi.core.events import dispatch_after_commit
 
-            event_ids = list(
-                Event.objects.filter(name="customer.created", customer_id__in=ids).values_list("id", flat=True)
-            )
-            transaction.on_commit(lambda: [dispatch_event.delay(i) for i in event_ids])
+            first = Event.objects.filter(name="customer.created", customer_id__in=ids).order_by("id").first()
+            if first is not None:
+                dispatch_after_commit(first.pk)  # one task drains the batch's events
     return len(to_create), matched
 
 

@@ -38,7 +38,7 @@ def test_a_committed_order_answers_201_with_the_broker_down_and_the_sweep_delive
         replay = api_admin.post("/api/orders/", ORDER, format="json")  # the till retries: no second order
         assert replay.status_code == 200
     assert Order.objects.filter(external_ref="POS-BROKER-DOWN").count() == 1
-    assert "could not queue guanxi.core.tasks.dispatch_event" in caplog.text
+    assert "could not queue guanxi.core.tasks.dispatch_events_from" in caplog.text
     event = Event.objects.get(name="order.paid")
     assert event.dispatched_at is None and not EventDelivery.objects.filter(event=event).exists()
 
