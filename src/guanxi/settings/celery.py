@@ -22,11 +22,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "0") == "1"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
-_SQLITE_BROKER = "sqla+sqlite:///"
-
-if CELERY_BROKER_URL.startswith(_SQLITE_BROKER):
-    # polling_interval: an idle worker looks for work 5 times a second instead of once (kombu's default).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.2}
+# (kombu's SQLAlchemy transport hands every transport option to create_engine: none can be set here.)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Long jobs have a queue of their own (and `guanxi serve` a worker of its own for it), so that short tasks
 # (event dispatch, message sends) are never stuck behind an import or the nightly analytics refresh.
