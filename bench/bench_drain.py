@@ -74,7 +74,7 @@ def _pending() -> int:
     return Event.objects.filter(dispatched_at__isnull=True).count()
 
 
-def run(writers: int = 20, seconds: float = 30.0, timeout: float = 900.0) -> dict:
+def run(writers: int = 20, seconds: float = 30.0, timeout: float = 300.0) -> dict:
     _setup()
     from django.db import connection
 
