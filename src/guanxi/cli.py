@@ -1,7 +1,8 @@
 """The ``guanxi`` command: everyday jobs by name, and every Django management command besides.
 
-guanxi serve [--demo] [--port 8000]   web processes + Celery worker + beat, migrations applied
+guanxi serve [--demo] [--port 8000]   web processes + Celery workers + beat, supervised, migrations applied
 guanxi worker                          a Celery worker (with beat unless --no-beat)
+guanxi beat                            the Celery scheduler on its own
 guanxi demo                            load the demo business
 guanxi import customers FILE           import (dry run first with --dry-run)
 guanxi export customers FILE           export visible customers to CSV or XLSX
@@ -14,7 +15,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass, field
 
 
 def _django(argv: list[str]) -> None:
@@ -68,20 +71,9 @@ def _serve(argv: list[str]) -> int:
     from django.db import connections
 
     connections.close_all()  # the web processes are forked from this one: they must not share its connections
-    children: list[subprocess.Popen] = []
-    if not args.no_worker:
-        children.append(subprocess.Popen([sys.executable, "-m", "guanxi.cli", "worker"]))  # noqa: S603
+    supervisor = Supervisor([] if args.no_worker else background_processes())
+    supervisor.start()
     master = os.getpid()
-
-    def stop_children() -> None:
-        for child in children:
-            child.terminate()
-        deadline = time.monotonic() + 10
-        for child in children:
-            try:
-                child.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
 
     url = f"http://{args.host}:{args.port}"
     try:
@@ -101,13 +93,126 @@ def _serve(argv: list[str]) -> int:
         # gunicorn forks its workers from inside this call: a worker leaving it runs this block too,
         # and only the process that started the children may stop them.
         if os.getpid() == master:
-            stop_children()
+            supervisor.stop()
     return 0
 
 
 #: gunicorn's access-log line: method, path and protocol but never the query string (``%(r)s``/``%(q)s``)
 #: or the referrer, which carry searches for phone numbers and e-mail addresses.
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms pid=%(p)s'
+
+
+def background_processes() -> list[Child]:
+    """What ``guanxi serve`` runs beside the web: a worker for short tasks, one for long jobs, and beat.
+
+    Long jobs (imports, the analytics refresh, the nightly loyalty runs; ``CELERY_TASK_ROUTES``) have their own
+    queue and worker, so that an hour-long import never keeps an order's events waiting. Beat is a process of
+    its own, so that its death is seen and it is restarted instead of scheduling stopping silently.
+    """
+    from django.conf import settings
+
+    me = [sys.executable, "-m", "guanxi.cli"]
+    short = os.environ.get("GUANXI_WORKER_CONCURRENCY", "2")
+    long_ = os.environ.get("GUANXI_LONG_WORKER_CONCURRENCY", "1")
+    default_queue, long_queue = settings.CELERY_TASK_DEFAULT_QUEUE, settings.GUANXI_LONG_QUEUE
+    return [
+        Child("worker", [*me, "worker", "--no-beat", "-Q", default_queue, "-n", "short@%h", "--concurrency", short]),
+        Child(
+            "long-job worker", [*me, "worker", "--no-beat", "-Q", long_queue, "-n", "long@%h", "--concurrency", long_]
+        ),
+        Child("beat", [*me, "beat"]),
+    ]
+
+
+def _say(message: str) -> None:
+    # os.write, not print: the web processes are forked from this process while the supervising thread runs,
+    # and a fork must never inherit a held Python stream lock.
+    os.write(2, f"guanxi serve: {message}\n".encode())
+
+
+@dataclass
+class Child:
+    """A process ``guanxi serve`` keeps running: restarted with back-off whenever it ends by itself."""
+
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restart_at: float | None = None
+    backoff: float = 1.0
+    restarts: int = field(default=0)
+
+    def spawn(self) -> None:
+        self.proc = subprocess.Popen(self.argv)  # noqa: S603 — our own interpreter and module
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+
+class Supervisor:
+    """Starts the background processes and restarts any that dies, 1 s, 2 s, 4 s … 30 s later.
+
+    The back-off resets once a process has stayed up for a minute. Every death and restart is a log line
+    (on stderr), so a killed worker or scheduler is both visible and short-lived. ``stop`` ends them all.
+    """
+
+    MAX_BACKOFF = 30.0
+    HEALTHY_AFTER = 60.0
+
+    def __init__(self, children: list[Child], poll_interval: float = 0.5):
+        self.children = children
+        self.poll_interval = poll_interval
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._watch, name="guanxi-supervisor", daemon=True)
+
+    def start(self) -> None:
+        with self._lock:
+            for child in self.children:
+                child.spawn()
+        if self.children:
+            self._thread.start()
+
+    def check(self) -> None:
+        """One round: note the children that ended, restart those whose back-off is over."""
+        now = time.monotonic()
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            for child in self.children:
+                if child.restart_at is not None:
+                    if now >= child.restart_at:
+                        child.spawn()
+                        child.restarts += 1
+                        _say(f"restarted the {child.name} (pid {child.proc.pid}, restart {child.restarts})")
+                    continue
+                code = child.proc.poll()
+                if code is None:
+                    continue
+                if now - child.started_at >= self.HEALTHY_AFTER:
+                    child.backoff = 1.0
+                # (0 also when gunicorn's arbiter, the parent of every child here, reaped it before us)
+                how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}" if code else "ended"
+                _say(f"the {child.name} (pid {child.proc.pid}) {how}; restarting it in {child.backoff:g} s")
+                child.restart_at = now + child.backoff
+                child.backoff = min(child.backoff * 2, self.MAX_BACKOFF)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.poll_interval):
+            self.check()
+
+    def stop(self, timeout: float = 10) -> None:
+        with self._lock:
+            self._stopping.set()
+            running = [c.proc for c in self.children if c.proc is not None and c.proc.poll() is None]
+        for proc in running:
+            proc.terminate()
+        deadline = time.monotonic() + timeout
+        for proc in running:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
 
 
 def _gunicorn_available() -> bool:
@@ -172,7 +277,21 @@ def _worker(argv: list[str]) -> int:
     worker_argv = ["worker", "--loglevel", os.environ.get("CELERY_LOG_LEVEL", "INFO"), "--concurrency", concurrency]
     if beat:
         worker_argv.append("--beat")
+    if not {"-Q", "--queues"} & set(rest):  # on its own, a worker takes short tasks and long jobs alike
+        from django.conf import settings
+
+        worker_argv += ["-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.GUANXI_LONG_QUEUE}"]
     app.worker_main([*worker_argv, *rest])
+    return 0
+
+
+def _beat(argv: list[str]) -> int:
+    from django.conf import settings
+
+    from guanxi.celery_app import app
+
+    level = os.environ.get("CELERY_LOG_LEVEL", "INFO")
+    app.start(["beat", "--loglevel", level, "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME, *argv])
     return 0
 
 
@@ -190,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(rest)
     if command == "worker":
         return _worker(rest)
+    if command == "beat":
+        return _beat(rest)
     if command in ("import", "export"):
         _django([f"{command}_data", *rest])
         return 0

@@ -1,10 +1,46 @@
-"""Fixtures every app's tests share: stores, staff of each role, API clients."""
+"""Fixtures every app's tests share: stores, staff of each role, API clients.
+
+``GUANXI_TEST_CLOCK=2028-02-29T23:30:00+08:00`` runs the whole suite with the clock travelled to that
+moment (and ticking), so that CI proves no test depends on the time of day or the date: quiet hours,
+birthdays on 29 February, month ends. Processes a test starts (Celery workers, ``guanxi serve``) keep the
+real clock; tests that use them must not depend on either.
+"""
+
+import os
+from datetime import datetime
 
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
 from guanxi.accounts.models import Role
+
+
+def pytest_configure(config):
+    clock = os.environ.get("GUANXI_TEST_CLOCK", "").strip()
+    if not clock:
+        return
+    try:
+        moment = datetime.fromisoformat(clock)
+    except ValueError as exc:
+        raise pytest.UsageError(f"GUANXI_TEST_CLOCK={clock!r} is not an ISO 8601 date and time") from exc
+    if moment.tzinfo is None:
+        raise pytest.UsageError(f"GUANXI_TEST_CLOCK={clock!r} needs a UTC offset, e.g. 2028-02-29T23:30:00+08:00")
+    import time_machine
+
+    config._guanxi_clock = time_machine.travel(moment, tick=True)
+    config._guanxi_clock.start()
+
+
+def pytest_unconfigure(config):
+    traveller = getattr(config, "_guanxi_clock", None)
+    if traveller is not None:
+        traveller.stop()
+
+
+def pytest_report_header(config):
+    clock = os.environ.get("GUANXI_TEST_CLOCK", "").strip()
+    return [f"clock: travelled to {clock} (GUANXI_TEST_CLOCK)"] if clock else []
 
 
 def pytest_collection_modifyitems(config, items):
@@ -15,11 +51,16 @@ def pytest_collection_modifyitems(config, items):
     # The API fuzz run takes minutes: it runs only when asked for by marker (``-m fuzz``, as .ci/run does).
     fuzz_selected = "fuzz" in (config.getoption("markexpr", "") or "").replace("not fuzz", "")
     skip_fuzz = pytest.mark.skip(reason="API fuzzing runs on its own: pytest -m fuzz")
+    from guanxi.core.tests.services import chromium_missing_reason, required
+
+    no_browser = chromium_missing_reason()
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip_pg)
         if "fuzz" in item.keywords and not fuzz_selected:
             item.add_marker(skip_fuzz)
+        if "browser" in item.keywords and no_browser and not required():
+            item.add_marker(pytest.mark.skip(reason=no_browser))
 
 
 @pytest.fixture

@@ -4,6 +4,11 @@
 change was committed. After commit a Celery task hands it to every subscriber registered for its
 name; each (event, subscriber) pair is delivered once, recorded in the same transaction as the
 subscriber's own writes.
+
+Dispatch is batched: a transaction publishes one task however many events it records, and that task
+delivers every pending event from its first one on, ``DISPATCH_BATCH`` events per database transaction,
+so that a busy shop's backlog drains in a few tasks rather than one task per event. Concurrent drains
+skip each other's batches (``SKIP LOCKED`` on PostgreSQL; SQLite has one writer at a time anyway).
 """
 
 from __future__ import annotations
@@ -61,10 +66,102 @@ def event_record(
         actor_id=actor_id,
     )
     if subscribers_for(name):
-        from guanxi.core.tasks import dispatch_event
-
-        transaction.on_commit(lambda: dispatch_event.delay(event.pk))
+        dispatch_after_commit(event.pk)
     return event
+
+
+DISPATCH_BATCH = 100
+_KICK = "_guanxi_dispatch_kick"
+
+
+def dispatch_after_commit(first_event_id: int) -> None:
+    """Once the transaction commits, queue one drain of the pending events from ``first_event_id`` on.
+
+    A transaction that records many events queues a single task (the first event's id is the lowest).
+    Publishing is best effort: if the broker is down, the periodic sweep delivers the events.
+    """
+    from guanxi.core.tasks import dispatch_events_from
+
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(getattr(cb, _KICK, False) for _sids, cb, *_ in connection.run_on_commit):
+        return
+
+    def kick() -> None:
+        dispatch_events_from.publish_best_effort((first_event_id,), {})
+
+    setattr(kick, _KICK, True)
+    transaction.on_commit(kick)
+
+
+def events_dispatch_pending(
+    *, from_id: int | None = None, older_than=None, limit: int = 10_000, batch: int | None = None
+) -> int:
+    """Deliver pending events in id order, ``batch`` per transaction, at most ``limit``; returns deliveries.
+
+    ``from_id`` starts the drain at that event (a commit's kick); ``older_than`` takes only events created
+    before that moment (the sweep, which leaves fresh events to their own kick). An event whose subscriber
+    raises stays pending for the next sweep and does not hold up the others.
+    """
+    from guanxi.core.models import Event
+
+    batch = batch or DISPATCH_BATCH
+    pending = Event.objects.filter(dispatched_at__isnull=True).order_by("id")
+    if from_id is not None:
+        pending = pending.filter(id__gte=from_id)
+    if older_than is not None:
+        pending = pending.filter(created_at__lt=older_than)
+    delivered, seen, after = 0, 0, 0
+    while seen < limit:
+        with transaction.atomic():
+            claim = pending.filter(id__gt=after)
+            if transaction.get_connection().features.has_select_for_update_skip_locked:
+                claim = claim.select_for_update(skip_locked=True)
+            events = list(claim[: min(batch, limit - seen)])
+            if not events:
+                break
+            delivered += _deliver_batch(events)
+        seen += len(events)
+        after = events[-1].pk
+    return delivered
+
+
+def _deliver_batch(events) -> int:
+    from django.utils import timezone
+
+    from guanxi.core.models import Event, EventDelivery
+
+    done: dict[int, set[str]] = defaultdict(set)
+    for event_id, key in EventDelivery.objects.filter(event_id__in=[e.pk for e in events]).values_list(
+        "event_id", "subscriber"
+    ):
+        done[event_id].add(key)
+    delivered, finished = 0, []
+    for event in events:
+        try:
+            delivered += _deliver(event, done[event.pk])
+        except Exception:
+            logger.exception("event %s (%s): a subscriber failed; it stays pending for the sweep", event.pk, event.name)
+            continue
+        finished.append(event.pk)
+    Event.objects.filter(pk__in=finished, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+    return delivered
+
+
+def _deliver(event, done: set[str]) -> int:
+    delivered = 0
+    for key, handler in subscribers_for(event.name).items():
+        if key in done:
+            continue
+        from guanxi.core.models import EventDelivery
+
+        try:
+            with transaction.atomic():
+                EventDelivery.objects.create(event_id=event.pk, subscriber=key)
+                handler(event)
+        except IntegrityError:
+            continue
+        delivered += 1
+    return delivered
 
 
 def event_dispatch(event_id: int) -> int:
@@ -76,17 +173,8 @@ def event_dispatch(event_id: int) -> int:
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
         return 0
-    delivered = 0
-    done = set(EventDelivery.objects.filter(event_id=event_id).values_list("subscriber", flat=True))
-    for key, handler in subscribers_for(event.name).items():
-        if key in done:
-            continue
-        try:
-            with transaction.atomic():
-                EventDelivery.objects.create(event_id=event_id, subscriber=key)
-                handler(event)
-        except IntegrityError:
-            continue
-        delivered += 1
+    delivered = _deliver(
+        event, set(EventDelivery.objects.filter(event_id=event_id).values_list("subscriber", flat=True))
+    )
     Event.objects.filter(pk=event_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
     return delivered

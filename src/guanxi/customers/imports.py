@@ -891,12 +891,11 @@ def _write_customer_batch(
     else:
         ids = _write_customers_orm(to_create, job=job, known_tags=known_tags)
     if subscribers_for("customer.created"):
-        from guanxi.core.tasks import dispatch_event
+        from guanxi.core.events import dispatch_after_commit
 
-        event_ids = list(
-            Event.objects.filter(name="customer.created", customer_id__in=ids).values_list("id", flat=True)
-        )
-        transaction.on_commit(lambda: [dispatch_event.delay(i) for i in event_ids])
+        first = Event.objects.filter(name="customer.created", customer_id__in=ids).order_by("id").first()
+        if first is not None:
+            dispatch_after_commit(first.pk)  # one task drains the batch's events
 
 
 def _tag_ids(to_create: list[GoodRow], known: dict[str, int]) -> dict[str, int]:
@@ -1234,6 +1233,7 @@ def import_run(
             def tick(n: int) -> None:
                 job.processed_rows += n
                 ImportJob.objects.filter(pk=job.pk).update(
+                    heartbeat_at=timezone.now(),
                     processed_rows=job.processed_rows,
                     created_count=job.created_count,
                     matched_count=job.matched_count,

@@ -344,6 +344,9 @@ class ImportJob(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The last sign of life: every save (queued, started, finished) and every progress tick. A job waiting or
+    # running without one for GUANXI_IMPORT_STALE_SECONDS is taken up by ``import_jobs_reap_stale``.
+    heartbeat_at = models.DateTimeField(_("last progress"), auto_now=True, null=True)
 
     class Meta:
         verbose_name = _("import")

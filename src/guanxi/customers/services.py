@@ -727,3 +727,54 @@ def customer_erase(*, actor: Any, customer: Customer, reason: str = "deleted") -
         changes={"reason": reason, "erased": erased} if erased else {"reason": reason},
     )
     return customer
+
+
+# --- imports interrupted by a crash --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReapResult:
+    requeued: list[int]
+    failed: list[int]
+
+
+def import_jobs_reap_stale(*, stale_after: float | None = None) -> ReapResult:
+    """Take up import jobs whose worker is gone, so that none shows "importing… 40%" forever.
+
+    A job that is queued (``pending``) with no sign of life for ``stale_after`` seconds lost its task (the
+    broker was down, or the worker died before starting it): it is queued again. A job checking or importing
+    with no progress for that long lost its worker mid-way (killed, out of memory, machine restarted): it is
+    marked failed with the reason, and the user runs it again. Runs every minute from beat.
+    """
+    from django.conf import settings
+
+    from guanxi.customers.models import ImportJob
+    from guanxi.customers.tasks import import_job_run
+
+    seconds = settings.GUANXI_IMPORT_STALE_SECONDS if stale_after is None else stale_after
+    now = timezone.now()
+    cutoff = now - dt.timedelta(seconds=seconds)
+    stale = ImportJob.objects.filter(heartbeat_at__lt=cutoff)
+    requeued = list(stale.filter(status=ImportJob.Status.PENDING).values_list("pk", flat=True))
+    for pk in requeued:
+        ImportJob.objects.filter(pk=pk, status=ImportJob.Status.PENDING).update(heartbeat_at=now)
+        import_job_run.publish_best_effort((pk,), {})
+    running = (ImportJob.Status.VALIDATING, ImportJob.Status.RUNNING)
+    failed = []
+    for job in stale.filter(status__in=running).only("pk"):
+        # Conditional on the stale heartbeat: a job that ticked meanwhile is alive and keeps running.
+        if (
+            ImportJob.objects.filter(pk=job.pk, status__in=running, heartbeat_at__lt=cutoff).update(
+                status=ImportJob.Status.FAILED,
+                error=_(
+                    "The import stopped: the process running it ended unexpectedly (no progress for %(seconds)d "
+                    "seconds). Start it again to finish."
+                )
+                % {"seconds": seconds},
+                finished_at=now,
+                heartbeat_at=now,
+            )
+            == 1
+        ):
+            failed.append(job.pk)
+    return ReapResult(requeued=requeued, failed=failed)

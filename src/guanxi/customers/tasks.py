@@ -9,6 +9,8 @@ def import_job_run(job_id: int) -> int:
     from guanxi.customers.models import ImportJob
 
     job = ImportJob.objects.get(pk=job_id)
+    # A second delivery of the task (a broker redelivery, the reaper's re-queue, "run again") resumes the job
+    # after its committed rows; if another delivery is running it, this one stops (ImportTakenOver).
     try:
         return import_run(job).created_count
     except ValidationError:
@@ -22,3 +24,12 @@ def import_files_cleanup_task() -> dict[str, int]:
     from guanxi.customers.imports import import_files_cleanup
 
     return import_files_cleanup()
+
+
+@shared_task
+def import_jobs_reap_task() -> dict:
+    """Beat, every minute: re-queue lost import jobs, fail those whose worker died (``import_jobs_reap_stale``)."""
+    from guanxi.customers.services import import_jobs_reap_stale
+
+    result = import_jobs_reap_stale()
+    return {"requeued": result.requeued, "failed": result.failed}

@@ -8,9 +8,6 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Loyalty")
 
     def ready(self) -> None:
-        from celery.schedules import crontab
-        from django.conf import settings
-
         from guanxi.customers.services import merge_hook_register
         from guanxi.customers.timeline import register_kind
         from guanxi.loyalty import subscribers  # noqa: F401 — registers the order event handlers
@@ -43,24 +40,4 @@ class LoyaltyConfig(AppConfig):
                 order=20,
             )
         )
-        schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None)
-        if isinstance(schedule, dict):
-            schedule.setdefault(
-                "loyalty-points-expire",
-                {"task": "guanxi.loyalty.tasks.points_expire_task", "schedule": crontab(minute=10, hour=1)},
-            )
-            schedule.setdefault(
-                "loyalty-coupons-expire",
-                {"task": "guanxi.loyalty.tasks.coupons_expire_task", "schedule": crontab(minute=20, hour=1)},
-            )
-            schedule.setdefault(
-                "loyalty-birthdays",
-                {"task": "guanxi.loyalty.tasks.birthday_task", "schedule": crontab(minute=0, hour=8)},
-            )
-            schedule.setdefault(
-                "loyalty-tier-review",
-                {
-                    "task": "guanxi.loyalty.tasks.tier_review_task",
-                    "schedule": crontab(minute=0, hour=2, day_of_month=1, month_of_year=1),
-                },
-            )
+        # The nightly jobs are scheduled in settings/celery.py with every other beat entry.

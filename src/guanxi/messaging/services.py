@@ -384,7 +384,7 @@ def message_enqueue(
     if dispatch and result.queued > result.deferred:
         from guanxi.messaging.tasks import messages_dispatch_task
 
-        transaction.on_commit(lambda: messages_dispatch_task.delay(batch_ref=batch_ref))
+        messages_dispatch_task.delay_on_commit(batch_ref=batch_ref)
     return result
 
 
@@ -630,7 +630,7 @@ def message_resend(*, actor: Any, message: Message) -> Message:
     )
     from guanxi.messaging.tasks import message_send_task
 
-    transaction.on_commit(lambda: message_send_task.delay([copy.pk]))
+    message_send_task.delay_on_commit([copy.pk])
     return copy
 
 

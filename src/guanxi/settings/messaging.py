@@ -85,14 +85,4 @@ GUANXI_MESSAGING_WEBHOOK_TOKENS = {
 # Signed pushes (WeChat) older or newer than this many seconds are refused as replays.
 GUANXI_WEBHOOK_MAX_AGE_SECONDS = int(os.environ.get("GUANXI_WEBHOOK_MAX_AGE_SECONDS", "300"))
 
-# The sweeper: due messages (deferred by quiet hours, waiting for a retry) and stale claims.
-from guanxi.settings.celery import CELERY_BEAT_SCHEDULE  # noqa: E402
-
-CELERY_BEAT_SCHEDULE["messaging-dispatch-due"] = {
-    "task": "guanxi.messaging.tasks.messages_dispatch_task",
-    "schedule": 30.0,
-}
-CELERY_BEAT_SCHEDULE["messaging-reconcile-stale"] = {
-    "task": "guanxi.messaging.tasks.messages_reconcile_task",
-    "schedule": 120.0,
-}
+# The sweepers (due messages, stale claims) are scheduled in settings/celery.py with every beat entry.

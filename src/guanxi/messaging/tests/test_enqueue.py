@@ -2,6 +2,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 
 from guanxi.customers.tests.factories import make_customer
@@ -11,6 +12,14 @@ from guanxi.messaging.tests.factories import make_template
 
 SH = ZoneInfo("Asia/Shanghai")
 NOON = dt.datetime(2026, 3, 2, 12, 0, tzinfo=SH)
+
+
+@pytest.fixture(autouse=True)
+def at_noon():
+    """Every test here runs at noon on a Monday: quiet hours (21:00-08:00) and caps must not depend on when
+    the suite runs. A test about another moment passes ``now=`` or travels itself."""
+    with time_machine.travel(NOON, tick=False):
+        yield
 
 
 @pytest.fixture
@@ -126,7 +135,12 @@ def test_frequency_cap_window_passes(store_a, promo, settings):
     customer = make_customer(store=store_a)
     grant(customer)
     first = message_enqueue(channel="sms", template_code="promo", customer_ids=[customer.pk], dispatch=False)
-    Message.objects.filter(batch_ref=first.batch_ref).update(created_at=NOON - dt.timedelta(days=8))
+    assert statuses(first.batch_ref)[customer.pk] == ("queued", "")
+    blocked = message_enqueue(channel="sms", template_code="promo", customer_ids=[customer.pk], dispatch=False)
+    assert statuses(blocked.batch_ref)[customer.pk][0] == "suppressed"  # within the window the cap holds
+    Message.objects.filter(batch_ref__in=[first.batch_ref, blocked.batch_ref]).update(
+        created_at=NOON - dt.timedelta(days=8)
+    )
     again = message_enqueue(channel="sms", template_code="promo", customer_ids=[customer.pk], dispatch=False)
     assert statuses(again.batch_ref)[customer.pk] == ("queued", "")
 

@@ -24,13 +24,10 @@ def test_no_limit_configured_means_no_wait(db, settings):
 
 @pytest.fixture
 def redis_bucket(settings):
-    import redis
+    from guanxi.core.tests.services import redis_or_skip
 
     url = "redis://127.0.0.1:6379/14"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.ConnectionError:
-        pytest.fail("Redis is not running on 127.0.0.1:6379")
+    redis_or_skip(url)
     settings.GUANXI_MESSAGING_REDIS_URL = url
     ratelimit.bucket_reset("email")
     yield url

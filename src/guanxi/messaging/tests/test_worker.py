@@ -17,12 +17,9 @@ BROKER = "redis://127.0.0.1:6379/13"
 
 
 def test_messages_go_out_once_through_a_real_worker_with_redis(smtp_server, tmp_path, monkeypatch, settings):
-    import redis
+    from guanxi.core.tests.services import redis_or_skip
 
-    try:
-        redis.Redis.from_url(BROKER, socket_connect_timeout=2).flushdb()
-    except redis.ConnectionError:
-        pytest.fail("Redis is not running on 127.0.0.1:6379")
+    redis_or_skip(BROKER, flush=True)
     monkeypatch.setenv("EMAIL_HOST", "127.0.0.1")
     monkeypatch.setenv("EMAIL_PORT", str(settings.EMAIL_PORT))
     monkeypatch.setenv("GUANXI_MESSAGING_RATE_LIMITS", '{"email": 5}')

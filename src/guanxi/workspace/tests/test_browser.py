@@ -6,6 +6,7 @@ pages go to $GUANXI_SCREENSHOTS (default: the test's tmp dir) so a person can lo
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
 from pathlib import Path
@@ -79,7 +80,9 @@ def new_staff(transactional_db):
 
 
 def _this_day_in(year: int, today):
-    return today.replace(year=year) if (today.month, today.day) != (2, 29) else today.replace(year=year, day=28)
+    """Today's month and day in ``year``, a leap year so that 29 February exists too (it is today in 2028)."""
+    assert calendar.isleap(year)
+    return today.replace(year=year)
 
 
 def sign_in(page, username: str) -> None:
