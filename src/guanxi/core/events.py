@@ -87,10 +87,61 @@ def dispatch_after_commit(first_event_id: int) -> None:
         return
 
     def kick() -> None:
-        dispatch_events_from.publish_best_effort((first_event_id,), {})
+        if dispatch_events_from.app.conf.task_always_eager:
+            dispatch_events_from.publish_best_effort((first_event_id,), {})
+        else:
+            _kicks.kick(first_event_id, dispatch_events_from)
 
     setattr(kick, _KICK, True)
     transaction.on_commit(kick)
+
+
+class _Coalescer:
+    """At most one queued drain per process every ``KICK_INTERVAL`` seconds, the last one never dropped.
+
+    Each drain takes along every pending event from its first id on, so the kicks of a burst of commits are
+    redundant: queued one by one, they filled the embedded broker (a few tasks a second) with empty drains
+    while the last events waited behind them. The first kick of a quiet period is published at once; kicks
+    within the interval are folded into one trailing kick (from the lowest first id), published when the
+    interval ends by a timer that the interpreter waits for at exit, so a short-lived process loses none.
+    """
+
+    KICK_INTERVAL = 0.25
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._from: int | None = None
+        self._timer: Any = None
+        self._last = 0.0
+
+    def kick(self, first_event_id: int, task: Any) -> None:
+        import threading
+        import time
+
+        with self._lock:
+            self._from = first_event_id if self._from is None else min(self._from, first_event_id)
+            if self._timer is not None:
+                return  # the trailing kick already scheduled carries this one
+            wait = self._last + self.KICK_INTERVAL - time.monotonic()
+            if wait > 0:
+                self._timer = threading.Timer(wait, self._flush, args=(task,))
+                self._timer.start()
+                return
+        self._flush(task)
+
+    def _flush(self, task: Any) -> None:
+        import time
+
+        with self._lock:
+            first, self._from, self._timer = self._from, None, None
+            self._last = time.monotonic()
+        if first is not None:
+            task.publish_best_effort((first,), {})
+
+
+_kicks = _Coalescer()
 
 
 def events_dispatch_pending(

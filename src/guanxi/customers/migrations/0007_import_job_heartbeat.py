@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0005_partial_indexes'),
+        ('customers', '0006_contact_identity_and_import_resume'),
     ]
 
     operations = [
