@@ -1,16 +1,20 @@
 """Fault tests with real processes: kill -9 the scheduler, a worker mid-import and a web process under
 `guanxi serve`; each comes back by itself, scheduling resumes within a minute, no job stays stuck and no
-row is written twice. (A broker that is down: ``test_publish.py``.)
+row is written twice. The broker killed under a `guanxi serve` on Redis: committed writes still answer 2xx,
+and their events are delivered once it is back.
 
 One `guanxi serve` on a fresh SQLite directory with the embedded broker serves the module; stale imports are
 reaped after 15 s (checked every 3 s) here instead of 180 s (every minute), so that each test stays short.
 """
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -40,7 +44,7 @@ def _wait_for(predicate, seconds: float, what: str, log: Path | None = None):
 
 
 class Served:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, **extra_env: str):
         self.tmp, self.port = tmp, _free_port()
         self.env = {
             k: v
@@ -52,6 +56,7 @@ class Served:
             GUANXI_IMPORT_STALE_SECONDS="15",
             GUANXI_IMPORT_REAP_SECONDS="3",
             GUANXI_WEB_WORKERS="2",
+            **extra_env,
         )
         self.log = tmp / "serve.log"
         self._out = open(self.log, "w")  # noqa: SIM115
@@ -191,3 +196,85 @@ def test_a_killed_web_process_is_replaced_and_requests_keep_succeeding(served):
     assert after != before
     url = f"http://127.0.0.1:{served.port}/login/"
     assert [urllib.request.urlopen(url, timeout=10).status for _ in range(20)] == [200] * 20  # noqa: S310
+
+
+def _redis(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for(
+        lambda: (
+            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip()
+            == "PONG"
+        ),
+        15,
+        "redis-server up",
+    )
+    return proc
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
+def test_a_killed_broker_never_fails_a_committed_write_and_its_events_arrive_once_it_is_back(tmp_path):
+    """kill -9 the broker: orders still answer 201 (and their replays 200, no twin); the sweep delivers later."""
+    redis_port = _free_port()
+    broker = _redis(redis_port)
+    server = Served(tmp_path, CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0")
+    try:
+        _wait_until_up(f"http://127.0.0.1:{server.port}/login/")
+        token = server.shell(
+            "from guanxi.accounts.models import User, Store; from guanxi.sales.models import Product; "
+            "from guanxi.accounts.services import api_token_create; "
+            "Store.objects.create(code='s1', name='一号店'); "
+            "Product.objects.create(sku='TEA-1', name='龙井', price='88.00'); "
+            "u = User.objects.create_superuser('boss', password='x-secret-9'); "
+            "print(api_token_create(user=u, name='till')[1])"
+        ).splitlines()[-1]
+
+        def post(ref: str) -> int:
+            body = json.dumps(
+                {
+                    "external_ref": ref,
+                    "source": "pos",
+                    "ordered_at": "2026-05-01T14:30:00+08:00",
+                    "store": "s1",
+                    "payment_method": "cash",
+                    "customer": {"name": "王芳", "phone": "13912345678"},
+                    "lines": [{"sku": "TEA-1", "quantity": 1}],
+                }
+            ).encode()
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{server.port}/api/orders/",
+                data=body,
+                headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 — our own server
+                    return response.status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        def undelivered() -> int:
+            return int(
+                server.shell(
+                    "from guanxi.core.models import Event; "
+                    "print(Event.objects.filter(name='order.paid', dispatched_at__isnull=True).count())"
+                ).splitlines()[-1]
+            )
+
+        assert post("P-1") == 201
+        _wait_for(lambda: undelivered() == 0, 60, "the first order's events delivered", server.log)
+        broker.kill()
+        broker.wait(10)
+        assert post("P-2") == 201  # committed while the broker is dead: a 2xx, never a 500
+        assert post("P-2") == 200  # the till's retry is a replay, not a second sale
+        orders = server.shell("from guanxi.sales.models import Order; print(Order.objects.count())").splitlines()[-1]
+        assert orders == "2"
+        assert undelivered() == 1
+        broker = _redis(redis_port)
+        _wait_for(lambda: undelivered() == 0, 90, "the sweep delivers the order's events once the broker is back")
+    finally:
+        server.stop()
+        broker.kill()
+        broker.wait(10)
