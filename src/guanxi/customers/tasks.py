@@ -9,6 +9,8 @@ def import_job_run(job_id: int) -> int:
     from guanxi.customers.models import ImportJob
 
     job = ImportJob.objects.get(pk=job_id)
+    if job.status == ImportJob.Status.DONE:
+        return 0  # delivered late or again: the job is done, this delivery creates nothing
     # A second delivery of the task (a broker redelivery, the reaper's re-queue, "run again") resumes the job
     # after its committed rows; if another delivery is running it, this one stops (ImportTakenOver).
     try:

@@ -204,18 +204,17 @@ def _resolve_customer(data: dict[str, Any], *, actor: Any, store: Store | None) 
         ) from None
 
 
-def _replay(existing: Order, actor: Any) -> IngestResult:
-    """A replayed order number answers with the order, if the actor may see it.
+def _replay_allowed(existing: Order, actor: Any) -> None:
+    """A replayed order number is answered with the order only if the actor may see it.
 
     The (source, external_ref) key is one namespace for every channel (a POS webhook and the API deliver
     the same sale), so a number taken by another store cannot be reused. The refusal says only that the
     number is taken: not by which store, for which customer, or anything of the order.
     """
-    if _customers_for(actor).filter(pk=existing.customer_id).exists():
-        return IngestResult(order=existing, created=False)
-    raise ValidationError(
-        {"external_ref": [_("This order number is already in use; give the order number of a new sale.")]}
-    )
+    if not _customers_for(actor).filter(pk=existing.customer_id).exists():
+        raise ValidationError(
+            {"external_ref": [_("This order number is already in use; give the order number of a new sale.")]}
+        )
 
 
 @transaction.atomic
@@ -227,11 +226,13 @@ def order_ingest(*, actor: Any, data: dict[str, Any], channel: str = "api") -> I
     """
     source = str(data.get("source") or "api").strip()[:32]
     ref = str(data.get("external_ref") or "").strip()
-    if ref and len(ref) <= 64:
-        idempotency_claim(scope="order", key=f"{source}:{ref}", params=dict(data), field="external_ref")
     existing = Order.objects.filter(source=source, external_ref=ref).first() if ref else None
     if existing is not None:
-        return _replay(existing, actor)
+        _replay_allowed(existing, actor)  # first: another store's number says "in use", nothing about its content
+    if ref and len(ref) <= 64:
+        idempotency_claim(scope="order", key=f"{source}:{ref}", params=dict(data), field="external_ref")
+    if existing is not None:
+        return IngestResult(order=existing, created=False)
     cleaned = order_clean(data)
     if cleaned["store"] is not None and not may_use_store(
         actor if getattr(actor, "is_authenticated", False) else None, cleaned["store"].pk
@@ -250,7 +251,8 @@ def order_ingest(*, actor: Any, data: dict[str, Any], channel: str = "api") -> I
         existing = Order.objects.filter(source=cleaned["source"], external_ref=cleaned["external_ref"]).first()
         if existing is None:
             raise
-        return _replay(existing, actor)
+        _replay_allowed(existing, actor)
+        return IngestResult(order=existing, created=False)
     return IngestResult(order=order, created=True)
 
 
