@@ -108,6 +108,17 @@ def may_use_store(user, store_id: int | None) -> bool:
     return user.stores.filter(pk=store_id).exists()
 
 
+def may_assign_owner(user, owner_id: int | None) -> bool:
+    """May ``user`` make ``owner_id`` a customer's owner (大客户 account manager)? The owner sees the customer
+    wherever they work, so store-bound staff may name only themselves or colleagues of one of their stores."""
+    if not is_store_scoped(user) or owner_id is None or owner_id == user.pk:
+        return True
+    from guanxi.accounts.models import User
+
+    store_ids = user.stores.values("pk")
+    return User.objects.filter(pk=owner_id, stores__in=store_ids).exists()
+
+
 def default_store_id(user) -> int | None:
     """The store a store-bound user's new records go to when none is named: their only store, if one."""
     if not is_store_scoped(user):

@@ -13,7 +13,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from guanxi.accounts.permissions import default_store_id, is_store_scoped, may_use_store
+from guanxi.accounts.permissions import default_store_id, is_store_scoped, may_assign_owner, may_use_store
 from guanxi.core.audit import audit_record
 from guanxi.core.crypto import blind_index
 from guanxi.core.events import event_record
@@ -176,6 +176,7 @@ def customer_create(
         data = {**data, "home_store": default_store_id(actor)}
     profile = _clean_profile(data)
     _check_home_store(actor, profile.get("home_store"))
+    _check_owner(actor, profile.get("owner"))
     dates = _clean_important_dates(important_dates or [])
     customer = Customer(**profile)
     _derive(customer)
@@ -239,6 +240,12 @@ def _check_home_store(actor: Any, store: Any) -> None:
     store_id = getattr(store, "pk", store)
     if not may_use_store(_user(actor), store_id):
         raise ValidationError({"home_store": [_("Choose one of your own stores as the home store.")]})
+
+
+def _check_owner(actor: Any, owner: Any) -> None:
+    """An owner sees the customer from any store: store-bound staff name only colleagues of their stores."""
+    if not may_assign_owner(_user(actor), getattr(owner, "pk", owner)):
+        raise ValidationError({"owner": [_("Choose yourself or a colleague of your stores as the owner.")]})
 
 
 def _derive(customer: Customer) -> None:
@@ -328,6 +335,8 @@ def customer_update(*, actor: Any, customer: Customer, data: dict[str, Any], cha
     cleaned = _clean_profile(data, instance=customer)
     if getattr(cleaned.get("home_store"), "pk", None) != before["home_store"]:  # (the form set it on customer)
         _check_home_store(actor, cleaned.get("home_store"))
+    if getattr(cleaned.get("owner"), "pk", None) != before["owner"]:
+        _check_owner(actor, cleaned.get("owner"))
     for name, value in cleaned.items():
         setattr(customer, name, value)
     _derive(customer)

@@ -69,3 +69,16 @@ def test_staff_of_two_stores_move_customers_between_them_and_admins_anywhere(api
     assert api_admin.patch(f"/api/customers/{mine.pk}/", {"home_store": store_a.pk}, format="json").status_code == 200
     mine.refresh_from_db()
     assert mine.home_store_id == store_a.pk
+
+
+def test_store_staff_cannot_make_another_stores_staff_the_owner(api_a, staff_a, staff_b, store_a):
+    """An owner sees the customer from any store: naming store B's clerk would hand B the customer."""
+    mine = make_customer(store=store_a, name="甲店客户")
+    moved = api_a.patch(f"/api/customers/{mine.pk}/", {"owner": staff_b.pk}, format="json")
+    assert moved.status_code == 400 and "owner" in moved.json()
+    created = api_a.post("/api/customers/", {"name": "新客", "owner": staff_b.pk}, format="json")
+    assert created.status_code == 400 and "owner" in created.json()
+    assert Customer.objects.visible_to(staff_b).count() == 0
+    colleague = UserFactory(username="clerk-a2", stores=[store_a])
+    assert api_a.patch(f"/api/customers/{mine.pk}/", {"owner": colleague.pk}, format="json").status_code == 200
+    assert api_a.patch(f"/api/customers/{mine.pk}/", {"owner": staff_a.pk}, format="json").status_code == 200
