@@ -3,7 +3,8 @@
 ``GUANXI_TEST_CLOCK=2028-02-29T23:30:00+08:00`` runs the whole suite with the clock travelled to that
 moment (and ticking), so that CI proves no test depends on the time of day or the date: quiet hours,
 birthdays on 29 February, month ends. Processes a test starts (Celery workers, ``guanxi serve``) keep the
-real clock; tests that use them must not depend on either.
+real clock; a test marked ``broker`` shares rows with such processes (due times, leases), so it runs
+on the real clock too, and must not depend on the time of day either.
 """
 
 import os
@@ -36,6 +37,21 @@ def pytest_unconfigure(config):
     traveller = getattr(config, "_guanxi_clock", None)
     if traveller is not None:
         traveller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _real_clock_beside_real_processes(request):
+    """A ``broker`` test and the worker it starts read the same rows: both keep the real clock."""
+    if getattr(request.config, "_guanxi_clock", None) is None or "broker" not in request.keywords:
+        yield
+        return
+    from datetime import UTC
+
+    import time_machine
+
+    real_now = datetime.fromtimestamp(time_machine.escape_hatch.time.time(), tz=UTC)
+    with time_machine.travel(real_now, tick=True):
+        yield
 
 
 def pytest_report_header(config):
