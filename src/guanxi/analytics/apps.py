@@ -9,7 +9,7 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         from guanxi.analytics.views import score_panel_context
-        from guanxi.workspace.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
+        from guanxi.core.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
 
         register_nav(NavItem(key="analytics", label=_("Analytics"), url_name="analytics:dashboard", order=60))
         register_customer_panel(

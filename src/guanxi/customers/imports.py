@@ -20,12 +20,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import phonenumbers
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, connection, connections, models, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -1120,6 +1121,35 @@ def _order_from_group(group) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True)
+class OrderImport:
+    """How an order import validates and records orders; the sales app registers it in ``ready()``.
+
+    Orders live in ``sales``, a layer above ``customers``, so this module reaches them through this hook
+    instead of importing them: ``clean(data)`` raises a ValidationError naming every bad field,
+    ``ingest(actor=, data=, channel=)`` returns a result whose ``created`` says whether the order is new,
+    and ``exists(source, external_ref)`` says whether that order is already recorded.
+    """
+
+    clean: Callable[[dict[str, Any]], Any]
+    ingest: Callable[..., Any]
+    exists: Callable[[str, str], bool]
+
+
+_order_import: OrderImport | None = None
+
+
+def order_import_register(hook: OrderImport) -> None:
+    global _order_import
+    _order_import = hook
+
+
+def _order_import_hook() -> OrderImport:
+    if _order_import is None:
+        raise ImproperlyConfigured("Order imports need the sales app (guanxi.sales) in INSTALLED_APPS.")
+    return _order_import
+
+
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     chunk: list[Any] = []
     for item in items:
@@ -1179,8 +1209,6 @@ def import_run(
     worker, a redelivered task) resumes after that line, and on a finished job does nothing. The job
     records that it was resumed, and where.
     """
-    from guanxi.sales.services import order_clean, order_ingest
-
     dry_run = job.dry_run
     if not dry_run:
         job.refresh_from_db()
@@ -1312,7 +1340,7 @@ def import_run(
                     advance(last_line, size, created, matched, n_rejected)
             else:
                 seen_refs: set[tuple[str, str]] = set()
-                from guanxi.sales.models import Order
+                orders = _order_import_hook()
 
                 for chunk in _order_chunks(_order_groups(rows, job.mapping)):
                     created = matched = 0
@@ -1326,17 +1354,14 @@ def import_run(
                             data = _order_from_group(group)
                             try:
                                 if dry_run:
-                                    order_clean(data)
+                                    orders.clean(data)
                                     key = (str(data["source"]), str(data["external_ref"]))
-                                    if (
-                                        key in seen_refs
-                                        or Order.objects.filter(source=key[0], external_ref=key[1]).exists()
-                                    ):
+                                    if key in seen_refs or orders.exists(*key):
                                         matched += 1
                                     else:
                                         created += 1
                                     seen_refs.add(key)
-                                elif order_ingest(actor=job.created_by, data=data, channel="import").created:
+                                elif orders.ingest(actor=job.created_by, data=data, channel="import").created:
                                     created += 1
                                 else:
                                     matched += 1

@@ -8,12 +8,12 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Loyalty")
 
     def ready(self) -> None:
+        from guanxi.core.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
         from guanxi.customers.services import merge_hook_register
         from guanxi.customers.timeline import register_kind
         from guanxi.loyalty import subscribers  # noqa: F401 — registers the order event handlers
         from guanxi.loyalty.services import merge_loyalty
         from guanxi.loyalty.views import customer_panel_context
-        from guanxi.workspace.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
 
         register_kind("loyalty.enrolled", _("Joined the membership as %(member_no)s (tier %(tier)s)"))
         register_kind("loyalty.status", _("Membership %(status)s: %(reason)s"))

@@ -8,11 +8,11 @@ class MessagingConfig(AppConfig):
     verbose_name = _("Messaging")
 
     def ready(self) -> None:
+        from guanxi.core.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
         from guanxi.customers.services import erase_hook_register, merge_follower_register
         from guanxi.messaging import subscribers, timeline  # noqa: F401 — subscribers registers event handlers
         from guanxi.messaging.services import messages_erase_customer
         from guanxi.messaging.views import customer_panel_context
-        from guanxi.workspace.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
 
         timeline.register()
         erase_hook_register(messages_erase_customer)

@@ -8,7 +8,7 @@ class WorkspaceConfig(AppConfig):
     verbose_name = _("Staff workspace")
 
     def ready(self) -> None:
-        from guanxi.workspace.registry import NavItem, register_nav
+        from guanxi.core.registry import NavItem, register_nav
 
         register_nav(NavItem(key="home", label=_("Home"), url_name="workspace:home", order=0, icon="home"))
         register_nav(

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from guanxi.core.audit import audit_record
+from guanxi.core.registry import customer_panels
 from guanxi.customers.duplicates import duplicate_pair_ids, duplicate_pairs
 from guanxi.customers.exports import export_response
 from guanxi.customers.forms import CustomerForm
@@ -41,7 +42,6 @@ from guanxi.workspace.forms import (
     attribute_initial,
 )
 from guanxi.workspace.listing import CustomerFilterForm, filtered_customers, keyset_page
-from guanxi.workspace.registry import customer_panels
 from guanxi.workspace.stores import current_store_id, scoped, store_choose, switchable_stores
 
 BULK_TAG_LIMIT = 10_000

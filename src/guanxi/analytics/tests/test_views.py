@@ -11,7 +11,7 @@ from django.urls import reverse
 from guanxi.analytics.models import CustomerScore
 from guanxi.analytics.tests.test_api import base
 from guanxi.analytics.views import score_panel_context
-from guanxi.workspace.registry import customer_panels, nav_items
+from guanxi.core.registry import customer_panels, nav_items
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """An interrupted import resumes after the rows it committed: none is written twice, in every path."""
 
 import csv
+import dataclasses
 import os
 import signal
 import subprocess
@@ -17,7 +18,6 @@ from guanxi.customers.imports import import_job_create, import_run
 from guanxi.customers.models import Customer, ImportJob
 from guanxi.customers.tasks import import_job_run
 from guanxi.customers.tests.factories import make_customer
-from guanxi.sales import services as sales_services
 from guanxi.sales.models import Order
 
 
@@ -143,7 +143,8 @@ def test_an_interrupted_order_import_resumes_without_repeating_an_order(tmp_path
         writer.writerow(["订单号", "客户id", "门店", "商品", "单价"])
         writer.writerows([f"NO-{i}", customer.pk, "store-a", "茶叶", "10.00"] for i in range(1200))
     job = import_job_create(actor=None, path=str(path), target="orders", dry_run=False)
-    real = sales_services.order_ingest
+    hook = imports._order_import_hook()  # the sales app's order import, registered in its ready()
+    real = hook.ingest
     calls = []
 
     def ingest(**kwargs):
@@ -152,12 +153,12 @@ def test_an_interrupted_order_import_resumes_without_repeating_an_order(tmp_path
             raise Killed
         return real(**kwargs)
 
-    monkeypatch.setattr(sales_services, "order_ingest", ingest)
+    monkeypatch.setattr(imports, "_order_import", dataclasses.replace(hook, ingest=ingest))
     with pytest.raises(Killed):
         import_job_run(job.pk)
     job.refresh_from_db()
     assert (job.committed_line, Order.objects.count()) == (601, 600)  # orders 601-699 rolled back with their chunk
-    monkeypatch.setattr(sales_services, "order_ingest", real)
+    monkeypatch.setattr(imports, "_order_import", hook)
     import_job_run(job.pk)
     job.refresh_from_db()
     assert (job.created_count, job.matched_count, job.resumed_at_line) == (1200, 0, 601)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django import template
 from django.urls import NoReverseMatch, reverse
 
+from guanxi.core.registry import nav_items
 from guanxi.customers import timeline
 from guanxi.customers.contacts import mask_value
-from guanxi.workspace.registry import nav_items
 from guanxi.workspace.stores import current_store_id, switchable_stores
 
 register = template.Library()

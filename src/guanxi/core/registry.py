@@ -1,6 +1,8 @@
 """Extension points of the staff workspace: apps add navigation entries and 360-page panels here.
 
-Each app registers in its ``AppConfig.ready()``, so the shell never imports an app by name:
+The registry lives in ``core`` (the bottom layer) so that every app can register without importing
+the workspace, which sits above them all; the workspace only reads it. Each app registers in its
+``AppConfig.ready()``, so the shell never imports an app by name:
 
     register_nav(NavItem(key="loyalty", label=_("Loyalty"), url_name="loyalty:program", order=40))
     register_customer_panel(CustomerPanel(key="loyalty", title=_("Loyalty"), template="loyalty/panel.html",
