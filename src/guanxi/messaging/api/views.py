@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -285,12 +286,25 @@ class WechatEventView(APIView):
             return HttpResponse("stale request", status=403, content_type="text/plain")
         return None
 
+    @extend_schema(
+        responses={(200, "text/plain"): OpenApiTypes.STR, (403, "text/plain"): OpenApiTypes.STR},
+        description="WeChat's URL check: answers ``echostr`` as plain text when the signature holds.",
+    )
     def get(self, request):
         refused = self.refusal(request)
         if refused is not None:
             return refused
         return HttpResponse(request.query_params.get("echostr", ""), content_type="text/plain")
 
+    @extend_schema(
+        request=None,
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (400, "application/json"): OpenApiTypes.OBJECT,
+            (403, "text/plain"): OpenApiTypes.STR,
+        },
+        description="WeChat's delivery events (TEMPLATESENDJOBFINISH), signed; refused as plain text.",
+    )
     def post(self, request):
         refused = self.refusal(request)
         if refused is not None:
