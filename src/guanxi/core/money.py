@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, overload
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -79,6 +79,50 @@ def parse_money(
     if abs(amount) > ceiling:
         raise ValidationError(MESSAGES["max"], code="max", params={"max": ceiling})
     return amount
+
+
+@overload
+def parse_money_field(
+    value: Any,
+    field: str,
+    *,
+    errors: None = None,
+    allow_zero: bool = True,
+    max_digits: int = MAX_DIGITS,
+) -> Decimal: ...
+
+
+@overload
+def parse_money_field(
+    value: Any,
+    field: str,
+    *,
+    errors: dict[str, list[str]],
+    allow_zero: bool = True,
+    max_digits: int = MAX_DIGITS,
+) -> Decimal | None: ...
+
+
+def parse_money_field(
+    value: Any,
+    field: str,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    allow_zero: bool = True,
+    max_digits: int = MAX_DIGITS,
+) -> Decimal | None:
+    """``parse_money`` for one named input, whose refusal names the field.
+
+    Raised as ``ValidationError({field: [...]})``; or, given ``errors`` (a service that gathers every
+    field's problems before refusing them together), recorded there, and None returned.
+    """
+    try:
+        return parse_money(value, allow_zero=allow_zero, max_digits=max_digits)
+    except ValidationError as exc:
+        if errors is None:
+            raise ValidationError({field: exc.messages}) from None
+        errors[field] = exc.messages
+        return None
 
 
 def fits_column(amount: Decimal, max_digits: int = MAX_DIGITS, decimal_places: int = DECIMAL_PLACES) -> bool:

@@ -20,7 +20,7 @@ from guanxi.accounts.permissions import may_use_store
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
 from guanxi.core.idempotency import idempotency_claim
-from guanxi.core.money import fits_column, max_amount, parse_money
+from guanxi.core.money import fits_column, max_amount, parse_money_field
 from guanxi.customers.models import Customer
 from guanxi.customers.services import ContactInput, customer_create, timeline_record
 from guanxi.sales.models import Order, OrderLine, PaymentMethod, Product, ProductCategory, Refund, RefundLine
@@ -33,15 +33,6 @@ MAX_MONEY = Decimal("999999999999.99")
 class IngestResult:
     order: Order
     created: bool
-
-
-def money(value: Any, field: str, errors: dict, *, allow_zero: bool = True) -> Decimal | None:
-    """Parse money exactly (see :func:`guanxi.core.money.parse_money`); a refusal goes into ``errors``."""
-    try:
-        return parse_money(value, allow_zero=allow_zero)
-    except ValidationError as exc:
-        errors[field] = exc.messages
-        return None
 
 
 def _parse_time(value: Any, field: str, errors: dict) -> dt.datetime | None:
@@ -117,7 +108,11 @@ def order_clean(
         raw_price = line.get("unit_price")
         if raw_price in (None, "") and product is not None:
             raw_price = product.price
-        unit_price = money(raw_price, f"lines[{i}].unit_price", errors) if raw_price not in (None, "") else None
+        unit_price = (
+            parse_money_field(raw_price, f"lines[{i}].unit_price", errors=errors)
+            if raw_price not in (None, "")
+            else None
+        )
         if raw_price in (None, ""):
             errors[f"lines[{i}].unit_price"] = [_("Give the unit price.")]
         if unit_price is not None and quantity:
@@ -139,13 +134,17 @@ def order_clean(
                     "amount": amount,
                 }
             )
-    discount = money(data.get("discount_amount") or "0", "discount_amount", errors)
+    discount = parse_money_field(data.get("discount_amount") or "0", "discount_amount", errors=errors)
     paid = None
     if discount is not None and not errors:
         if discount > total:
             errors["discount_amount"] = [_("The discount is larger than the order.")]
         raw_paid = data.get("paid_amount")
-        paid = money(raw_paid, "paid_amount", errors) if raw_paid not in (None, "") else total - discount
+        paid = (
+            parse_money_field(raw_paid, "paid_amount", errors=errors)
+            if raw_paid not in (None, "")
+            else total - discount
+        )
         if paid is not None and paid > total - discount:
             errors["paid_amount"] = [_("More was paid than the order costs after discount.")]
     if errors:
@@ -381,7 +380,11 @@ def refund_create(
             continue
         refund_lines.append((line, qty))
         lines_amount += (line.amount * qty / line.quantity).quantize(CENT)
-    value = money(amount, "amount", errors, allow_zero=False) if amount not in (None, "") else lines_amount
+    value = (
+        parse_money_field(amount, "amount", errors=errors, allow_zero=False)
+        if amount not in (None, "")
+        else lines_amount
+    )
     when = _parse_time(refunded_at or timezone.now(), "refunded_at", errors)
     if not errors:
         if value is None or value <= 0:

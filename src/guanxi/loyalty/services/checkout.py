@@ -1,0 +1,396 @@
+"""Checkout: price an order for a member (member discount → coupon → points as cash → stored value), commit
+it with every ledger entry in one transaction once per idempotency key, and refund it in proportion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from guanxi.core.idempotency import idempotency_claim
+from guanxi.core.money import parse_money_field
+from guanxi.customers.models import Customer
+from guanxi.loyalty.calculations import (
+    CENT,
+    member_discount,
+    points_for_amount,
+    points_max_for,
+    points_value,
+    wallet_split,
+)
+from guanxi.loyalty.lock_objects import (
+    lock_checkout,
+    lock_coupon,
+    lock_member_wallet,
+    lock_membership,
+    lock_points_account,
+)
+from guanxi.loyalty.models import (
+    ZERO,
+    Checkout,
+    Coupon,
+    Membership,
+    PointsAccount,
+    PointsEntry,
+    ProgramSettings,
+    Wallet,
+    WalletEntry,
+)
+from guanxi.loyalty.services.common import (
+    MONEY_DIGITS,
+    _require_active,
+    program,
+    to_points,
+)
+from guanxi.loyalty.services.coupons import coupon_check, coupon_redeem
+from guanxi.loyalty.services.earning import points_earn_for_order, points_reverse_for_refund
+from guanxi.loyalty.services.points import _points_credit, _points_debit, _points_timeline
+from guanxi.loyalty.services.wallet import _wallet_post
+
+if TYPE_CHECKING:
+    pass
+
+
+@dataclass
+class Quote:
+    membership: Membership
+    cleaned: dict[str, Any]
+    total: Decimal
+    member_discount: Decimal = ZERO
+    coupon: Coupon | None = None
+    coupon_discount: Decimal = ZERO
+    points: int = 0
+    points_value: Decimal = ZERO
+    points_max: int = 0
+    wallet_amount: Decimal = ZERO
+    other_paid: Decimal = ZERO
+    points_earned: int = 0
+    settings: ProgramSettings | None = None
+
+    @property
+    def discount(self) -> Decimal:
+        return self.member_discount + self.coupon_discount + self.points_value
+
+    @property
+    def paid(self) -> Decimal:
+        return self.wallet_amount + self.other_paid
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "customer_id": self.membership.customer_id,
+            "member_no": self.membership.member_no,
+            "tier": self.membership.tier.name if self.membership.tier else "",
+            "total": str(self.total),
+            "member_discount": str(self.member_discount),
+            "coupon_code": self.coupon.code if self.coupon else "",
+            "coupon_discount": str(self.coupon_discount),
+            "points": self.points,
+            "points_value": str(self.points_value),
+            "points_max": self.points_max,
+            "wallet_amount": str(self.wallet_amount),
+            "other_paid": str(self.other_paid),
+            "discount_amount": str(self.discount),
+            "paid_amount": str(self.paid),
+            "points_earned": self.points_earned,
+        }
+
+
+def _membership_for(data: dict[str, Any], actor: Any) -> Membership:
+    cid = data.get("customer_id")
+    qs = Membership.objects.select_related("tier", "customer")
+    member = None
+    if str(cid or "").isdigit():
+        visible = Customer.objects.visible_to(actor) if actor is not None else Customer.objects.all()
+        member = qs.filter(customer_id=cid, customer__in=visible.values("pk")).first()
+    elif data.get("member_no"):
+        member = qs.filter(member_no=str(data["member_no"])).first()
+        if (
+            member
+            and actor is not None
+            and not Customer.objects.visible_to(actor).filter(pk=member.customer_id).exists()
+        ):
+            member = None
+    if member is None:
+        raise ValidationError({"customer_id": [_("This customer is not a member (or not one you can see).")]})
+    return member
+
+
+def checkout_price(*, actor: Any, data: dict[str, Any], locked: Membership | None = None) -> Quote:
+    """Price an order: member discount → coupon → points as cash (capped) → stored value → other payment."""
+    from guanxi.sales.services import order_clean
+
+    membership = locked or _membership_for(data, actor)
+    _require_active(membership, "customer_id")
+    settings = program()
+    cleaned = order_clean({**data, "external_ref": data.get("external_ref") or "quote", "discount_amount": "0"})
+    total = cleaned["total_amount"]
+    q = Quote(membership=membership, cleaned=cleaned, total=total, settings=settings)
+    q.member_discount = member_discount(total, membership.tier)
+    after = total - q.member_discount
+    code = str(data.get("coupon_code") or "").strip().upper()
+    if code:
+        coupon = Coupon.objects.select_related("template").filter(code=code).first()
+        q.coupon_discount = coupon_check(coupon, customer_id=membership.customer_id, amount=after)
+        q.coupon = coupon
+    after -= q.coupon_discount
+    balance = PointsAccount.objects.filter(membership=membership).values_list("balance", flat=True).first() or 0
+    q.points_max = points_max_for(after, settings, balance)
+    wanted = data.get("points")
+    if wanted == "max":
+        q.points = q.points_max
+    elif wanted not in (None, "", 0, "0"):
+        q.points = to_points(wanted, "points")
+        if q.points < 0 or q.points > q.points_max:
+            raise ValidationError(
+                {"points": [_("At most %(n)d points can be used on this order.") % {"n": q.points_max}]}
+            )
+    q.points_value = points_value(q.points, settings)
+    after -= q.points_value
+    wallet = Wallet.objects.filter(membership=membership).first()
+    wanted_wallet = data.get("wallet_amount")
+    if wanted_wallet == "max":
+        q.wallet_amount = min(wallet.balance, after)
+    elif wanted_wallet not in (None, "", 0, "0"):
+        q.wallet_amount = parse_money_field(wanted_wallet, "wallet_amount", max_digits=MONEY_DIGITS)
+        if q.wallet_amount > wallet.balance:
+            raise ValidationError({"wallet_amount": [_("The stored-value balance is ¥%(b)s.") % {"b": wallet.balance}]})
+        if q.wallet_amount > after:
+            raise ValidationError({"wallet_amount": [_("Only ¥%(a)s is left to pay.") % {"a": after}]})
+    q.other_paid = after - q.wallet_amount
+    lines = [(ln["category"].pk if ln["category"] else None, ln["amount"]) for ln in cleaned["lines"]]
+    q.points_earned = points_for_amount(
+        paid=q.paid, total=total, lines=lines, settings=settings, tier=membership.tier, when=cleaned["ordered_at"]
+    )
+    return q
+
+
+@transaction.atomic
+def checkout_commit(*, actor: Any, data: dict[str, Any]) -> tuple[Checkout, bool]:
+    """Write the order and every ledger entry of the checkout in one transaction, once per ``key``.
+
+    Replaying the key with the same content returns the first checkout; with other content it is refused.
+    """
+    key = str(data.get("key") or "").strip()
+    if not key or len(key) > 80:
+        raise ValidationError({"key": [_("Give an idempotency key of at most 80 characters.")]})
+    if not str(data.get("external_ref") or "").strip():
+        raise ValidationError({"external_ref": [_("Every order needs its order number (external_ref).")]})
+    member = _membership_for(data, actor)
+    existing = Checkout.objects.filter(key=key).first()
+    if existing:
+        _replayed(existing, member)  # another member's key: refused as such
+    idempotency_claim(scope="checkout", key=key, params={k: v for k, v in data.items() if k != "key"}, field="key")
+    if existing:
+        return existing, False
+    try:
+        return _checkout_write(actor=actor, data=data, key=key, member=member), True
+    except IntegrityError:  # the same key committed for another member at the same moment
+        existing = Checkout.objects.filter(key=key).first()
+        if existing is None:
+            raise
+        return _replayed(existing, member), False
+
+
+def _replayed(existing: Checkout, member: Membership) -> Checkout:
+    if existing.membership_id != member.pk:
+        raise ValidationError({"key": [_("This idempotency key was used for another checkout.")]})
+    return existing
+
+
+def _checkout_write(*, actor: Any, data: dict[str, Any], key: str, member: Membership) -> Checkout:
+    from guanxi.sales.models import PaymentMethod
+    from guanxi.sales.services import order_ingest
+
+    with transaction.atomic():
+        membership = lock_membership(member.pk)
+        existing = Checkout.objects.filter(key=key).first()
+        if existing:
+            raise IntegrityError("checkout key taken")  # resolved by the caller as a replay
+        q = checkout_price(actor=actor, data=data, locked=membership)
+        method = data.get("payment_method") or PaymentMethod.OTHER
+        if q.wallet_amount and q.other_paid:
+            method = PaymentMethod.MIXED
+        elif q.wallet_amount:
+            method = PaymentMethod.WALLET
+        result = order_ingest(
+            actor=actor,
+            channel="checkout",
+            data={
+                "external_ref": data["external_ref"],
+                "source": data.get("source") or "checkout",
+                "customer_id": membership.customer_id,
+                "store": data.get("store"),
+                "ordered_at": data.get("ordered_at"),
+                "lines": data.get("lines"),
+                "discount_amount": str(q.discount),
+                "paid_amount": str(q.paid),
+                "payment_method": method,
+            },
+        )
+        if not result.created:
+            raise ValidationError({"external_ref": [_("This order number was already recorded.")]})
+        order = result.order
+        ref = f"checkout:{key}"  # new: the key was checked under the membership lock
+        account = lock_points_account(
+            PointsAccount.objects.filter(membership_id=membership.pk).values_list("pk", flat=True).get()
+        )
+        if q.points:
+            entry = _points_debit(
+                account,
+                kind=PointsEntry.Kind.REDEEM,
+                points=q.points,
+                reference=ref,
+                reason=f"order {order.external_ref}",
+                order=order,
+                actor=actor,
+            )
+            _points_timeline(membership, entry, actor)
+        principal = bonus = ZERO
+        if q.wallet_amount:
+            wallet = lock_member_wallet(membership)
+            if q.wallet_amount > wallet.balance:
+                raise ValidationError(
+                    {"wallet_amount": [_("The stored-value balance is ¥%(b)s.") % {"b": wallet.balance}]}
+                )
+            principal, bonus = wallet_split(wallet, q.wallet_amount, q.settings.wallet_spend_order)
+            _wallet_post(
+                wallet,
+                kind=WalletEntry.Kind.SPEND,
+                principal=-principal,
+                bonus=-bonus,
+                reference=ref,
+                note="spend",
+                order=order,
+                store=order.store,
+                actor=actor,
+            )
+        if q.coupon:
+            coupon_redeem(
+                actor=actor,
+                code=q.coupon.code,
+                customer_id=membership.customer_id,
+                amount=q.total - q.member_discount,
+                order=order,
+            )
+        checkout = Checkout.objects.create(
+            key=key,
+            membership=membership,
+            order=order,
+            total=q.total,
+            member_discount=q.member_discount,
+            coupon=q.coupon,
+            coupon_discount=q.coupon_discount,
+            points_used=q.points,
+            points_value=q.points_value,
+            wallet_principal=principal,
+            wallet_bonus=bonus,
+            other_paid=q.other_paid,
+        )
+        points_earn_for_order(order=order, actor=actor, locked=membership, settings=q.settings)
+    return checkout
+
+
+@transaction.atomic
+def checkout_refund(*, actor: Any, checkout: Checkout, reference: str, amount: Any = None) -> dict[str, Any]:
+    """Refund (part of) a checkout: the sales refund plus exactly what the checkout applied, in proportion.
+
+    Points used and stored value come back in the cumulative refunded share (floored; the final refund
+    returns the rest); the coupon comes back only on a full refund, while it is still valid, when the
+    program says so; earned points are reversed in the same proportion.
+    """
+    from guanxi.sales.services import refund_create
+
+    lock_membership(checkout.membership_id)
+    checkout = lock_checkout(checkout.pk)
+    order = checkout.order
+    value = amount if amount not in (None, "") else str(order.paid_amount - order.refunded_amount)
+    refund, created = refund_create(
+        actor=actor,
+        order=order,
+        external_ref=reference,
+        amount=value,
+        channel="checkout",
+        fingerprint_params={"checkout": checkout.key, "amount": None if amount in (None, "") else amount},
+    )
+    if created:
+        order.refresh_from_db()
+        cum = order.refunded_amount
+        paid = checkout.paid
+        full = cum >= paid
+        share = Decimal(1) if full else cum / paid
+        ref = f"return:{refund.pk}"
+        points_target = (
+            checkout.points_used
+            if full
+            else int((checkout.points_used * share).to_integral_value(rounding=ROUND_FLOOR))
+        )
+        p_target = (
+            checkout.wallet_principal
+            if full
+            else (checkout.wallet_principal * share).quantize(CENT, rounding=ROUND_DOWN)
+        )
+        wallet_target = (checkout.wallet_principal + checkout.wallet_bonus) * share
+        b_target = (
+            checkout.wallet_bonus
+            if full
+            else min(checkout.wallet_bonus, wallet_target.quantize(CENT, rounding=ROUND_DOWN) - p_target)
+        )
+        membership = checkout.membership
+        pts = points_target - checkout.points_returned
+        if pts > 0:
+            account = lock_points_account(membership.points.pk)
+            _points_credit(
+                account,
+                kind=PointsEntry.Kind.REVERSE,
+                points=pts,
+                reference=ref,
+                reason=f"refund of order {order.external_ref}",
+                order=order,
+                actor=actor,
+            )
+        dp, db = p_target - checkout.principal_returned, b_target - checkout.bonus_returned
+        if dp > 0 or db > 0:
+            wallet = lock_member_wallet(membership)
+            _wallet_post(
+                wallet,
+                kind=WalletEntry.Kind.RETURN,
+                principal=dp,
+                bonus=db,
+                reference=ref,
+                note=f"refund of order {order.external_ref}",
+                order=order,
+                actor=actor,
+            )
+        restored = False
+        if full and checkout.coupon_id and program().restore_coupon_on_refund:
+            coupon = lock_coupon(checkout.coupon.code)
+            if coupon.status == Coupon.Status.REDEEMED and (
+                not coupon.expires_at or coupon.expires_at > timezone.now()
+            ):
+                Coupon.objects.filter(pk=coupon.pk).update(
+                    status=Coupon.Status.ISSUED, redeemed_at=None, redeemed_order=None, discount=ZERO
+                )
+                restored = True
+        Checkout.objects.filter(pk=checkout.pk).update(
+            refunded=cum,
+            points_returned=points_target,
+            principal_returned=p_target,
+            bonus_returned=b_target,
+            coupon_restored=restored or checkout.coupon_restored,
+        )
+        points_reverse_for_refund(order=order, refund_id=refund.pk)
+        checkout.refresh_from_db()
+    return {
+        "refund_id": refund.pk,
+        "created": created,
+        "amount": str(refund.amount),
+        "points_returned": checkout.points_returned,
+        "wallet_principal_returned": str(checkout.principal_returned),
+        "wallet_bonus_returned": str(checkout.bonus_returned),
+        "coupon_restored": checkout.coupon_restored,
+    }
