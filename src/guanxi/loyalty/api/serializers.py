@@ -202,7 +202,9 @@ class CheckoutPriceSerializer(serializers.Serializer):
 class CheckoutCommitSerializer(CheckoutPriceSerializer):
     key = serializers.CharField(max_length=80, help_text="Idempotency key: replaying it changes nothing.")
     external_ref = serializers.CharField(max_length=64)
-    source = serializers.CharField(required=False, default="checkout")
+    # The API's field is named "source"; DRF's metaclass lifts declared fields off the class, so it does not
+    # replace ``Field.source`` at run time, which the stubs cannot see.
+    source = serializers.CharField(required=False, default="checkout")  # type: ignore[assignment]
     payment_method = serializers.CharField(required=False, default="other")
     ordered_at = serializers.CharField(required=False)
 

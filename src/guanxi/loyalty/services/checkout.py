@@ -53,7 +53,7 @@ from guanxi.loyalty.services.points import _points_credit, _points_debit, _point
 from guanxi.loyalty.services.wallet import _wallet_post
 
 if TYPE_CHECKING:
-    pass
+    from guanxi.accounts.models import User
 
 
 @dataclass
@@ -61,6 +61,7 @@ class Quote:
     membership: Membership
     cleaned: dict[str, Any]
     total: Decimal
+    settings: ProgramSettings
     member_discount: Decimal = ZERO
     coupon: Coupon | None = None
     coupon_discount: Decimal = ZERO
@@ -70,7 +71,6 @@ class Quote:
     wallet_amount: Decimal = ZERO
     other_paid: Decimal = ZERO
     points_earned: int = 0
-    settings: ProgramSettings | None = None
 
     @property
     def discount(self) -> Decimal:
@@ -100,13 +100,13 @@ class Quote:
         }
 
 
-def _membership_for(data: dict[str, Any], actor: Any) -> Membership:
+def _membership_for(data: dict[str, Any], actor: User | None) -> Membership:
     cid = data.get("customer_id")
     qs = Membership.objects.select_related("tier", "customer")
     member = None
     if str(cid or "").isdigit():
         visible = Customer.objects.visible_to(actor) if actor is not None else Customer.objects.all()
-        member = qs.filter(customer_id=cid, customer__in=visible.values("pk")).first()
+        member = qs.filter(customer_id=str(cid), customer__in=visible.values_list("pk", flat=True)).first()
     elif data.get("member_no"):
         member = qs.filter(member_no=str(data["member_no"])).first()
         if (
@@ -120,7 +120,7 @@ def _membership_for(data: dict[str, Any], actor: Any) -> Membership:
     return member
 
 
-def checkout_price(*, actor: Any, data: dict[str, Any], locked: Membership | None = None) -> Quote:
+def checkout_price(*, actor: User | None, data: dict[str, Any], locked: Membership | None = None) -> Quote:
     """Price an order: member discount → coupon → points as cash (capped) → stored value → other payment."""
     from guanxi.sales.services import order_clean
 
@@ -152,13 +152,14 @@ def checkout_price(*, actor: Any, data: dict[str, Any], locked: Membership | Non
     q.points_value = points_value(q.points, settings)
     after -= q.points_value
     wallet = Wallet.objects.filter(membership=membership).first()
+    wallet_balance = wallet.balance if wallet is not None else ZERO
     wanted_wallet = data.get("wallet_amount")
     if wanted_wallet == "max":
-        q.wallet_amount = min(wallet.balance, after)
+        q.wallet_amount = min(wallet_balance, after)
     elif wanted_wallet not in (None, "", 0, "0"):
         q.wallet_amount = parse_money_field(wanted_wallet, "wallet_amount", max_digits=MONEY_DIGITS)
-        if q.wallet_amount > wallet.balance:
-            raise ValidationError({"wallet_amount": [_("The stored-value balance is ¥%(b)s.") % {"b": wallet.balance}]})
+        if q.wallet_amount > wallet_balance:
+            raise ValidationError({"wallet_amount": [_("The stored-value balance is ¥%(b)s.") % {"b": wallet_balance}]})
         if q.wallet_amount > after:
             raise ValidationError({"wallet_amount": [_("Only ¥%(a)s is left to pay.") % {"a": after}]})
     q.other_paid = after - q.wallet_amount
@@ -170,7 +171,7 @@ def checkout_price(*, actor: Any, data: dict[str, Any], locked: Membership | Non
 
 
 @transaction.atomic
-def checkout_commit(*, actor: Any, data: dict[str, Any]) -> tuple[Checkout, bool]:
+def checkout_commit(*, actor: User | None, data: dict[str, Any]) -> tuple[Checkout, bool]:
     """Write the order and every ledger entry of the checkout in one transaction, once per ``key``.
 
     Replaying the key with the same content returns the first checkout; with other content it is refused.
@@ -202,7 +203,7 @@ def _replayed(existing: Checkout, member: Membership) -> Checkout:
     return existing
 
 
-def _checkout_write(*, actor: Any, data: dict[str, Any], key: str, member: Membership) -> Checkout:
+def _checkout_write(*, actor: User | None, data: dict[str, Any], key: str, member: Membership) -> Checkout:
     from guanxi.sales.models import PaymentMethod
     from guanxi.sales.services import order_ingest
 
@@ -296,7 +297,7 @@ def _checkout_write(*, actor: Any, data: dict[str, Any], key: str, member: Membe
 
 
 @transaction.atomic
-def checkout_refund(*, actor: Any, checkout: Checkout, reference: str, amount: Any = None) -> dict[str, Any]:
+def checkout_refund(*, actor: User | None, checkout: Checkout, reference: str, amount: Any = None) -> dict[str, Any]:
     """Refund (part of) a checkout: the sales refund plus exactly what the checkout applied, in proportion.
 
     Points used and stored value come back in the cumulative refunded share (floored; the final refund
@@ -367,10 +368,12 @@ def checkout_refund(*, actor: Any, checkout: Checkout, reference: str, amount: A
                 actor=actor,
             )
         restored = False
-        if full and checkout.coupon_id and program().restore_coupon_on_refund:
+        if full and checkout.coupon is not None and program().restore_coupon_on_refund:
             coupon = lock_coupon(checkout.coupon.code)
-            if coupon.status == Coupon.Status.REDEEMED and (
-                not coupon.expires_at or coupon.expires_at > timezone.now()
+            if (
+                coupon is not None
+                and coupon.status == Coupon.Status.REDEEMED
+                and (not coupon.expires_at or coupon.expires_at > timezone.now())
             ):
                 Coupon.objects.filter(pk=coupon.pk).update(
                     status=Coupon.Status.ISSUED, redeemed_at=None, redeemed_order=None, discount=ZERO

@@ -13,6 +13,7 @@ from guanxi.loyalty.models import Membership, ProgramSettings
 if TYPE_CHECKING:
     from guanxi.accounts.models import User
 
+
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 #: The money columns of loyalty (wallets, checkouts): ``DecimalField(max_digits=12, decimal_places=2)``.

@@ -37,7 +37,8 @@ from guanxi.loyalty.services.common import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from guanxi.accounts.models import User
+    from guanxi.sales.models import Order
 
 
 COUPON_FIELDS = [
@@ -82,7 +83,7 @@ def coupon_template_clean(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def coupon_template_create(*, actor: Any, data: dict[str, Any]) -> CouponTemplate:
+def coupon_template_create(*, actor: User | None, data: dict[str, Any]) -> CouponTemplate:
     template = CouponTemplate.objects.create(**coupon_template_clean(data))
     audit_record(actor=actor, action="create", object_type="coupon_template", object_id=template.pk)
     return template
@@ -91,7 +92,7 @@ def coupon_template_create(*, actor: Any, data: dict[str, Any]) -> CouponTemplat
 @transaction.atomic
 def coupon_issue(
     *,
-    actor: Any,
+    actor: User | None,
     template: CouponTemplate,
     customer_ids: list[int],
     reference: str = "",
@@ -183,13 +184,19 @@ def coupon_issue(
     return coupons
 
 
+def _coupon_held(coupon: Coupon | None, customer_id: int) -> Coupon:
+    """The coupon, if there is one and the customer holds it; otherwise a ValidationError naming ``coupon_code``."""
+    if coupon is None or coupon.customer_id != customer_id:
+        raise ValidationError({"coupon_code": [_("This coupon does not belong to this customer.")]})
+    return coupon
+
+
 def coupon_check(
     coupon: Coupon | None, *, customer_id: int, amount: Decimal, now: dt.datetime | None = None
 ) -> Decimal:
     """The discount the coupon gives on ``amount``, or a ValidationError naming ``coupon_code``."""
     now = now or timezone.now()
-    if coupon is None or coupon.customer_id != customer_id:
-        raise ValidationError({"coupon_code": [_("This coupon does not belong to this customer.")]})
+    coupon = _coupon_held(coupon, customer_id)
     if coupon.status != Coupon.Status.ISSUED:
         raise ValidationError({"coupon_code": [_("This coupon is %(s)s.") % {"s": coupon.get_status_display()}]})
     if (coupon.valid_from and now < coupon.valid_from) or (coupon.expires_at and now > coupon.expires_at):
@@ -203,10 +210,12 @@ def coupon_check(
 
 
 @transaction.atomic
-def coupon_redeem(*, actor: Any, code: str, customer_id: int, amount: Any, order: Any = None) -> Coupon:
+def coupon_redeem(
+    *, actor: User | None, code: str, customer_id: int, amount: Any, order: Order | None = None
+) -> Coupon:
     """Use a coupon once; concurrent redemptions of one code serialize on its row and only one succeeds."""
     amount = parse_money_field(amount, "amount", max_digits=MONEY_DIGITS)
-    coupon = lock_coupon(code or "")
+    coupon = _coupon_held(lock_coupon(code or ""), customer_id)
     discount = coupon_check(coupon, customer_id=customer_id, amount=amount)
     coupon.status = Coupon.Status.REDEEMED
     coupon.redeemed_at = timezone.now()

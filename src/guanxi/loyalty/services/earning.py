@@ -4,7 +4,7 @@ referral rewards, the e-bill, and taking them back in proportion when the order 
 from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F
@@ -38,12 +38,17 @@ from guanxi.loyalty.services.membership import tier_recompute
 from guanxi.loyalty.services.points import _points_credit, _points_debit, _points_existing
 
 if TYPE_CHECKING:
-    pass
+    from guanxi.accounts.models import User
+    from guanxi.sales.models import Order
 
 
 @transaction.atomic
 def points_earn_for_order(
-    *, order: Any, actor: Any = None, locked: Membership | None = None, settings: ProgramSettings | None = None
+    *,
+    order: Order,
+    actor: User | None = None,
+    locked: Membership | None = None,
+    settings: ProgramSettings | None = None,
 ) -> OrderAward | None:
     """Award points and growth for a paid order of an active member, once per order; emits the e-bill.
 
@@ -167,7 +172,7 @@ def _referral_reward(membership: Membership, account: PointsAccount, settings: P
                 reason="referral",
                 settings=settings,
             )
-    if settings.referral_coupon_id:
+    if settings.referral_coupon is not None:
         coupon_issue(
             actor=None,
             template=settings.referral_coupon,
@@ -180,7 +185,7 @@ def _referral_reward(membership: Membership, account: PointsAccount, settings: P
 
 
 @transaction.atomic
-def points_reverse_for_refund(*, order: Any, refund_id: int) -> PointsEntry | None:
+def points_reverse_for_refund(*, order: Order, refund_id: int) -> PointsEntry | None:
     """Take back earned points and growth in proportion to the refunded share (cumulative, floored)."""
     award = OrderAward.objects.filter(order_id=order.pk).first()
     if award is None:

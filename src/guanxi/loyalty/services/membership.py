@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -36,7 +36,7 @@ from guanxi.loyalty.services.common import (
 from guanxi.loyalty.services.coupons import coupon_issue
 
 if TYPE_CHECKING:
-    pass
+    from guanxi.accounts.models import Store, User
 
 
 def _base_tier() -> Tier | None:
@@ -45,7 +45,7 @@ def _base_tier() -> Tier | None:
 
 @transaction.atomic
 def member_enrol(
-    *, actor: Any, customer: Customer, store: Any = None, invite_code: str = "", channel: str = "web"
+    *, actor: User | None, customer: Customer, store: Store | None = None, invite_code: str = "", channel: str = "web"
 ) -> tuple[Membership, bool]:
     """Make a customer a member once (a second call returns the existing membership)."""
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
@@ -115,7 +115,7 @@ def member_enrol(
 
 
 @transaction.atomic
-def member_set_status(*, actor: Any, membership: Membership, status: str, reason: str = "") -> Membership:
+def member_set_status(*, actor: User | None, membership: Membership, status: str, reason: str = "") -> Membership:
     if status not in Membership.Status.values:
         raise ValidationError({"status": [_("Choose active, suspended or closed.")]})
     membership = lock_membership(membership.pk)
@@ -149,11 +149,11 @@ def member_set_status(*, actor: Any, membership: Membership, status: str, reason
     return membership
 
 
-def member_suspend(*, actor: Any, membership: Membership, reason: str = "") -> Membership:
+def member_suspend(*, actor: User | None, membership: Membership, reason: str = "") -> Membership:
     return member_set_status(actor=actor, membership=membership, status=Membership.Status.SUSPENDED, reason=reason)
 
 
-def member_close(*, actor: Any, membership: Membership, reason: str = "") -> Membership:
+def member_close(*, actor: User | None, membership: Membership, reason: str = "") -> Membership:
     return member_set_status(actor=actor, membership=membership, status=Membership.Status.CLOSED, reason=reason)
 
 
@@ -171,7 +171,7 @@ def _qualifying_tier(growth: int) -> Tier | None:
     return Tier.objects.filter(threshold__lte=growth).order_by("-threshold", "-order").first() or _base_tier()
 
 
-def _tier_rank(tier: Tier | None) -> tuple:
+def _tier_rank(tier: Tier | None) -> tuple[int, int]:
     return (-1, -1) if tier is None else (tier.threshold, tier.order)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -12,9 +10,6 @@ from guanxi.loyalty.models import (
     Coupon,
     Membership,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 def merge_loyalty(survivor: Customer, merged: Customer) -> dict[str, int]:

@@ -37,7 +37,8 @@ from guanxi.loyalty.services.common import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from guanxi.accounts.models import User
+    from guanxi.sales.models import Order
 
 
 def _points_credit(
@@ -47,8 +48,8 @@ def _points_credit(
     points: int,
     reference: str,
     reason: str = "",
-    order: Any = None,
-    actor: Any = None,
+    order: Order | None = None,
+    actor: User | None = None,
     settings: ProgramSettings | None = None,
     now: dt.datetime | None = None,
 ) -> PointsEntry:
@@ -81,8 +82,8 @@ def _points_debit(
     points: int,
     reference: str,
     reason: str = "",
-    order: Any = None,
-    actor: Any = None,
+    order: Order | None = None,
+    actor: User | None = None,
     now: dt.datetime | None = None,
 ) -> PointsEntry:
     """Take ``points`` > 0 from a locked account, consuming the lots that expire first."""
@@ -126,7 +127,9 @@ def _points_existing(account: PointsAccount, kind: str, reference: str) -> Point
 
 
 @transaction.atomic
-def points_adjust(*, actor: Any, membership: Membership, points: Any, reason: str, reference: str = "") -> PointsEntry:
+def points_adjust(
+    *, actor: User | None, membership: Membership, points: Any, reason: str, reference: str = ""
+) -> PointsEntry:
     """Manual adjustment (+/-), with a reason; idempotent by reference when one is given."""
     points = to_points(points, "points")
     if not (reason or "").strip():
@@ -168,7 +171,13 @@ def points_adjust(*, actor: Any, membership: Membership, points: Any, reason: st
 
 @transaction.atomic
 def points_redeem(
-    *, actor: Any, membership: Membership, points: Any, reference: str, reason: str = "", order: Any = None
+    *,
+    actor: User | None,
+    membership: Membership,
+    points: Any,
+    reference: str,
+    reason: str = "",
+    order: Order | None = None,
 ) -> tuple[PointsEntry, bool]:
     """Spend points (for cash at checkout or a gift at the counter); idempotent by reference."""
     points = to_points(points, "points")
@@ -201,7 +210,7 @@ def points_redeem(
     return entry, True
 
 
-def _points_timeline(membership: Membership, entry: PointsEntry, actor: Any) -> None:
+def _points_timeline(membership: Membership, entry: PointsEntry, actor: User | None) -> None:
     timeline_record(
         customer_id=membership.customer_id,
         kind="loyalty.points",

@@ -36,7 +36,8 @@ from guanxi.loyalty.services.common import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from guanxi.accounts.models import Store, User
+    from guanxi.sales.models import Order
 
 
 def _wallet_post(
@@ -47,9 +48,9 @@ def _wallet_post(
     bonus: Decimal,
     reference: str,
     note: str = "",
-    order: Any = None,
-    store: Any = None,
-    actor: Any = None,
+    order: Order | None = None,
+    store: Store | None = None,
+    actor: User | None = None,
 ) -> WalletEntry:
     wallet.principal += principal
     wallet.bonus += bonus
@@ -85,7 +86,13 @@ def _wallet_post(
 
 @transaction.atomic
 def wallet_top_up(
-    *, actor: Any, membership: Membership, amount: Any, reference: str, store: Any = None, channel: str = "web"
+    *,
+    actor: User | None,
+    membership: Membership,
+    amount: Any,
+    reference: str,
+    store: Store | None = None,
+    channel: str = "web",
 ) -> tuple[WalletEntry, bool]:
     """Add paid principal plus the bonus of the best matching rule; idempotent by reference."""
     amount = parse_money_field(amount, "amount", allow_zero=False, max_digits=MONEY_DIGITS)
@@ -133,7 +140,13 @@ def wallet_top_up(
 
 @transaction.atomic
 def wallet_spend(
-    *, actor: Any, membership: Membership, amount: Any, reference: str, order: Any = None, store: Any = None
+    *,
+    actor: User | None,
+    membership: Membership,
+    amount: Any,
+    reference: str,
+    order: Order | None = None,
+    store: Store | None = None,
 ) -> tuple[WalletEntry, bool]:
     amount = parse_money_field(amount, "wallet_amount", allow_zero=False, max_digits=MONEY_DIGITS)
     if not (reference or "").strip():
@@ -163,7 +176,7 @@ def wallet_spend(
 
 @transaction.atomic
 def wallet_refund(
-    *, actor: Any, membership: Membership, reference: str, amount: Any = None, channel: str = "web"
+    *, actor: User | None, membership: Membership, reference: str, amount: Any = None, channel: str = "web"
 ) -> tuple[WalletEntry, bool]:
     """Pay back unspent principal (never bonus). The bonus is forfeited in the same proportion."""
     if not (reference or "").strip():
