@@ -1,17 +1,29 @@
-"""Who may change what: the one table of role rules, and the DRF permission built on it.
+"""Who may change what: the one table of role rules, and the checks every page and API view asks.
 
 Customer-owned rows (customers, their contacts, orders, memberships, ledgers, messages, consents) are
 changed by whoever may *see* the customer: ``Customer.objects.visible_to(user)`` decides, in the
 selectors and services. Reference data is shared by every store, so a change to it reaches other
 stores' customers; it is changed only by the roles listed here, whatever stores they belong to.
 ``docs/development/architecture.md`` ("Who may change what") states the same table for people.
+
+Pages and API views ask the same functions here (``can``, ``require``, ``can_change``,
+``OperationPermission``); none keeps a role list, or a wrapper of these, of its own.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.core.exceptions import PermissionDenied
 from rest_framework import permissions
 
-from guanxi.accounts.models import Role
+from guanxi.accounts.models import Role, User
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    #: ``request.user``: a staff member, or the anonymous user of a request that did not sign in.
+    Actor = User | AnonymousUser | None
 
 _HQ = frozenset({Role.ADMIN})
 _PROGRAM = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER})
@@ -40,17 +52,17 @@ OPERATION_ROLES: dict[str, frozenset[str]] = {
 }
 
 
-def _label(model_or_label) -> str:
+def _label(model_or_label: Any) -> str:
     if isinstance(model_or_label, str):
         return model_or_label.lower()
     return model_or_label._meta.label_lower
 
 
-def is_reference_data(model_or_label) -> bool:
+def is_reference_data(model_or_label: Any) -> bool:
     return _label(model_or_label) in REFERENCE_DATA_ROLES
 
 
-def can_change(user, model_or_label) -> bool:
+def can_change(user: Actor, model_or_label: Any) -> bool:
     """May ``user`` create, change or delete rows of this reference-data model?"""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
@@ -60,14 +72,40 @@ def can_change(user, model_or_label) -> bool:
     return user.is_superuser or user.role in roles
 
 
-def can(user, operation: str) -> bool:
+def can(user: Actor, operation: str) -> bool:
     """May ``user`` perform this operation (a key of ``OPERATION_ROLES``)?"""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     return user.is_superuser or user.role in OPERATION_ROLES[operation]
 
 
-def view_model(view):
+def require(user: Actor, operation: str) -> None:
+    """``can`` for a view that goes no further without it: ``PermissionDenied``, a 403 in pages and in the API."""
+    if not can(user, operation):
+        raise PermissionDenied
+
+
+def signed_in(user: Actor) -> User:
+    """The staff member behind a request that passed authentication, as a service's ``actor``.
+
+    An anonymous user is refused, never turned into ``None``: a service reads ``None`` as the system, which
+    sees every store.
+    """
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied
+    return user
+
+
+class OperationPermission(permissions.BasePermission):
+    """DRF permission for one operation of ``OPERATION_ROLES``: subclass it and set ``operation``."""
+
+    operation: ClassVar[str]
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return can(request.user, self.operation)
+
+
+def view_model(view: Any) -> Any:
     """The model a DRF view works on, from its ``queryset`` attribute or ``reference_model``."""
     model = getattr(view, "reference_model", None)
     if model is not None:
@@ -83,7 +121,7 @@ class ReferenceDataPermission(permissions.BasePermission):
     without doing anything; views over customer-owned rows pass through (their querysets scope them).
     """
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Any, view: Any) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
         if request.method in permissions.SAFE_METHODS:
@@ -94,12 +132,12 @@ class ReferenceDataPermission(permissions.BasePermission):
         return can_change(request.user, model)
 
 
-def is_store_scoped(user) -> bool:
+def is_store_scoped(user: Any) -> bool:
     """True for staff bound to their stores; False for those who see every store and for the system (None)."""
     return user is not None and getattr(user, "is_authenticated", False) and not user.sees_all_stores
 
 
-def may_use_store(user, store_id: int | None) -> bool:
+def may_use_store(user: Any, store_id: int | None) -> bool:
     """May ``user`` put a customer or an order in this store? Store-bound staff: only their own stores."""
     if not is_store_scoped(user):
         return True
@@ -108,18 +146,16 @@ def may_use_store(user, store_id: int | None) -> bool:
     return user.stores.filter(pk=store_id).exists()
 
 
-def may_assign_owner(user, owner_id: int | None) -> bool:
+def may_assign_owner(user: Any, owner_id: int | None) -> bool:
     """May ``user`` make ``owner_id`` a customer's owner (大客户 account manager)? The owner sees the customer
     wherever they work, so store-bound staff may name only themselves or colleagues of one of their stores."""
     if not is_store_scoped(user) or owner_id is None or owner_id == user.pk:
         return True
-    from guanxi.accounts.models import User
-
     store_ids = user.stores.values("pk")
     return User.objects.filter(pk=owner_id, stores__in=store_ids).exists()
 
 
-def default_store_id(user) -> int | None:
+def default_store_id(user: Any) -> int | None:
     """The store a store-bound user's new records go to when none is named: their only store, if one."""
     if not is_store_scoped(user):
         return None

@@ -7,13 +7,12 @@ from functools import cache
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from guanxi.accounts.permissions import can
+from guanxi.accounts.permissions import can, require
 from guanxi.analytics import selectors
 from guanxi.analytics.models import SEGMENT_EXPLANATIONS, Segment
 
@@ -37,10 +36,6 @@ def chart_library() -> tuple[str, str] | None:
 def _chart_context() -> dict:
     lib = chart_library()
     return {"chart_kind": lib[0] if lib else "", "chart_script": lib[1] if lib else ""}
-
-
-def _can_refresh(user) -> bool:
-    return can(user, "analytics.refresh")
 
 
 @login_required
@@ -67,7 +62,7 @@ def dashboard(request):
             "chart": chart,
             "fits": selectors.latest_fits(),
             "refresh": selectors.latest_refresh(),
-            "can_refresh": _can_refresh(request.user),
+            "can_refresh": can(request.user, "analytics.refresh"),
             **_chart_context(),
         },
     )
@@ -99,8 +94,7 @@ def cohorts(request):
 @login_required
 @require_POST
 def refresh(request):
-    if not _can_refresh(request.user):
-        raise PermissionDenied
+    require(request.user, "analytics.refresh")
     from guanxi.analytics.tasks import scores_refresh_task
 
     scores_refresh_task.delay_on_commit(actor_id=request.user.pk)

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from guanxi.accounts.permissions import can, can_change
+from guanxi.accounts.permissions import can, can_change, require
 from guanxi.customers.models import Customer
 from guanxi.loyalty import selectors, services
 from guanxi.loyalty.forms import (
@@ -27,21 +27,12 @@ from guanxi.loyalty.forms import (
 from guanxi.loyalty.models import CouponTemplate, Membership, Tier, TopUpRule
 
 
-def can_manage(user) -> bool:
-    return can(user, "loyalty.manage")
-
-
-def _require_manager(user) -> None:
-    if not can_manage(user):
-        raise PermissionDenied
-
-
 def customer_panel_context(request, customer) -> dict:
     """Five queries whatever the history: membership (+tier, points, wallet), statements, coupons."""
     membership = (
         Membership.objects.select_related("tier", "points", "wallet", "store").filter(customer=customer).first()
     )
-    context = {"customer": customer, "membership": membership, "can_manage": can_manage(request.user)}
+    context = {"customer": customer, "membership": membership, "can_manage": can(request.user, "loyalty.manage")}
     if membership is None:
         return context
     context.update(
@@ -141,7 +132,7 @@ def redeem(request, customer_id: int):
 @login_required
 @require_POST
 def adjust(request, customer_id: int):
-    _require_manager(request.user)
+    require(request.user, "loyalty.manage")
     membership = _membership(request, customer_id)
     form = AdjustForm(request.POST)
     if form.is_valid():
@@ -163,7 +154,7 @@ def adjust(request, customer_id: int):
 @login_required
 @require_POST
 def issue(request, customer_id: int):
-    _require_manager(request.user)
+    require(request.user, "loyalty.manage")
     customer = _customer(request, customer_id)
     form = IssueForm(request.POST)
     if form.is_valid():
@@ -182,7 +173,7 @@ def issue(request, customer_id: int):
 @login_required
 @require_POST
 def set_status(request, customer_id: int):
-    _require_manager(request.user)
+    require(request.user, "loyalty.manage")
     membership = _membership(request, customer_id)
     try:
         services.member_set_status(
@@ -231,7 +222,7 @@ def program(request):
             "tiers": selectors.tiers(),
             "rules": selectors.top_up_rules(),
             "templates": selectors.coupon_templates(),
-            "can_manage": can_manage(request.user),
+            "can_manage": can(request.user, "loyalty.manage"),
         },
     )
 

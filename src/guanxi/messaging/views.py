@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from guanxi.accounts.permissions import can, can_change
+from guanxi.accounts.permissions import can, can_change, require
 from guanxi.customers.models import Customer
 from guanxi.customers.selectors import customer_detail
 from guanxi.messaging import selectors, services
@@ -18,15 +18,6 @@ from guanxi.messaging.models import Message, MessageTemplate
 from guanxi.messaging.rendering import VARIABLES, preview
 
 PAGE_SIZE = 50
-
-
-def can_manage(user) -> bool:
-    return can(user, "messaging.manage")
-
-
-def _require_manager(user) -> None:
-    if not can_manage(user):
-        raise PermissionDenied
 
 
 def customer_panel_context(request, customer) -> dict:
@@ -66,7 +57,7 @@ def message_log(request):
             "form": form,
             "rows": rows,
             "next_query": query.urlencode() if has_more else "",
-            "can_manage": can_manage(request.user),
+            "can_manage": can(request.user, "messaging.manage"),
         },
     )
 
@@ -78,14 +69,14 @@ def message_detail(request, pk: int):
     return render(
         request,
         "messaging/detail.html",
-        {"message": message, "receipts": receipts, "can_manage": can_manage(request.user)},
+        {"message": message, "receipts": receipts, "can_manage": can(request.user, "messaging.manage")},
     )
 
 
 @login_required
 @require_POST
 def message_resend(request, pk: int):
-    _require_manager(request.user)
+    require(request.user, "messaging.manage")
     message = get_object_or_404(Message.objects.visible_to(request.user), pk=pk)
     try:
         copy = services.message_resend(actor=request.user, message=message)

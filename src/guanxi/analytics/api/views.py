@@ -4,11 +4,11 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from guanxi.accounts.permissions import can
+from guanxi.accounts.permissions import OperationPermission
 from guanxi.analytics import selectors
 from guanxi.analytics.api import serializers as s
 from guanxi.analytics.models import CustomerScore, Segment
@@ -113,10 +113,8 @@ class ModelFitView(APIView):
         return Response(s.ModelFitSerializer(selectors.latest_fits(), many=True).data)
 
 
-class CanRefresh(permissions.BasePermission):
-    def has_permission(self, request, view):
-        user = request.user
-        return can(user, "analytics.refresh")
+class CanRefresh(OperationPermission):
+    operation = "analytics.refresh"
 
 
 class RefreshView(APIView):

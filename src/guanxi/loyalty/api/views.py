@@ -8,22 +8,16 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from guanxi.accounts.permissions import require, signed_in
 from guanxi.core.api import fields
 from guanxi.core.api.params import query_params
 from guanxi.customers.models import Customer
 from guanxi.loyalty import selectors, services
 from guanxi.loyalty.api import serializers as s
 from guanxi.loyalty.models import Checkout, CouponTemplate, ProgramSettings, Tier, TopUpRule
-from guanxi.loyalty.views import can_manage
-
-
-def _require_manager(user) -> None:
-    if not can_manage(user):
-        raise PermissionDenied
 
 
 class TierViewSet(viewsets.ModelViewSet):
@@ -41,7 +35,9 @@ class CouponTemplateViewSet(viewsets.ModelViewSet):
     queryset = CouponTemplate.objects.all()
 
     def perform_create(self, serializer):
-        serializer.instance = services.coupon_template_create(actor=self.request.user, data=serializer.validated_data)
+        serializer.instance = services.coupon_template_create(
+            actor=signed_in(self.request.user), data=serializer.validated_data
+        )
 
     def perform_update(self, serializer):
         services.coupon_template_clean(
@@ -61,7 +57,7 @@ class CouponTemplateViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def issue(self, request, pk=None):
         """Issue one coupon to each listed customer (set-based; all or nothing)."""
-        _require_manager(request.user)
+        require(request.user, "loyalty.manage")
         data = s.IssueSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         coupons = services.coupon_issue(actor=request.user, template=self.get_object(), **data.validated_data)
@@ -147,7 +143,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=s.RefundSerializer, responses={201: s.WalletEntrySerializer, 200: s.WalletEntrySerializer})
     @action(detail=True, methods=["post"], url_path="wallet-refund")
     def wallet_refund(self, request, pk=None):
-        _require_manager(request.user)
+        require(request.user, "loyalty.manage")
         data = s.RefundSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entry, created = services.wallet_refund(
@@ -160,7 +156,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=s.PointsSerializer, responses={201: s.PointsEntrySerializer})
     @action(detail=True, methods=["post"], url_path="points-adjust")
     def points_adjust(self, request, pk=None):
-        _require_manager(request.user)
+        require(request.user, "loyalty.manage")
         data = s.PointsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entry = services.points_adjust(actor=request.user, membership=self.get_object(), **data.validated_data)
@@ -181,7 +177,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=s.StatusSerializer, responses=s.MembershipSerializer)
     @action(detail=True, methods=["post"])
     def status(self, request, pk=None):
-        _require_manager(request.user)
+        require(request.user, "loyalty.manage")
         data = s.StatusSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         membership = services.member_set_status(actor=request.user, membership=self.get_object(), **data.validated_data)

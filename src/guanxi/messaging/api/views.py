@@ -13,10 +13,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from guanxi.accounts.permissions import require
 from guanxi.core.api import fields
 from guanxi.core.api.params import query_params
 from guanxi.core.idempotency import idempotency_claim
@@ -29,7 +29,6 @@ from guanxi.messaging.api.serializers import (
     TemplateSerializer,
 )
 from guanxi.messaging.models import Consent, MessageTemplate
-from guanxi.messaging.views import can_manage
 
 
 class TemplateViewSet(viewsets.ModelViewSet):
@@ -69,8 +68,7 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
 
     @action(detail=True, methods=["post"])
     def resend(self, request, pk=None):
-        if not can_manage(request.user):
-            raise PermissionDenied
+        require(request.user, "messaging.manage")
         copy = services.message_resend(actor=request.user, message=self.get_object())
         return Response(MessageSerializer(copy).data, status=status.HTTP_201_CREATED)
 
@@ -118,8 +116,7 @@ class EnqueueView(APIView):
         },
     )
     def post(self, request):
-        if not can_manage(request.user):
-            raise PermissionDenied
+        require(request.user, "messaging.manage")
         serializer = EnqueueSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
