@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     #: ``request.user``: a staff member, or the anonymous user of a request that did not sign in.
-    Actor = User | AnonymousUser | None
+    RequestUser = User | AnonymousUser | None
 
 _HQ = frozenset({Role.ADMIN})
 _PROGRAM = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER})
@@ -62,7 +62,7 @@ def is_reference_data(model_or_label: Any) -> bool:
     return _label(model_or_label) in REFERENCE_DATA_ROLES
 
 
-def can_change(user: Actor, model_or_label: Any) -> bool:
+def can_change(user: RequestUser, model_or_label: Any) -> bool:
     """May ``user`` create, change or delete rows of this reference-data model?"""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
@@ -72,20 +72,20 @@ def can_change(user: Actor, model_or_label: Any) -> bool:
     return user.is_superuser or user.role in roles
 
 
-def can(user: Actor, operation: str) -> bool:
+def can(user: RequestUser, operation: str) -> bool:
     """May ``user`` perform this operation (a key of ``OPERATION_ROLES``)?"""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     return user.is_superuser or user.role in OPERATION_ROLES[operation]
 
 
-def require(user: Actor, operation: str) -> None:
+def require(user: RequestUser, operation: str) -> None:
     """``can`` for a view that goes no further without it: ``PermissionDenied``, a 403 in pages and in the API."""
     if not can(user, operation):
         raise PermissionDenied
 
 
-def signed_in(user: Actor) -> User:
+def signed_in(user: RequestUser) -> User:
     """The staff member behind a request that passed authentication, as a service's ``actor``.
 
     An anonymous user is refused, never turned into ``None``: a service reads ``None`` as the system, which

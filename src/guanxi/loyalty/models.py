@@ -1,8 +1,8 @@
 """Loyalty: membership, tiers, points and stored-value ledgers, coupons, referrals, checkouts.
 
 Ledgers (PointsEntry, WalletEntry) are append-only. The balances cached on PointsAccount and Wallet
-are changed only by services holding the row lock (see ``services.lock_points_account`` and
-``services.lock_wallet``), in the same transaction as the entry, so balance == sum(entries) always.
+are changed only by services holding the row lock (see ``lock_objects.lock_points_account`` and
+``lock_objects.lock_wallet``), in the same transaction as the entry, so balance == sum(entries) always.
 """
 
 from __future__ import annotations

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
 from guanxi.customers.models import Customer
 from guanxi.loyalty.models import Coupon, CouponTemplate, Membership, PointsEntry, Tier, TopUpRule, WalletEntry
 
+if TYPE_CHECKING:
+    from guanxi.accounts.permissions import RequestUser
 
-def membership_list(*, user: Any) -> QuerySet[Membership]:
+
+def membership_list(*, user: RequestUser) -> QuerySet[Membership]:
     return (
         Membership.objects.filter(customer__in=Customer.objects.visible_to(user).values("pk"))
         .select_related("customer", "tier", "store", "points", "wallet")
@@ -18,11 +21,11 @@ def membership_list(*, user: Any) -> QuerySet[Membership]:
     )
 
 
-def membership_get(*, user: Any, pk: int) -> Membership:
+def membership_get(*, user: RequestUser, pk: int) -> Membership:
     return membership_list(user=user).get(pk=pk)
 
 
-def membership_for_customer(*, user: Any, customer_id: int) -> Membership | None:
+def membership_for_customer(*, user: RequestUser, customer_id: int) -> Membership | None:
     return membership_list(user=user).filter(customer_id=customer_id).first()
 
 
@@ -38,7 +41,7 @@ def wallet_entries(*, membership: Membership) -> QuerySet[WalletEntry]:
     )
 
 
-def coupon_list(*, user: Any, customer_id: int | None = None) -> QuerySet[Coupon]:
+def coupon_list(*, user: RequestUser, customer_id: int | None = None) -> QuerySet[Coupon]:
     qs = Coupon.objects.filter(customer__in=Customer.objects.visible_to(user).values("pk"))
     if customer_id:
         qs = qs.filter(customer_id=customer_id)
