@@ -1,18 +1,16 @@
 import pytest
 
-from guanxi.customers.tests.factories import make_customer
 from guanxi.loyalty import services
-from guanxi.loyalty.models import PointsAccount, PointsEntry, ProgramSettings, Tier, Wallet, WalletEntry
+from guanxi.loyalty.models import PointsAccount, PointsEntry, ProgramSettings, Wallet, WalletEntry
+from guanxi.loyalty.tests.factories import TierFactory, make_member
 
 
 @pytest.fixture
 def tiers(db):
     return {
-        "normal": Tier.objects.create(name="普通", threshold=0, order=0),
-        "silver": Tier.objects.create(
-            name="银卡", threshold=1000, points_multiplier="1.5", discount_percent="5", order=1
-        ),
-        "gold": Tier.objects.create(
+        "normal": TierFactory(name="普通", threshold=0, order=0),
+        "silver": TierFactory(name="银卡", threshold=1000, points_multiplier="1.5", discount_percent="5", order=1),
+        "gold": TierFactory(
             name="金卡", threshold=5000, points_multiplier="2", discount_percent="10", order=2, birthday_gift="年度旅游"
         ),
     }
@@ -30,8 +28,7 @@ def program(db):
 
 @pytest.fixture
 def member(store_a, tiers, program):
-    customer = make_customer(store=store_a, name="王芳", phone="13800138000")
-    return services.member_enrol(actor=None, customer=customer)[0]
+    return make_member(store=store_a, name="王芳", phone="13800138000")
 
 
 def assert_ledgers_consistent():

@@ -4,13 +4,14 @@ from guanxi.conftest import api_client_for
 from guanxi.customers.tests.factories import make_customer
 from guanxi.loyalty import services
 from guanxi.loyalty.models import Checkout, Membership
+from guanxi.loyalty.tests.factories import CouponTemplateFactory, make_member
 
 
 @pytest.fixture
 def members(store_a, store_b, tiers, program):
     made = []
     for i in range(4):
-        m = services.member_enrol(actor=None, customer=make_customer(store=store_a if i < 3 else store_b))[0]
+        m = make_member(store=store_a if i < 3 else store_b)
         services.points_adjust(actor=None, membership=m, points=100 + i, reason="seed")
         services.wallet_top_up(actor=None, membership=m, amount="50.00", reference=f"p{i}")
         made.append(m)
@@ -38,9 +39,7 @@ def test_points_and_wallet_statements_have_constant_queries(api_admin, members, 
 
 
 def test_coupon_list_constant_queries(api_admin, members, django_assert_num_queries):
-    template = services.coupon_template_create(
-        actor=None, data={"name": "券", "kind": "fixed", "amount": "5.00", "per_customer_limit": 3}
-    )
+    template = CouponTemplateFactory(name="券", amount="5.00", per_customer_limit=3)
     services.coupon_issue(actor=None, template=template, customer_ids=[m.customer_id for m in members])
     services.coupon_issue(actor=None, template=template, customer_ids=[m.customer_id for m in members])
     with django_assert_num_queries(2):

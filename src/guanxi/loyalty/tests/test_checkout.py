@@ -4,8 +4,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from guanxi.loyalty import services
-from guanxi.loyalty.models import Checkout, Coupon, Membership, PointsEntry, TopUpRule, WalletEntry
+from guanxi.loyalty.models import Checkout, Coupon, Membership, PointsEntry, WalletEntry
 from guanxi.loyalty.tests.conftest import assert_ledgers_consistent
+from guanxi.loyalty.tests.factories import CouponTemplateFactory, TopUpRuleFactory, make_member
 from guanxi.sales.models import Order
 
 
@@ -15,11 +16,9 @@ def loaded(member, tiers, program):
     Membership.objects.filter(pk=member.pk).update(tier=tiers["silver"])
     member.refresh_from_db()
     services.points_adjust(actor=None, membership=member, points=10000, reason="opening balance")
-    TopUpRule.objects.create(min_amount="500.00", bonus="50.00")
+    TopUpRuleFactory(min_amount="500.00", bonus="50.00")
     services.wallet_top_up(actor=None, membership=member, amount="500.00", reference="pay-1")
-    template = services.coupon_template_create(
-        actor=None, data={"name": "满100减20", "kind": "threshold", "amount": "20.00", "threshold": "100.00"}
-    )
+    template = CouponTemplateFactory(name="满100减20", kind="threshold", amount="20.00", threshold="100.00")
     coupon = services.coupon_issue(actor=None, template=template, customer_ids=[member.customer_id])[0]
     return member, coupon
 
@@ -177,11 +176,10 @@ def test_random_checkouts_and_refunds_keep_ledgers_equal_to_balances(loaded):
 
 
 def test_a_key_used_by_another_member_is_refused(loaded, store_a):
-    from guanxi.customers.tests.factories import make_customer
 
     member, coupon = loaded
     services.checkout_commit(actor=None, data=_data(member, coupon, key="shared", external_ref="S-1"))
-    other = services.member_enrol(actor=None, customer=make_customer(store=store_a))[0]
+    other = make_member(store=store_a)
     with pytest.raises(ValidationError) as exc:
         services.checkout_commit(
             actor=None,

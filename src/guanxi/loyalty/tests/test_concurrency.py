@@ -10,6 +10,7 @@ from django.db import connection
 from guanxi.loyalty import services
 from guanxi.loyalty.models import Checkout, Coupon, PointsEntry, WalletEntry
 from guanxi.loyalty.tests.conftest import assert_ledgers_consistent
+from guanxi.loyalty.tests.factories import CouponTemplateFactory
 from guanxi.sales.models import Order
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -74,7 +75,7 @@ def test_concurrent_replays_of_one_top_up_write_it_once(member):
 
 
 def test_the_same_coupon_redeemed_at_once_succeeds_exactly_once(member):
-    template = services.coupon_template_create(actor=None, data={"name": "代金券", "kind": "fixed", "amount": "10.00"})
+    template = CouponTemplateFactory(name="代金券", kind="fixed", amount="10.00")
     code = services.coupon_issue(actor=None, template=template, customer_ids=[member.customer_id])[0].code
     ok, refused = _race(
         10, lambda i: services.coupon_redeem(actor=None, code=code, customer_id=member.customer_id, amount="50.00")

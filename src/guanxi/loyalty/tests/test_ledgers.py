@@ -9,8 +9,9 @@ from django.utils import timezone
 from guanxi.customers.services import customer_merge
 from guanxi.customers.tests.factories import make_customer
 from guanxi.loyalty import services
-from guanxi.loyalty.models import Coupon, CouponTemplate, Membership, PointsEntry, TierChange, TopUpRule, WalletEntry
+from guanxi.loyalty.models import Coupon, CouponTemplate, Membership, PointsEntry, TierChange, WalletEntry
 from guanxi.loyalty.tests.conftest import assert_ledgers_consistent
+from guanxi.loyalty.tests.factories import CouponTemplateFactory, TopUpRuleFactory, make_member
 from guanxi.sales.tests.factories import CategoryFactory, ProductFactory, make_order
 
 
@@ -115,8 +116,8 @@ def test_adjust_needs_a_reason_and_redeem_never_overdraws(member):
 
 
 def test_top_up_bonus_rule_limit_and_replay(member, program):
-    TopUpRule.objects.create(min_amount="500.00", bonus="50.00")
-    TopUpRule.objects.create(min_amount="1000.00", bonus="150.00")
+    TopUpRuleFactory(min_amount="500.00", bonus="50.00")
+    TopUpRuleFactory(min_amount="1000.00", bonus="150.00")
     entry, created = services.wallet_top_up(actor=None, membership=member, amount="500.00", reference="pay-1")
     assert created and entry.principal == Decimal("500.00") and entry.bonus == Decimal("50.00")
     again, created = services.wallet_top_up(actor=None, membership=member, amount="500.00", reference="pay-1")
@@ -133,7 +134,7 @@ def test_top_up_bonus_rule_limit_and_replay(member, program):
 
 
 def test_spend_is_proportional_by_default_and_principal_first_when_configured(member, program):
-    TopUpRule.objects.create(min_amount="500.00", bonus="100.00")
+    TopUpRuleFactory(min_amount="500.00", bonus="100.00")
     services.wallet_top_up(actor=None, membership=member, amount="500.00", reference="p")
     entry, _ = services.wallet_spend(actor=None, membership=member, amount="60.00", reference="s1")
     assert (entry.principal, entry.bonus) == (Decimal("-50.00"), Decimal("-10.00"))
@@ -147,7 +148,7 @@ def test_spend_is_proportional_by_default_and_principal_first_when_configured(me
 
 
 def test_wallet_refund_returns_principal_only_and_forfeits_bonus_in_proportion(member):
-    TopUpRule.objects.create(min_amount="500.00", bonus="50.00")
+    TopUpRuleFactory(min_amount="500.00", bonus="50.00")
     services.wallet_top_up(actor=None, membership=member, amount="500.00", reference="p")
     entry, _ = services.wallet_refund(actor=None, membership=member, reference="rf1", amount="250.00")
     assert (entry.principal, entry.bonus) == (Decimal("-250.00"), Decimal("-25.00"))
@@ -225,17 +226,14 @@ def test_referral_rewards_both_once_on_first_purchase(member, program, store_a):
 
 
 def test_coupon_issue_limits_budget_and_bulk(member, store_a):
-    template = services.coupon_template_create(
-        actor=None,
-        data={
-            "name": "满100减20",
-            "kind": "threshold",
-            "amount": "20.00",
-            "threshold": "100.00",
-            "budget": 3,
-            "per_customer_limit": 1,
-            "valid_days": 30,
-        },
+    template = CouponTemplateFactory(
+        name="满100减20",
+        kind="threshold",
+        amount="20.00",
+        threshold="100.00",
+        budget=3,
+        per_customer_limit=1,
+        valid_days=30,
     )
     others = [make_customer(store=store_a) for _ in range(2)]
     coupons = services.coupon_issue(
@@ -258,9 +256,7 @@ def test_coupon_issue_limits_budget_and_bulk(member, store_a):
 
 
 def test_coupon_redeem_checks_owner_threshold_window_and_single_use(member, store_a):
-    template = services.coupon_template_create(
-        actor=None, data={"name": "满100减20", "kind": "threshold", "amount": "20.00", "threshold": "100.00"}
-    )
+    template = CouponTemplateFactory(name="满100减20", kind="threshold", amount="20.00", threshold="100.00")
     coupon = services.coupon_issue(actor=None, template=template, customer_ids=[member.customer_id])[0]
     other = make_customer(store=store_a)
     for kwargs in (
@@ -287,9 +283,7 @@ def test_percent_coupon_is_capped_and_rounded_half_up():
 
 
 def test_enrol_rule_issues_a_welcome_coupon(store_a, tiers, program):
-    services.coupon_template_create(
-        actor=None, data={"name": "新人券", "kind": "fixed", "amount": "10.00", "issue_rule": "enrol"}
-    )
+    CouponTemplateFactory(name="新人券", kind="fixed", amount="10.00", issue_rule="enrol")
     customer = make_customer(store=store_a)
     services.member_enrol(actor=None, customer=customer)
     services.member_enrol(actor=None, customer=customer)
@@ -301,15 +295,15 @@ def test_merge_moves_a_membership_and_refuses_two(member, store_a, tiers):
     customer_merge(actor=None, survivor=survivor, merged=member.customer)
     member.refresh_from_db()
     assert member.customer_id == survivor.pk
-    other = services.member_enrol(actor=None, customer=make_customer(store=store_a))[0]
+    other = make_member(store=store_a)
     with pytest.raises(ValidationError) as exc:
         customer_merge(actor=None, survivor=survivor, merged=other.customer)
     assert "merged" in exc.value.message_dict
 
 
 def test_random_operation_sequences_keep_every_balance_equal_to_its_ledger(member, store_a, program):
-    TopUpRule.objects.create(min_amount="100.00", bonus="10.00")
-    second = services.member_enrol(actor=None, customer=make_customer(store=store_a))[0]
+    TopUpRuleFactory(min_amount="100.00", bonus="10.00")
+    second = make_member(store=store_a)
     rng = random.Random(20261123)
     for step in range(120):
         m = rng.choice([member, second])
@@ -374,10 +368,7 @@ def test_birthday_run_gives_the_tier_gift_and_birthday_coupons_once_a_year(store
     Customer.objects.filter(pk=customer.pk).update(birthday_md=601)
     member = services.member_enrol(actor=None, customer=customer)[0]
     Membership.objects.filter(pk=member.pk).update(tier=tiers["gold"])
-    services.coupon_template_create(
-        actor=None,
-        data={"name": "生日券", "kind": "fixed", "amount": "30.00", "issue_rule": "birthday", "per_customer_limit": 10},
-    )
+    CouponTemplateFactory(name="生日券", kind="fixed", amount="30.00", issue_rule="birthday", per_customer_limit=10)
     day = dt.date(2026, 6, 1)
     assert services.birthday_run(today=day) == {"members": 1, "gifts": 1, "coupons": 1}
     assert services.birthday_run(today=day) == {"members": 1, "gifts": 0, "coupons": 0}
