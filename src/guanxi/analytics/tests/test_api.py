@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from guanxi.analytics.services import scores_refresh
-from guanxi.analytics.tests.orders import at_local, customers, order, save_orders
+from guanxi.analytics.tests.factories import at_local, customers, order, save_orders
 
 
 def base(store_a, store_b, per_store: int = 6):
@@ -29,9 +30,24 @@ def base(store_a, store_b, per_store: int = 6):
     return people
 
 
+@pytest.fixture(scope="module")
+def _scored_once(django_db_setup, django_db_blocker):
+    """``base`` built once for this module's tests, which only read it.
+
+    It is written in a transaction that is rolled back after the module's last test; each test runs inside
+    it in a savepoint of its own (pytest-django's ``db``), so what one test writes is gone before the next.
+    """
+    from guanxi.accounts.tests.factories import StoreFactory
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield base(StoreFactory(code="store-a", name="A 店"), StoreFactory(code="store-b", name="B 店"))
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def scored(store_a, store_b):
-    return base(store_a, store_b)
+def scored(_scored_once, store_a, store_b):
+    """The module's base; ``store_a``/``store_b`` (get-or-create by code) are its two stores."""
+    return _scored_once
 
 
 @pytest.mark.django_db

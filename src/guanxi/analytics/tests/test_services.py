@@ -15,7 +15,7 @@ from django.core.management import call_command
 from guanxi.analytics.btyd import BGNBD
 from guanxi.analytics.models import CategoryAffinity, CustomerScore, ModelFit, Refresh, Segment
 from guanxi.analytics.services import scores_refresh
-from guanxi.analytics.tests.orders import at_local, customers, order, save_orders
+from guanxi.analytics.tests.factories import at_local, customers, order, save_orders
 from guanxi.core.models import AuditLog, Event
 
 AS_OF = dt.date(2024, 6, 30)

@@ -12,7 +12,7 @@ import pytest
 from guanxi.analytics import sql
 from guanxi.analytics.models import Segment
 from guanxi.analytics.summary import summarize_transactions
-from guanxi.analytics.tests.orders import at_local, customers, order, save_orders
+from guanxi.analytics.tests.factories import at_local, customers, order, save_orders
 
 AS_OF = dt.date(2024, 6, 30)
 
