@@ -3,6 +3,8 @@
 Every periodic job of every app is declared here, in ``CELERY_BEAT_SCHEDULE``: intervals in seconds,
 times of day as ``zoned_crontab`` in the organisation's zone (``TIME_ZONE``), never a bare crontab
 whose hour would be read in whatever zone Celery happened to be configured with.
+Declared here rather than registered by each app: beat reads its schedule from settings, so one table
+shows every job with its time, and ``core/tests/test_schedules.py`` checks every entry at once.
 """
 
 import os
