@@ -1,60 +1,23 @@
-"""Which provider sends each channel, and the small shapes the queue hands to providers.
+"""Which provider sends each channel, and how the queue hands it a batch.
 
-The SMS and WeChat providers live in ``messaging/providers/`` (signed HTTP clients for Alibaba
-Cloud, Tencent Cloud and WeChat, and a console backend); e-mail lives in ``messaging/email.py``.
-The queue only needs ``send(batch) -> results`` with one of three outcomes per message:
-accepted (the provider took it; never send again), temporary (retry later) or permanent (give up).
+The providers live in ``messaging/providers/`` (signed HTTP clients for Alibaba Cloud, Tencent Cloud
+and WeChat, SMTP, and a console backend) and share the types in ``messaging/providers/base.py``.
+The queue only needs ``send(batch) -> results`` with one outcome per message: accepted (the
+provider took it; never send again), temporary (retry later), temporary with ``maybe_sent`` (it may
+have gone out: reconcile, never resend) or permanent (give up).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
-ACCEPTED = "accepted"
-TEMPORARY = "temporary"
-PERMANENT = "permanent"
-UNKNOWN = "unknown"  # the request may have reached the provider: reconcile, never resend
-
-#: Provider codes meaning the address itself is bad: it is suppressed for every purpose afterwards.
-INVALID_ADDRESS_CODES = frozenset(
-    {
-        "guanxi.INVALID_NUMBER",
-        "isv.MOBILE_NUMBER_ILLEGAL",  # Alibaba Cloud
-        "InvalidParameterValue.IncorrectPhoneNumber",  # Tencent Cloud
-        "40003",  # WeChat: invalid openid
-    }
-)
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    message_id: int
-    to: str
-    body: str
-    purpose: str
-    template_code: str = ""
-    params: dict[str, Any] = field(default_factory=dict)
-    subject: str = ""
-    reply_to: str = ""
-
-
-@dataclass(frozen=True)
-class SendResult:
-    message_id: int
-    outcome: str  # accepted / temporary / permanent / unknown
-    provider_message_id: str = ""
-    error: str = ""
-    invalid_address: bool = False  # the provider says this number / openid cannot receive anything
-
-
-class Provider(Protocol):
-    name: str
-
-    def send(self, batch: list[Outgoing]) -> list[SendResult]: ...
-
+from guanxi.messaging.providers import build_provider
+from guanxi.messaging.providers.base import Provider, Recipient, SendBatch, SendResult
 
 _overrides: dict[str, Provider] = {}
 
@@ -68,16 +31,47 @@ def provider_override(channel: str, provider: Provider | None) -> None:
 
 
 def provider_for(channel: str) -> Provider:
+    """The provider chosen in settings for ``channel`` ("sms", "wechat" or "email")."""
     if channel in _overrides:
         return _overrides[channel]
     if channel == "email":
-        from guanxi.messaging.email import EmailProvider
-
-        return EmailProvider()
-    from guanxi.messaging.adapters import provider_from_settings
-
-    return provider_from_settings(channel)
+        return build_provider("smtp")
+    config: Mapping[str, Any] | None
+    extra: dict[str, Any]
+    if channel == "wechat":
+        backend, config, extra = settings.GUANXI_WECHAT_BACKEND, settings.GUANXI_WECHAT, {}
+    else:
+        backend = settings.GUANXI_SMS_BACKEND
+        config = {"aliyun": settings.GUANXI_SMS_ALIYUN, "tencent": settings.GUANXI_SMS_TENCENT}.get(backend)
+        extra = {"sign_name": settings.GUANXI_SMS_SIGN_NAME} if backend in ("aliyun", "tencent") else {}
+    if backend == "console":
+        # one JSON line per message in var/messages.jsonl: what would have gone out
+        extra = {"channel": channel, "path": Path(settings.VAR_DIR) / "messages.jsonl"}
+        config = None
+    try:
+        return build_provider(backend, config, **extra)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"Messaging backend for {channel}: {exc}") from None
 
 
 def batch_size(channel: str) -> int:
     return int(settings.GUANXI_MESSAGING_BATCH_SIZE.get(channel, 50))
+
+
+def channel_send(channel: str, provider: Provider, items: Sequence[tuple[str, Recipient]]) -> list[SendResult]:
+    """Send ``(provider template, recipient)`` pairs: one ``SendBatch`` per template, in order.
+
+    Each recipient's ``out_id`` is its message id (sent as Aliyun OutId / Tencent SessionContext /
+    WeChat client_msg_id, so receipts find their message); results come back in the same order.
+    """
+    sign_name = settings.GUANXI_SMS_SIGN_NAME if channel == "sms" else ""
+    by_template: dict[str, list[Recipient]] = {}
+    for template, recipient in items:
+        by_template.setdefault(template, []).append(recipient)
+    results: list[SendResult] = []
+    for template, recipients in by_template.items():
+        answers = provider.send(SendBatch(template=template, recipients=recipients, sign_name=sign_name))
+        if len(answers) != len(recipients):
+            raise ValueError(f"provider {provider.name} answered {len(answers)} of {len(recipients)} recipients")
+        results.extend(answers)
+    return results

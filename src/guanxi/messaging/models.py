@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -60,7 +62,7 @@ class MessageTemplate(models.Model):
     def clean(self) -> None:
         from guanxi.messaging.rendering import check_variables
 
-        errors = {}
+        errors: dict[str, list[Any]] = {}
         for field in ("subject", "body"):
             try:
                 check_variables(getattr(self, field), field=field)
@@ -71,7 +73,7 @@ class MessageTemplate(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Variables are checked on every save, not only in forms: a template that cannot render never exists.
         self.clean()
         super().save(*args, **kwargs)
@@ -201,7 +203,7 @@ class Consent(models.Model):
         verbose_name_plural = _("consent ledger")
         indexes = [models.Index(fields=["customer", "channel", "purpose", "-at", "-id"], name="consent_latest")]
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise ValueError("The consent ledger is append-only.")
         super().save(*args, **kwargs)

@@ -17,7 +17,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -45,10 +45,12 @@ from guanxi.messaging.models import (
     Purpose,
     Suppression,
 )
+from guanxi.messaging.providers.base import Outcome, Receipt, Recipient, SendResult
 from guanxi.messaging.rendering import quiet_hours_end, render, sms_compose, sms_segments, variables_in
 from guanxi.messaging.selectors import consent_current
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 S = Message.Status
 #: Statuses that count towards the frequency cap (the message is, or may be, on its way).
@@ -155,7 +157,7 @@ class EnqueueResult:
     queued: int = 0
     deferred: int = 0
     duplicates: int = 0
-    suppressed: Counter = field(default_factory=Counter)
+    suppressed: Counter[str] = field(default_factory=Counter)
 
     @property
     def suppressed_total(self) -> int:
@@ -182,7 +184,7 @@ def _provider_template_code(channel: str, template: MessageTemplate) -> str:
     return mapping.get(template.code, "") if channel != Channel.EMAIL else ""
 
 
-def _chunks(items: list, size: int) -> Iterable[list]:
+def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -413,19 +415,18 @@ def messages_claim(*, message_ids: Iterable[int], now: dt.datetime | None = None
     return claim, claimed
 
 
-def _outgoing(message: Message) -> channels.Outgoing:
+def _outgoing(message: Message) -> tuple[str, Recipient]:
+    """The provider template and the recipient for one claimed message (its id is the ``out_id``)."""
     reply_to = ""
     customer = message.customer
     if customer is not None and customer.home_store is not None:
         reply_to = customer.home_store.reply_to_email
-    return channels.Outgoing(
-        message_id=message.pk,
+    return message.provider_template_code, Recipient(
         to=message.to_address,
-        body=message.body,
-        purpose=message.purpose,
-        template_code=message.provider_template_code,
         params=message.params,
+        out_id=str(message.pk),
         subject=message.subject,
+        body=message.body,
         reply_to=reply_to,
     )
 
@@ -449,15 +450,15 @@ class SendSummary:
 
 @transaction.atomic
 def _record_results(
-    *, claim: str, messages: list[Message], results: list[channels.SendResult], provider: str, now: dt.datetime
+    *, claim: str, messages: list[Message], results: list[SendResult], provider: str, now: dt.datetime
 ) -> SendSummary:
     summary = SendSummary()
-    by_id = {r.message_id: r for r in results}
+    by_id = {int(r.out_id): r for r in results if r.out_id.isdigit()}
     timeline: list[TimelineEntry] = []
     for message in messages:
         mine = Message.objects.filter(pk=message.pk, claim=claim, status=S.SENDING)
         outcome = by_id.get(message.pk)
-        if outcome is None or outcome.outcome == channels.UNKNOWN:
+        if outcome is None or (outcome.outcome is Outcome.TEMPORARY and outcome.maybe_sent):
             # The provider gave no answer for it: it may have gone out. Never guess "not sent".
             mine.update(
                 status=S.UNKNOWN,
@@ -468,7 +469,7 @@ def _record_results(
             )
             summary.unknown += 1
             continue
-        if outcome.outcome == channels.ACCEPTED:
+        if outcome.outcome is Outcome.ACCEPTED:
             mine.update(
                 status=S.SENT,
                 reason="",
@@ -480,7 +481,7 @@ def _record_results(
             )
             summary.sent += 1
             kind = f"message.sent.{message.channel}"
-        elif outcome.outcome == channels.TEMPORARY and message.attempts < settings.GUANXI_MESSAGING_MAX_ATTEMPTS:
+        elif outcome.outcome is Outcome.TEMPORARY and message.attempts < settings.GUANXI_MESSAGING_MAX_ATTEMPTS:
             at = _retry_at(message, now)
             mine.update(
                 status=S.QUEUED, error=outcome.error[:255], provider=provider, next_attempt_at=at, updated_at=now
@@ -489,7 +490,7 @@ def _record_results(
             summary.retry_at = min(summary.retry_at or at, at)
             continue
         else:
-            reason = Reason.REJECTED if outcome.outcome == channels.PERMANENT else Reason.RETRIES_EXHAUSTED
+            reason = Reason.REJECTED if outcome.outcome is Outcome.PERMANENT else Reason.RETRIES_EXHAUSTED
             if outcome.invalid_address and message.to_index:
                 reason = Reason.INVALID_ADDRESS
                 Suppression.objects.update_or_create(
@@ -523,7 +524,11 @@ def _record_results(
 
 def messages_send(*, message_ids: Iterable[int], now: dt.datetime | None = None) -> SendSummary:
     """Claim, rate-limit, hand to the provider in batches, record. Not atomic on purpose (see module doc)."""
-    clock = (lambda: now) if now is not None else timezone.now
+    fixed = now
+
+    def clock() -> dt.datetime:
+        return fixed if fixed is not None else timezone.now()
+
     now = clock()
     claim, claimed = messages_claim(message_ids=message_ids, now=now)
     total = SendSummary()
@@ -563,7 +568,7 @@ def messages_send(*, message_ids: Iterable[int], now: dt.datetime | None = None)
                 total.retry_at = min(total.retry_at or at, at)
                 break
             try:
-                results = provider.send([_outgoing(m) for m in batch])
+                results = channels.channel_send(channel, provider, [_outgoing(m) for m in batch])
             except Exception as exc:  # noqa: BLE001 — whatever happened, the messages may have left
                 logger.exception("provider %s raised; %d messages need checking", provider.name, len(batch))
                 results = []
@@ -637,17 +642,6 @@ def message_resend(*, actor: Any, message: Message) -> Message:
 # --- receipts and replies ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Receipt:
-    provider_message_id: str
-    delivered: bool
-    code: str = ""
-    description: str = ""
-    message_id: int | None = None  # our id, echoed back as OutId / SessionContext
-    to: str = ""  # E.164: Aliyun gives every recipient of one SendSms call the same BizId
-    raw: dict = field(default_factory=dict)
-
-
 @transaction.atomic
 def receipts_record(*, provider: str, receipts: list[Receipt]) -> int:
     """Store delivery reports and move their messages to delivered/failed; returns messages matched."""
@@ -667,7 +661,8 @@ def receipts_record(*, provider: str, receipts: list[Receipt]) -> int:
     matched = 0
     rows = []
     for receipt in receipts:
-        message = by_id.get(receipt.message_id) if receipt.message_id else None
+        message_id = receipt.message_id
+        message = by_id.get(message_id) if message_id else None
         if message is None:
             candidates = by_provider.get(receipt.provider_message_id, [])
             if len(candidates) > 1 and receipt.to.startswith("+"):
@@ -680,9 +675,9 @@ def receipts_record(*, provider: str, receipts: list[Receipt]) -> int:
                 provider=provider,
                 provider_message_id=receipt.provider_message_id[:100],
                 delivered=receipt.delivered,
-                code=receipt.code[:64],
-                description=receipt.description[:255],
-                raw=redact_payload(receipt.raw),  # kept for debugging, without the person's number
+                code=receipt.error_code[:64],
+                description=receipt.error_text[:255],
+                raw=redact_payload(dict(receipt.raw)),  # kept for debugging, without the person's number
             )
         )
         if message is None:
@@ -695,7 +690,7 @@ def receipts_record(*, provider: str, receipts: list[Receipt]) -> int:
             update.update(status=S.DELIVERED, delivered_at=now, reason="")
         else:
             update.update(
-                status=S.FAILED, reason=Reason.UNDELIVERED, error=f"{receipt.code} {receipt.description}"[:255]
+                status=S.FAILED, reason=Reason.UNDELIVERED, error=f"{receipt.error_code} {receipt.error_text}"[:255]
             )
         # a late report never moves a message backwards from delivered
         Message.objects.filter(pk=message.pk).exclude(status=S.DELIVERED).update(**update)
@@ -708,7 +703,7 @@ def is_opt_out(text: str) -> bool:
 
 
 @transaction.atomic
-def inbound_record(*, provider: str, from_phone: str, text: str, raw: dict | None = None) -> InboundMessage:
+def inbound_record(*, provider: str, from_phone: str, text: str, raw: dict[str, Any] | None = None) -> InboundMessage:
     """Store an SMS reply; an opt-out word withdraws marketing SMS consent for that phone at once."""
     try:
         phone = normalize_contact("phone", from_phone)

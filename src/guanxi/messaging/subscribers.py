@@ -1,15 +1,35 @@
-"""Domain events that become messages."""
+"""Domain events that become messages.
+
+Each subscriber reads its event's payload by the keys that ``docs/development/events.md`` lists for
+that event, and no others (``core/tests/test_event_catalogue.py`` checks this).
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from guanxi.core.events import subscriber
 from guanxi.messaging.models import Channel, MessageTemplate, Purpose
 
+if TYPE_CHECKING:
+    from guanxi.core.models import Event
+
 EBILL_TEMPLATE = "ebill"
 
 
+class EbillPayload(TypedDict, total=False):
+    """The fields of ``loyalty.ebill`` this subscriber reads (see docs/development/events.md)."""
+
+    amount: str
+    discount: str
+    points_earned: int
+    points_balance: int
+    wallet_balance: str
+    order_ref: str
+
+
 @subscriber("loyalty.ebill", name="messaging.ebill")
-def ebill_send(event) -> None:
+def ebill_send(event: Event) -> None:
     """The e-bill after a purchase: WeChat when the customer has an openid and a template exists, else SMS.
 
     Without any configured template the message is still written, as suppressed with reason "no template",
@@ -20,8 +40,9 @@ def ebill_send(event) -> None:
 
     if not event.customer_id:
         return
-    payload = dict(event.payload or {})
-    context = {
+    payload = cast(EbillPayload, event.payload or {})
+    # template variables: the payload's names, plus the short aliases templates were written with
+    context: dict[str, Any] = {
         "amount": payload.get("amount"),
         "discount": payload.get("discount"),
         "points": payload.get("points_earned"),
@@ -29,7 +50,7 @@ def ebill_send(event) -> None:
         "points_balance": payload.get("points_balance"),
         "balance": payload.get("wallet_balance"),
         "wallet_balance": payload.get("wallet_balance"),
-        "order_ref": payload.get("order_ref") or payload.get("order") or payload.get("ref"),
+        "order_ref": payload.get("order_ref"),
     }
     channel = Channel.SMS
     has_openid = ContactPoint.objects.filter(customer_id=event.customer_id, kind="wechat").exists()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def _items(payload: Any) -> list[dict]:
+def _items(payload: Any) -> list[dict[str, Any]]:
     if isinstance(payload, dict):
         return [payload]
     if isinstance(payload, list):
@@ -17,11 +17,11 @@ def _items(payload: Any) -> list[dict]:
     raise ValueError("expected a JSON object or array")
 
 
-def aliyun_replies(payload: Any) -> list[tuple[str, str, dict]]:
+def aliyun_replies(payload: Any) -> list[tuple[str, str, dict[str, Any]]]:
     return [(str(i.get("phone_number") or ""), str(i.get("content") or ""), i) for i in _items(payload)]
 
 
-def tencent_replies(payload: Any) -> list[tuple[str, str, dict]]:
+def tencent_replies(payload: Any) -> list[tuple[str, str, dict[str, Any]]]:
     replies = []
     for item in _items(payload):
         mobile = str(item.get("mobile") or "")

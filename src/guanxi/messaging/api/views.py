@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -182,6 +183,9 @@ class _Webhook(APIView):
             return Response({"result": 1, "errmsg": "forbidden"}, status=status.HTTP_403_FORBIDDEN)
         return None
 
+    def handle(self, payload: Any) -> None:
+        raise NotImplementedError
+
     def post(self, request):
         refused = self.refusal(request)
         if refused is not None:
@@ -202,21 +206,7 @@ def _record_receipts(provider: str, body: bytes) -> HttpResponse | Response:
         parsed = parser.parse(body)
     except ReceiptFormatError as exc:
         return Response({"result": 1, "errmsg": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-    services.receipts_record(
-        provider=provider,
-        receipts=[
-            services.Receipt(
-                provider_message_id=r.provider_message_id,
-                delivered=r.delivered,
-                code=r.error_code,
-                description=r.error_text,
-                message_id=int(r.out_id) if r.out_id.isdigit() else None,
-                to=r.to,
-                raw=dict(r.raw),
-            )
-            for r in parsed
-        ],
-    )
+    services.receipts_record(provider=provider, receipts=parsed)
     return HttpResponse(parser.reply_body, content_type=parser.reply_content_type)
 
 

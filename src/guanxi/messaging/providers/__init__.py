@@ -1,5 +1,6 @@
-"""SMS and WeChat providers: signed HTTP clients for Alibaba Cloud, Tencent Cloud and WeChat, and a
-console backend. Plain Python; the messaging queue calls ``Provider.send(SendBatch)``.
+"""Channel providers: signed HTTP clients for Alibaba Cloud, Tencent Cloud and WeChat, SMTP e-mail
+(``providers/smtp.py``, imported on demand because it needs Django) and a console backend. The
+messaging queue calls ``Provider.send(SendBatch)``; the types are in ``providers/base.py``.
 
 ``build_provider("aliyun", settings.GUANXI_SMS_ALIYUN, sign_name=...)`` builds one from the settings
 dictionaries; ``receipt_parser("aliyun")`` gives the matching delivery-receipt parser.
@@ -12,9 +13,10 @@ from typing import Any
 
 from guanxi.messaging.providers.aliyun import AliyunReceiptParser, AliyunSmsClient, AliyunSmsProvider
 from guanxi.messaging.providers.base import (
-    DeliveryReceipt,
+    INVALID_ADDRESS_CODES,
     Outcome,
     Provider,
+    Receipt,
     ReceiptFormatError,
     ReceiptParser,
     ReceiptStatus,
@@ -35,11 +37,12 @@ __all__ = [
     "AliyunSmsClient",
     "AliyunSmsProvider",
     "ConsoleProvider",
-    "DeliveryReceipt",
+    "INVALID_ADDRESS_CODES",
     "Outcome",
     "Provider",
     "ReceiptFormatError",
     "ReceiptParser",
+    "Receipt",
     "ReceiptStatus",
     "Recipient",
     "SendBatch",
@@ -56,14 +59,19 @@ __all__ = [
 
 
 def build_provider(backend: str, config: Mapping[str, Any] | None = None, **kw: Any) -> Provider:
-    """A provider by its settings name: "console", "aliyun", "tencent" or "wechat".
+    """A provider by its settings name: "console", "aliyun", "tencent", "wechat" or "smtp".
 
     ``config`` is the settings dictionary (``GUANXI_SMS_ALIYUN``, ``GUANXI_SMS_TENCENT``,
     ``GUANXI_WECHAT``); keyword arguments go to the provider (``sign_name``) or its HTTP client
-    (``timeout``, ``http``), or to ``ConsoleProvider`` (``channel``, ``stream``, ``path``).
+    (``timeout``, ``http``), to ``ConsoleProvider`` (``channel``, ``stream``, ``path``), or to
+    ``SmtpProvider`` (``connection``; it reads Django's e-mail settings).
     """
     if backend == "console":
         return ConsoleProvider(**kw)
+    if backend == "smtp":
+        from guanxi.messaging.providers.smtp import SmtpProvider
+
+        return SmtpProvider(**kw)
     if config is None:
         raise ValueError(f"provider {backend!r} needs its settings dictionary")
     if backend == "aliyun":

@@ -27,8 +27,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from guanxi.messaging.providers.base import (
-    DeliveryReceipt,
     Outcome,
+    Receipt,
     ReceiptFormatError,
     ReceiptStatus,
     Recipient,
@@ -377,7 +377,7 @@ class AliyunReceiptParser:
     reply_body = compact_json({"code": 0, "msg": "接收成功"}).encode()
     reply_content_type = "application/json; charset=utf-8"
 
-    def parse(self, body: bytes | str) -> list[DeliveryReceipt]:
+    def parse(self, body: bytes | str) -> list[Receipt]:
         payload = load_json(body)
         if isinstance(payload, dict):
             payload = [payload]
@@ -390,7 +390,7 @@ class AliyunReceiptParser:
             success = item.get("success")
             delivered = success is True or str(success).lower() == "true"
             receipts.append(
-                DeliveryReceipt(
+                Receipt(
                     provider=self.provider,
                     provider_message_id=str(item["biz_id"]),
                     to=phone_to_e164(str(item["phone_number"])),

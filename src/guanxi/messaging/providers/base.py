@@ -1,7 +1,10 @@
-"""What the messaging queue hands an SMS or WeChat provider, and what it gets back.
+"""The one set of provider types: what the messaging queue hands a provider, what it gets back, and
+the delivery receipts providers push later.
 
-Plain Python (no Django), so that the providers run against the stand-in servers from tests and from
-the benchmark without a database.
+Every channel backend (SMS, WeChat, e-mail, console) implements ``Provider.send(SendBatch)``; the
+queue (``messaging.channels`` and ``messaging.services``) and the webhooks use these types and no
+others. Plain Python (no Django), so that the providers run against the stand-in servers from tests
+and from the benchmark without a database.
 
 Each recipient ends in one of three outcomes, because the queue treats them differently:
 
@@ -37,8 +40,23 @@ CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 _E164 = re.compile(r"^\+[1-9]\d{5,14}$")
 
 
+#: Provider codes meaning the address itself is bad: it is suppressed for every purpose afterwards.
+INVALID_ADDRESS_CODES = frozenset(
+    {
+        "guanxi.INVALID_NUMBER",
+        "isv.MOBILE_NUMBER_ILLEGAL",  # Alibaba Cloud
+        "InvalidParameterValue.IncorrectPhoneNumber",  # Tencent Cloud
+        "40003",  # WeChat: invalid openid
+        # SMTP: the server refused the recipient at RCPT with "no such mailbox" (see providers/smtp.py)
+        "smtp.rcpt.550",
+        "smtp.rcpt.551",
+        "smtp.rcpt.553",
+    }
+)
+
+
 class Outcome(enum.StrEnum):
-    """Values equal the queue's constants in ``messaging.channels``."""
+    """What became of one message (see the module docstring)."""
 
     ACCEPTED = "accepted"
     TEMPORARY = "temporary"
@@ -47,13 +65,18 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Recipient:
-    """One message: an E.164 phone (``+8613800138000``) or a WeChat openid, its variables, our key."""
+    """One message: an E.164 phone (``+8613800138000``), a WeChat openid or an e-mail address, its
+    variables, our key."""
 
     to: str
     params: Mapping[str, Any] = field(default_factory=dict)
     # Our dedupe key for this message (the queue's message id). Sent as Aliyun OutId / Tencent
     # SessionContext when a provider call carries only this recipient, and as WeChat client_msg_id.
     out_id: str = ""
+    # E-mail carries the rendered text itself (SMS and WeChat send the approved template + params).
+    subject: str = ""
+    body: str = ""
+    reply_to: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +122,11 @@ class SendResult:
         return self.outcome is Outcome.TEMPORARY and not self.maybe_sent
 
     @property
+    def invalid_address(self) -> bool:
+        """The provider says this address cannot receive anything: suppress it for every purpose."""
+        return self.outcome is Outcome.PERMANENT and self.code in INVALID_ADDRESS_CODES
+
+    @property
     def error(self) -> str:
         if self.outcome is Outcome.ACCEPTED:
             return ""
@@ -121,8 +149,11 @@ class ReceiptStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class DeliveryReceipt:
-    """One delivery report pushed by a provider, normalised across providers."""
+class Receipt:
+    """One delivery report pushed by a provider, normalised across providers.
+
+    ``messaging.services.receipts_record`` stores it as a ``messaging.models.DeliveryReceipt`` row.
+    """
 
     provider: str
     provider_message_id: str  # matches SendResult.provider_message_id (Aliyun: with ``to``, see aliyun.py)
@@ -138,6 +169,11 @@ class DeliveryReceipt:
     def delivered(self) -> bool:
         return self.status is ReceiptStatus.DELIVERED
 
+    @property
+    def message_id(self) -> int | None:
+        """Our message id, when the provider echoed it back as OutId / SessionContext / client_msg_id."""
+        return int(self.out_id) if self.out_id.isdigit() else None
+
 
 @runtime_checkable
 class ReceiptParser(Protocol):
@@ -147,7 +183,7 @@ class ReceiptParser(Protocol):
     reply_body: bytes
     reply_content_type: str
 
-    def parse(self, body: bytes | str) -> list[DeliveryReceipt]: ...
+    def parse(self, body: bytes | str) -> list[Receipt]: ...
 
 
 class ReceiptFormatError(ValueError):

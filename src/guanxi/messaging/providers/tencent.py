@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from guanxi.messaging.providers.base import (
-    DeliveryReceipt,
     Outcome,
+    Receipt,
     ReceiptFormatError,
     ReceiptStatus,
     Recipient,
@@ -366,7 +366,7 @@ class TencentReceiptParser:
     reply_body = compact_json({"result": 0, "errmsg": "OK"}).encode()
     reply_content_type = "application/json; charset=utf-8"
 
-    def parse(self, body: bytes | str) -> list[DeliveryReceipt]:
+    def parse(self, body: bytes | str) -> list[Receipt]:
         payload = load_json(body)
         if isinstance(payload, dict):
             payload = [payload]
@@ -380,7 +380,7 @@ class TencentReceiptParser:
             if status not in ("SUCCESS", "FAIL"):
                 raise ReceiptFormatError(f"unknown report_status {status!r}")
             receipts.append(
-                DeliveryReceipt(
+                Receipt(
                     provider=self.provider,
                     provider_message_id=str(item["sid"]),
                     to=phone_to_e164(str(item["mobile"]), str(item.get("nationcode") or "86")),

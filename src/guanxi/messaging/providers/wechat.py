@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from guanxi.messaging.providers.base import (
-    DeliveryReceipt,
     Outcome,
+    Receipt,
     ReceiptFormatError,
     ReceiptStatus,
     Recipient,
@@ -307,7 +307,7 @@ class WechatTemplateEventParser:
     reply_body = b"success"
     reply_content_type = "text/plain; charset=utf-8"
 
-    def parse(self, body: bytes | str) -> list[DeliveryReceipt]:
+    def parse(self, body: bytes | str) -> list[Receipt]:
         text = body.decode() if isinstance(body, bytes) else body
         if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
             raise ReceiptFormatError("DTDs are not accepted in event pushes")
@@ -324,7 +324,7 @@ class WechatTemplateEventParser:
         if fields.get("CreateTime", "").isdigit():
             at = dt.datetime.fromtimestamp(int(fields["CreateTime"]), dt.UTC)
         return [
-            DeliveryReceipt(
+            Receipt(
                 provider=self.provider,
                 provider_message_id=fields.get("MsgID", ""),
                 to=fields.get("FromUserName", ""),
