@@ -19,9 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.models import Store
+from guanxi.core.widgets import QuickSelect
 from guanxi.customers.models import Customer, Tag
 from guanxi.customers.selectors import customer_search, customers_tagged
-from guanxi.workspace.widgets import QuickSelect
 
 PAGE_SIZE = 50
 
