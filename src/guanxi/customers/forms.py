@@ -127,7 +127,7 @@ class CustomerRowValidator:
                 if hook is not None:
                     value = cleaned[name] = hook()
                 if value not in field.empty_values:
-                    self.model_fields[name].run_validators(value)
+                    self.model_fields[name].run_validators(value)  # type: ignore[union-attr]  # columns, not relations
             except ValidationError as exc:
                 errors[name] = exc.messages
                 cleaned.pop(name, None)
@@ -249,16 +249,20 @@ class ImportantDateForm(Form):
 
 def attribute_field(definition: CustomAttribute) -> forms.Field:
     """A form field for one admin-defined attribute; the rules are customers.forms.clean_custom_attributes."""
-    common = {"label": definition.label, "required": False}
+    label, required = definition.label, False
     if definition.type == CustomAttribute.Type.CHOICE:
-        return forms.ChoiceField(choices=[("", "—")] + [(c, c) for c in definition.choices], **common)
+        return forms.ChoiceField(
+            choices=[("", "—")] + [(c, c) for c in definition.choices], label=label, required=required
+        )
     if definition.type == CustomAttribute.Type.BOOLEAN:
         return forms.ChoiceField(
-            choices=[("", "—"), ("yes", gettext_lazy("Yes")), ("no", gettext_lazy("No"))], **common
+            choices=[("", "—"), ("yes", gettext_lazy("Yes")), ("no", gettext_lazy("No"))],
+            label=label,
+            required=required,
         )
     if definition.type == CustomAttribute.Type.DATE:
-        return forms.CharField(widget=DateInput(), **common)
-    return forms.CharField(**common)
+        return forms.CharField(widget=DateInput(), label=label, required=required)
+    return forms.CharField(label=label, required=required)
 
 
 def attribute_initial(definition: CustomAttribute, value) -> str:

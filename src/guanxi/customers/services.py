@@ -675,7 +675,7 @@ def customer_erase(*, actor: Any, customer: Customer, reason: str = "deleted") -
     ImportantDate.objects.filter(customer=customer).delete()
     Note.objects.filter(customer=customer).delete()
     customer.tags.clear()
-    for name, value in {
+    blank: dict[str, Any] = {
         "name": _("Deleted customer"),
         "gender": "",
         "birthday": None,
@@ -693,7 +693,8 @@ def customer_erase(*, actor: Any, customer: Customer, reason: str = "deleted") -
         "custom_attributes": {},
         "owner": None,
         "is_key_account": False,
-    }.items():
+    }
+    for name, value in blank.items():
         setattr(customer, name, value)
     customer.save()
     TimelineEntry.objects.filter(customer=customer).exclude(kind__in=["order.paid", "order.refunded"]).delete()

@@ -26,7 +26,8 @@ def _field_labels(data: dict[str, Any]) -> dict[str, Any]:
     labels = []
     for name in names:
         try:
-            labels.append(str(Customer._meta.get_field(name).verbose_name))
+            field = Customer._meta.get_field(name)
+            labels.append(str(getattr(field, "verbose_name", name)))
         except Exception:  # noqa: BLE001 - a field since removed still reads as its name
             labels.append(name)
     return {**data, "fields": ", ".join(labels)}

@@ -192,7 +192,7 @@ def customer_edit(request, pk: int):
     except ValidationError as exc:
         form = _profile_form(customer, data=request.POST, definitions=definitions)
         form.cleaned_data = {}
-        form._errors = ErrorDict()
+        form._errors = ErrorDict()  # type: ignore[attr-defined]  # add_error needs it; full_clean() would re-validate
         for field, errors in exc.message_dict.items():
             if field.startswith("custom_attributes."):
                 field = ATTR_PREFIX + field.split(".", 1)[1]

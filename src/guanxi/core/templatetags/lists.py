@@ -20,7 +20,7 @@ def sort_url(context: template.Context, key: str) -> str:
     params.pop("after", None)
     current = params.get("sort") or "-id"
     params["sort"] = ("" if current == "-" + key else "-") + key
-    return "?" + params.urlencode()
+    return "?" + str(params.urlencode())
 
 
 @register.simple_tag(takes_context=True)
