@@ -9,23 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from guanxi.customers.forms import PROFILE_EDIT_FIELDS
 from guanxi.customers.models import ContactPoint, Customer, ImportantDate, Note
 
-PROFILE = [
-    "name",
-    "kind",
-    "gender",
-    "birthday",
-    "region",
-    "occupation",
-    "income_band",
-    "education",
-    "family_size",
-    "organisation_name",
-    "is_key_account",
-    "source",
-    "created_at",
-]
+#: The profile as the 360 page shows it, and what the record says of its own origin.
+PROFILE = [*PROFILE_EDIT_FIELDS, "kind", "source", "created_at"]
 
 
 def _plain(value: Any) -> Any:

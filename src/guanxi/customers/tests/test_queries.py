@@ -1,7 +1,6 @@
 """List and 360 pages run the same number of queries for a customer with one row of everything as with many."""
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -10,14 +9,7 @@ from guanxi.customers.services import contact_point_add, customer_tag, important
 from guanxi.customers.tests.factories import make_customer
 from guanxi.sales.tests.factories import make_order
 
-
-@pytest.fixture(autouse=True)
-def _no_workspace_cache(settings):
-    """Each test sees fresh figures; a test switches the cache back on to test it (as workspace/tests/conftest.py)."""
-    settings.GUANXI_WORKSPACE_CACHE_SECONDS = 0
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("no_page_cache")
 
 
 @pytest.fixture

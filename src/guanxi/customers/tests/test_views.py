@@ -4,7 +4,6 @@ import datetime as dt
 import io
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,14 +12,7 @@ from guanxi.customers.models import Customer, ImportJob, TimelineEntry
 from guanxi.customers.tests.factories import make_customer
 from guanxi.sales.tests.factories import make_order
 
-
-@pytest.fixture(autouse=True)
-def _no_workspace_cache(settings):
-    """Each test sees fresh figures; a test switches the cache back on to test it (as workspace/tests/conftest.py)."""
-    settings.GUANXI_WORKSPACE_CACHE_SECONDS = 0
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("no_page_cache")
 
 
 @pytest.fixture
