@@ -6,13 +6,14 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from guanxi.core.forms import DateInput, ModelForm
-from guanxi.customers.models import CustomAttribute, Customer
+from guanxi.core.forms import DateInput, Form, ModelForm
+from guanxi.customers.models import CustomAttribute, Customer, ImportantDate, ImportJob
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -126,7 +127,7 @@ class CustomerRowValidator:
                 if hook is not None:
                     value = cleaned[name] = hook()
                 if value not in field.empty_values:
-                    self.model_fields[name].run_validators(value)
+                    self.model_fields[name].run_validators(value)  # type: ignore[union-attr]  # columns, not relations
             except ValidationError as exc:
                 errors[name] = exc.messages
                 cleaned.pop(name, None)
@@ -203,3 +204,70 @@ def _clean_attribute(definition: CustomAttribute, raw: Any) -> Any:
             raise ValidationError(_("choose one of: %(choices)s.") % {"choices": ", ".join(definition.choices)})
         return text
     raise ValidationError(_("unknown attribute type."))
+
+
+# --- the staff pages' own forms (the rules above stay the one source) ------------------------------------------
+
+PROFILE_EDIT_FIELDS = [
+    "name",
+    "gender",
+    "birthday",
+    "region",
+    "occupation",
+    "income_band",
+    "education",
+    "family_size",
+    "organisation_name",
+    "is_key_account",
+]
+
+
+class NoteForm(Form):
+    body = forms.CharField(label=gettext_lazy("Note"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+
+
+class BulkTagForm(Form):
+    tag = forms.CharField(label=gettext_lazy("Tag"), max_length=50)
+
+
+class ImportUploadForm(Form):
+    file = forms.FileField(label=gettext_lazy("File (CSV or XLSX)"))
+    target = forms.ChoiceField(label=gettext_lazy("What the file holds"), choices=ImportJob.Target.choices)
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith((".csv", ".xlsx", ".txt")):
+            raise forms.ValidationError(gettext_lazy("Upload a CSV or XLSX file."))
+        return upload
+
+
+class ImportantDateForm(Form):
+    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=ImportantDate.Kind.choices)
+    date = forms.CharField(label=gettext_lazy("Date"), widget=DateInput())
+    label = forms.CharField(label=gettext_lazy("Label"), required=False, max_length=64)
+
+
+def attribute_field(definition: CustomAttribute) -> forms.Field:
+    """A form field for one admin-defined attribute; the rules are customers.forms.clean_custom_attributes."""
+    label, required = definition.label, False
+    if definition.type == CustomAttribute.Type.CHOICE:
+        return forms.ChoiceField(
+            choices=[("", "—")] + [(c, c) for c in definition.choices], label=label, required=required
+        )
+    if definition.type == CustomAttribute.Type.BOOLEAN:
+        return forms.ChoiceField(
+            choices=[("", "—"), ("yes", gettext_lazy("Yes")), ("no", gettext_lazy("No"))],
+            label=label,
+            required=required,
+        )
+    if definition.type == CustomAttribute.Type.DATE:
+        return forms.CharField(widget=DateInput(), label=label, required=required)
+    return forms.CharField(label=label, required=required)
+
+
+def attribute_initial(definition: CustomAttribute, value) -> str:
+    if value in (None, ""):
+        return ""
+    if definition.type == CustomAttribute.Type.BOOLEAN:
+        return "yes" if value is True else "no"
+    return str(value)

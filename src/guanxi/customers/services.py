@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +16,8 @@ from guanxi.accounts.permissions import default_store_id, is_store_scoped, may_a
 from guanxi.core.audit import audit_record
 from guanxi.core.crypto import blind_index
 from guanxi.core.events import event_record
+from guanxi.core.merge import MergeFollower, merge_followers, merge_hooks
+from guanxi.core.personal_data import personal_data_erase
 from guanxi.customers.contacts import contact_indexes, mask_value, normalize_contact
 from guanxi.customers.forms import CustomerForm, clean_custom_attributes
 from guanxi.customers.models import (
@@ -558,35 +559,13 @@ def important_date_add(*, actor: Any, customer: Customer, kind: str, date: Any, 
     return important
 
 
-#: Models elsewhere that point at a customer and must follow a merge. Later apps register theirs.
-MERGE_FOLLOWERS: list[tuple[str, str]] = [
-    ("customers.Note", "customer"),
-    ("customers.TimelineEntry", "customer"),
-    ("customers.ImportantDate", "customer"),
+#: The rows of this app that follow a merge with one UPDATE; ``CustomersConfig.ready()`` registers them in
+#: ``core.merge`` beside the other apps' followers and hooks (contacts and tags need more than a move: below).
+MERGE_FOLLOWERS = [
+    MergeFollower("customers.Note", order=10),
+    MergeFollower("customers.TimelineEntry", order=10),
+    MergeFollower("customers.ImportantDate", order=10),
 ]
-#: Functions ``(survivor, merged) -> {what: count}`` that apps above this one register for a merge.
-MERGE_HOOKS: list[Callable[[Customer, Customer], dict[str, int]]] = []
-
-
-#: Functions ``(customer) -> {what: count}`` that apps above this one register to erase their own copies of
-#: a customer's personal data (rendered messages, addresses, replies) when ``customer_erase`` runs; each
-#: runs inside the erasure's transaction.
-ERASE_HOOKS: list[Callable[[Customer], dict[str, int]]] = []
-
-
-def erase_hook_register(hook: Callable[[Customer], dict[str, int]]) -> None:
-    if hook not in ERASE_HOOKS:
-        ERASE_HOOKS.append(hook)
-
-
-def merge_follower_register(model_label: str, field_name: str = "customer") -> None:
-    if (model_label, field_name) not in MERGE_FOLLOWERS:
-        MERGE_FOLLOWERS.append((model_label, field_name))
-
-
-def merge_hook_register(hook: Callable[[Customer, Customer], dict[str, int]]) -> None:
-    if hook not in MERGE_HOOKS:
-        MERGE_HOOKS.append(hook)
 
 
 @transaction.atomic
@@ -605,9 +584,11 @@ def customer_merge(*, actor: Any, survivor: Customer, merged: Customer) -> Custo
     if survivor.merged_into_id or merged.merged_into_id:
         raise ValidationError({"merged": [_("One of these customers has already been merged away.")]})
     moved: dict[str, int] = {}
-    for label, field_name in MERGE_FOLLOWERS:
-        model = apps.get_model(label)
-        moved[label] = model.objects.filter(**{field_name: merged}).update(**{field_name: survivor})
+    for follower in merge_followers():
+        model = apps.get_model(follower.model_label)
+        moved[follower.model_label] = model.objects.filter(**{follower.field_name: merged}).update(
+            **{follower.field_name: survivor}
+        )
 
     survivor_indexes = set(
         ContactPoint.objects.filter(customer=survivor).exclude(value_index="").values_list("value_index", flat=True)
@@ -648,8 +629,8 @@ def customer_merge(*, actor: Any, survivor: Customer, merged: Customer) -> Custo
     _derive(survivor)
     survivor.save()
     Customer.objects.filter(pk=merged.pk).update(merged_into=survivor, updated_at=timezone.now())
-    for hook in MERGE_HOOKS:
-        moved.update(hook(survivor, merged))
+    for hook in merge_hooks():
+        moved.update(hook.function(survivor, merged))
 
     record = CustomerMerge.objects.create(
         survivor=survivor,
@@ -694,7 +675,7 @@ def customer_erase(*, actor: Any, customer: Customer, reason: str = "deleted") -
     ImportantDate.objects.filter(customer=customer).delete()
     Note.objects.filter(customer=customer).delete()
     customer.tags.clear()
-    for name, value in {
+    blank: dict[str, Any] = {
         "name": _("Deleted customer"),
         "gender": "",
         "birthday": None,
@@ -712,13 +693,12 @@ def customer_erase(*, actor: Any, customer: Customer, reason: str = "deleted") -
         "custom_attributes": {},
         "owner": None,
         "is_key_account": False,
-    }.items():
+    }
+    for name, value in blank.items():
         setattr(customer, name, value)
     customer.save()
     TimelineEntry.objects.filter(customer=customer).exclude(kind__in=["order.paid", "order.refunded"]).delete()
-    erased: dict[str, int] = {}
-    for hook in ERASE_HOOKS:
-        erased.update(hook(customer))
+    erased = personal_data_erase(customer)  # every app's copies (messages, replies…), in this transaction
     event_record(
         name="customer.erased",
         customer_id=customer.pk,

@@ -8,28 +8,36 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Loyalty")
 
     def ready(self) -> None:
+        from guanxi.core.merge import MergeHook, register_merge_hook
         from guanxi.core.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
-        from guanxi.customers.services import merge_hook_register
-        from guanxi.customers.timeline import register_kind
+        from guanxi.core.timeline import TimelineKind, register_timeline_kind
         from guanxi.loyalty import subscribers  # noqa: F401 — registers the order event handlers
         from guanxi.loyalty.services import merge_loyalty
         from guanxi.loyalty.views import customer_panel_context
 
-        register_kind("loyalty.enrolled", _("Joined the membership as %(member_no)s (tier %(tier)s)"))
-        register_kind("loyalty.status", _("Membership %(status)s: %(reason)s"))
-        register_kind("loyalty.tier", _("Tier changed from %(from)s to %(to)s"))
-        register_kind("loyalty.points", _("Points %(points)s (%(kind)s, %(reason)s); balance %(balance)s"))
-        register_kind("loyalty.wallet", _("Stored value %(kind)s ¥%(amount)s; balance ¥%(balance)s"))
-        register_kind("loyalty.birthday", _("Birthday gift of tier %(tier)s: %(gift)s"))
-        register_kind("loyalty.coupon", _("Coupon %(name)s (%(code)s) used: ¥%(discount)s off"))
-        register_kind(
-            "loyalty.ebill",
-            _(
-                "E-bill %(order_ref)s: paid ¥%(amount)s, discount ¥%(discount)s, points +%(points_earned)s "
-                "(balance %(points_balance)s), stored value ¥%(wallet_balance)s"
-            ),
+        register_timeline_kind(
+            TimelineKind("loyalty.enrolled", _("Joined the membership as %(member_no)s (tier %(tier)s)"))
         )
-        merge_hook_register(merge_loyalty)
+        register_timeline_kind(TimelineKind("loyalty.status", _("Membership %(status)s: %(reason)s")))
+        register_timeline_kind(TimelineKind("loyalty.tier", _("Tier changed from %(from)s to %(to)s")))
+        register_timeline_kind(
+            TimelineKind("loyalty.points", _("Points %(points)s (%(kind)s, %(reason)s); balance %(balance)s"))
+        )
+        register_timeline_kind(
+            TimelineKind("loyalty.wallet", _("Stored value %(kind)s ¥%(amount)s; balance ¥%(balance)s"))
+        )
+        register_timeline_kind(TimelineKind("loyalty.birthday", _("Birthday gift of tier %(tier)s: %(gift)s")))
+        register_timeline_kind(TimelineKind("loyalty.coupon", _("Coupon %(name)s (%(code)s) used: ¥%(discount)s off")))
+        register_timeline_kind(
+            TimelineKind(
+                "loyalty.ebill",
+                _(
+                    "E-bill %(order_ref)s: paid ¥%(amount)s, discount ¥%(discount)s, points +%(points_earned)s "
+                    "(balance %(points_balance)s), stored value ¥%(wallet_balance)s"
+                ),
+            )
+        )
+        register_merge_hook(MergeHook(key="loyalty", function=merge_loyalty, order=20))
         register_nav(NavItem(key="loyalty", label=_("Loyalty"), url_name="loyalty:program", order=40))
         register_customer_panel(
             CustomerPanel(

@@ -59,7 +59,7 @@ def _membership(request, customer_id: int) -> Membership:
 
 
 def _back(customer_id: int):
-    return redirect("workspace:customer", customer_id)
+    return redirect("customers:customer", customer_id)
 
 
 def _errors(request, exc: ValidationError) -> None:

@@ -8,16 +8,19 @@ class MessagingConfig(AppConfig):
     verbose_name = _("Messaging")
 
     def ready(self) -> None:
+        from guanxi.core.merge import MergeFollower, register_merge_follower
+        from guanxi.core.personal_data import PersonalDataEraser, register_eraser
         from guanxi.core.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
-        from guanxi.customers.services import erase_hook_register, merge_follower_register
+        from guanxi.core.timeline import register_timeline_kind
         from guanxi.messaging import subscribers, timeline  # noqa: F401 — subscribers registers event handlers
         from guanxi.messaging.services import messages_erase_customer
         from guanxi.messaging.views import customer_panel_context
 
-        timeline.register()
-        erase_hook_register(messages_erase_customer)
+        for kind in timeline.kinds():
+            register_timeline_kind(kind)
+        register_eraser(PersonalDataEraser(key="messaging", label=_("Messages"), erase=messages_erase_customer))
         for label in ("messaging.Message", "messaging.Consent", "messaging.InboundMessage"):
-            merge_follower_register(label)
+            register_merge_follower(MergeFollower(label))
         register_nav(NavItem(key="messaging", label=_("Messages"), url_name="messaging:log", order=50))
         register_customer_panel(
             CustomerPanel(

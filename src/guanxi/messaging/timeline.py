@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.core.timeline import TimelineKind
 from guanxi.messaging.models import Channel, Purpose
 
 
@@ -22,33 +23,44 @@ class _Phrase:
         return str(self.template) % {name: str(label) for name, label in self.labels.items()}
 
 
-def register() -> None:
-    from guanxi.customers.timeline import register_kind
-
+def kinds() -> list[TimelineKind]:
+    """Messaging's timeline kinds, one per channel (and purpose); ``MessagingConfig.ready()`` registers them."""
+    out = []
     for channel in Channel:
-        register_kind(
-            f"message.sent.{channel.value}",
-            _Phrase(_("Message sent by %(channel)s (%%(template)s) to %%(to)s"), channel=channel.label),
+        out.append(
+            TimelineKind(
+                f"message.sent.{channel.value}",
+                _Phrase(_("Message sent by %(channel)s (%%(template)s) to %%(to)s"), channel=channel.label),
+            )
         )
-        register_kind(
-            f"message.failed.{channel.value}",
-            _Phrase(_("Message by %(channel)s (%%(template)s) to %%(to)s failed: %%(error)s"), channel=channel.label),
+        out.append(
+            TimelineKind(
+                f"message.failed.{channel.value}",
+                _Phrase(
+                    _("Message by %(channel)s (%%(template)s) to %%(to)s failed: %%(error)s"), channel=channel.label
+                ),
+            )
         )
         for purpose in Purpose:
-            register_kind(
-                f"consent.granted.{channel.value}.{purpose.value}",
-                _Phrase(
-                    _("Consent to %(purpose)s messages by %(channel)s given (%%(source)s)"),
-                    channel=channel.label,
-                    purpose=purpose.label,
-                ),
+            out.append(
+                TimelineKind(
+                    f"consent.granted.{channel.value}.{purpose.value}",
+                    _Phrase(
+                        _("Consent to %(purpose)s messages by %(channel)s given (%%(source)s)"),
+                        channel=channel.label,
+                        purpose=purpose.label,
+                    ),
+                )
             )
-            register_kind(
-                f"consent.withdrawn.{channel.value}.{purpose.value}",
-                _Phrase(
-                    _("Consent to %(purpose)s messages by %(channel)s withdrawn (%%(source)s)"),
-                    channel=channel.label,
-                    purpose=purpose.label,
-                ),
+            out.append(
+                TimelineKind(
+                    f"consent.withdrawn.{channel.value}.{purpose.value}",
+                    _Phrase(
+                        _("Consent to %(purpose)s messages by %(channel)s withdrawn (%%(source)s)"),
+                        channel=channel.label,
+                        purpose=purpose.label,
+                    ),
+                )
             )
-    register_kind("message.reply", _("SMS reply from %(from)s: “%(text)s”"))
+    out.append(TimelineKind("message.reply", _("SMS reply from %(from)s: “%(text)s”")))
+    return out

@@ -8,12 +8,27 @@ class SalesConfig(AppConfig):
     verbose_name = _("Sales")
 
     def ready(self) -> None:
+        from guanxi.core.merge import MergeHook, register_merge_hook
+        from guanxi.core.registry import CustomerPanel, register_customer_panel
+        from guanxi.core.timeline import TimelineKind, register_timeline_kind
         from guanxi.customers.imports import OrderImport, order_import_register
-        from guanxi.customers.services import merge_hook_register
         from guanxi.sales.models import Order
         from guanxi.sales.services import merge_orders, order_clean, order_ingest
+        from guanxi.sales.views import customer_orders_panel_context
 
-        merge_hook_register(merge_orders)
+        register_merge_hook(MergeHook(key="sales", function=merge_orders, order=10))
+        register_timeline_kind(TimelineKind("order.paid", _("Order %(ref)s paid: ¥%(amount)s at %(store)s")))
+        register_timeline_kind(TimelineKind("order.refunded", _("Refund %(ref)s on order %(order_ref)s: ¥%(amount)s")))
+        register_customer_panel(
+            CustomerPanel(
+                key="orders",
+                title=_("Purchases"),
+                template="sales/customer_orders.html",
+                context=customer_orders_panel_context,
+                order=10,
+                anchor="orders",
+            )
+        )
         order_import_register(
             OrderImport(
                 clean=order_clean,

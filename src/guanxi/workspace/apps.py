@@ -11,10 +11,3 @@ class WorkspaceConfig(AppConfig):
         from guanxi.core.registry import NavItem, register_nav
 
         register_nav(NavItem(key="home", label=_("Home"), url_name="workspace:home", order=0, icon="home"))
-        register_nav(
-            NavItem(key="customers", label=_("Customers"), url_name="workspace:customers", order=10, icon="users")
-        )
-        register_nav(
-            NavItem(key="duplicates", label=_("Duplicates"), url_name="workspace:duplicates", order=12, icon="copy")
-        )
-        register_nav(NavItem(key="imports", label=_("Import"), url_name="workspace:imports", order=14, icon="upload"))

@@ -50,7 +50,7 @@ def test_api_and_workspace_list_search_two_characters(api_admin, client, admin_u
     rows = api_admin.get("/api/customers/", {"q": "王伟"}).json()["results"]
     assert {row["name"] for row in rows} == {"王伟", "王伟东", "李王伟"}
     client.force_login(admin_user)
-    page = client.get(reverse("workspace:customers"), {"q": "王伟"}).context["page"]
+    page = client.get(reverse("customers:customers"), {"q": "王伟"}).context["page"]
     assert {c.name for c in page.rows} == {"王伟", "王伟东", "李王伟"}
 
 

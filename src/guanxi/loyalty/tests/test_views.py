@@ -23,7 +23,7 @@ def test_panel_context_runs_constant_queries(rf, member, admin_user, django_asse
 
 def test_360_page_shows_the_panel_and_counter_forms_work(client, member, staff_a):
     client.force_login(staff_a)
-    page = client.get(reverse("workspace:customer", args=[member.customer_id]))
+    page = client.get(reverse("customers:customer", args=[member.customer_id]))
     assert page.status_code == 200
     assert member.member_no.encode() in page.content
     r = client.post(reverse("loyalty:top_up", args=[member.customer_id]), {"amount": "200.00", "reference": "c-1"})

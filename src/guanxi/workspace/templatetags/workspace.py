@@ -1,14 +1,16 @@
-"""Template helpers of the workspace shell: navigation, store switcher, sort links, masking, timeline text."""
+"""Template helpers of the workspace shell: navigation and the store switcher.
+
+List helpers (sort links, query strings) are in ``core`` (``{% load lists %}``); showing a customer is in
+``customers`` (``{% load customers %}``).
+"""
 
 from __future__ import annotations
 
 from django import template
 from django.urls import NoReverseMatch, reverse
 
+from guanxi.accounts.stores import current_store_id, switchable_stores
 from guanxi.core.registry import nav_items
-from guanxi.customers import timeline
-from guanxi.customers.contacts import mask_value
-from guanxi.workspace.stores import current_store_id, switchable_stores
 
 register = template.Library()
 
@@ -39,61 +41,3 @@ def store_switcher(context):
     request = context["request"]
     stores = switchable_stores(request.user)
     return {"stores": stores, "current": current_store_id(request), "show": len(stores) > 1}
-
-
-@register.simple_tag(takes_context=True)
-def sort_url(context, key: str) -> str:
-    """The list URL sorted by ``key``, toggling direction when already sorted by it; filters kept, cursor dropped."""
-    request = context["request"]
-    params = request.GET.copy()
-    params.pop("after", None)
-    current = params.get("sort") or "-id"
-    params["sort"] = ("" if current == "-" + key else "-") + key
-    return "?" + params.urlencode()
-
-
-@register.simple_tag(takes_context=True)
-def sort_state(context, key: str) -> str:
-    current = context["request"].GET.get("sort") or "-id"
-    if current == key:
-        return "asc"
-    if current == "-" + key:
-        return "desc"
-    return ""
-
-
-@register.simple_tag(takes_context=True)
-def query_with(context, **changes) -> str:
-    params = context["request"].GET.copy()
-    for key, value in changes.items():
-        if value in (None, ""):
-            params.pop(key, None)
-        else:
-            params[key] = value
-    return "?" + params.urlencode() if params else "?"
-
-
-@register.filter
-def contact_display(contact, full: bool) -> str:
-    """A contact value in full for roles that may see it, else masked (138****1234)."""
-    if contact is None:
-        return ""
-    return contact.value if full else mask_value(contact.kind, contact.value)
-
-
-@register.filter
-def primary_contact(customer, kind: str):
-    contacts = getattr(customer, "primary_contacts", None)
-    if contacts is None:
-        contacts = [c for c in customer.contact_points.all() if c.is_primary]
-    return next((c for c in contacts if c.kind == kind), None)
-
-
-@register.filter
-def timeline_text(entry) -> str:
-    return timeline.render(entry.kind, entry.data or {}, entry.summary)
-
-
-@register.filter
-def get_item(mapping, key):
-    return mapping.get(key) if hasattr(mapping, "get") else None

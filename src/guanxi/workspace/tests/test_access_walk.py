@@ -454,14 +454,14 @@ def test_the_walk_sees_store_b_when_it_should(world, staff_b):
 
 #: A page's integer parameters -> the store-B object they name (by URL name, then by parameter name).
 PAGE_OBJECTS = {
-    "workspace:customer": "customer",
-    "workspace:customer_edit": "customer",
-    "workspace:customer_note": "customer",
-    "workspace:customer_tag": "customer",
-    "workspace:customer_date": "customer",
-    "workspace:import_mapping": "job",
-    "workspace:import_job": "job",
-    "workspace:import_rejected": "job",
+    "customers:customer": "customer",
+    "customers:customer_edit": "customer",
+    "customers:customer_note": "customer",
+    "customers:customer_tag": "customer",
+    "customers:customer_date": "customer",
+    "customers:import_mapping": "job",
+    "customers:import_job": "job",
+    "customers:import_rejected": "job",
     "messaging:detail": "message",
     "messaging:resend": "message",
     "messaging:template_edit": "template",

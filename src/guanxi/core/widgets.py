@@ -18,7 +18,7 @@ class QuickSelect(forms.Select):
     list's queries.
     """
 
-    def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> SafeString:
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         widget = self.get_context(name, value, attrs)["widget"]
         parts = []
         for group_name, options, _index in widget["optgroups"]:

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from guanxi.workspace.stores import current_store_id
+from guanxi.accounts.stores import current_store_id
 
 
 def scope_key(request) -> str:

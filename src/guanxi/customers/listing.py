@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import F, Q, QuerySet
@@ -19,9 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.models import Store
+from guanxi.core.widgets import QuickSelect
 from guanxi.customers.models import Customer, Tag
 from guanxi.customers.selectors import customer_search, customers_tagged
-from guanxi.workspace.widgets import QuickSelect
 
 PAGE_SIZE = 50
 
@@ -59,18 +59,20 @@ class CustomerFilterForm(forms.Form):
 
     def __init__(self, *args, stores: list[Store], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["store"].queryset = Store.objects.filter(pk__in=[s.pk for s in stores])
-        store = self.fields["store"]
+        store = cast(forms.ModelChoiceField, self.fields["store"])
+        store.queryset = Store.objects.filter(pk__in=[s.pk for s in stores])
         store.empty_label = _("All stores")
         # The options from the stores in hand, as the queryset would list them (by code), without querying again
         store.widget.choices = [("", store.empty_label)] + [(s.pk, str(s)) for s in stores]
         tags = list(Tag.objects.order_by("name").values_list("name", flat=True)[:500])
         self.fields["tag"].widget.choices = [("", _("Any tag"))] + [(name, name) for name in tags]
-        self.fields["gender"].choices = [("", _("Any gender"))] + [
+        cast(forms.ChoiceField, self.fields["gender"]).choices = [("", _("Any gender"))] + [
             (v, label) for v, label in Customer.Gender.choices if v
         ]
-        self.fields["age"].choices = [("", _("Any age"))] + [(key, label) for key, label, _lo, _hi in AGE_BANDS]
-        self.fields["purchased_days"].choices = [("", _("Any time"))] + PURCHASE_WINDOWS
+        cast(forms.ChoiceField, self.fields["age"]).choices = [("", _("Any age"))] + [
+            (key, label) for key, label, _lo, _hi in AGE_BANDS
+        ]
+        cast(forms.ChoiceField, self.fields["purchased_days"]).choices = [("", _("Any time")), *PURCHASE_WINDOWS]
         self.stores = stores
 
 

@@ -1,0 +1,184 @@
+"""The registries in core: typed entries, a key registered twice is refused, lookups in (order, key) order,
+and the entries every app registers at start-up are there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+
+from guanxi.core import care, merge, personal_data, registry, segments, timeline
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    order: int = 100
+
+
+def test_registry_refuses_a_key_twice_and_lists_by_order_then_key():
+    reg: registry.Registry[Item] = registry.Registry("things")
+    reg.register(Item("b", order=2))
+    reg.register(Item("a", order=2))
+    reg.register(Item("z", order=1))
+    with pytest.raises(ImproperlyConfigured, match="'a' is registered already"):
+        reg.register(Item("a", order=0))
+    with pytest.raises(ImproperlyConfigured):
+        reg.register(Item(""))
+    assert [i.key for i in reg.entries()] == ["z", "a", "b"]
+    assert reg.get("a") == Item("a", order=2) and reg.get("nope") is None
+    assert "z" in reg and len(reg) == 3
+    reg.unregister("z")
+    assert [i.key for i in reg] == ["a", "b"]
+
+
+class _User:
+    def __init__(self, role: str, is_superuser: bool = False) -> None:
+        self.role = role
+        self.is_superuser = is_superuser
+
+
+def test_nav_and_panels_by_role_and_order():
+    reg = registry.NAV
+    reg.register(registry.NavItem(key="zz-test", label="T", url_name="x", order=-1, roles=frozenset({"manager"})))
+    try:
+        assert registry.nav_items(_User("manager"))[0].key == "zz-test"
+        assert registry.nav_items(_User("admin", is_superuser=True))[0].key == "zz-test"
+        assert "zz-test" not in [i.key for i in registry.nav_items(_User("store_staff"))]
+        with pytest.raises(ImproperlyConfigured):
+            registry.register_nav(registry.NavItem(key="home", label="again", url_name="workspace:home"))
+    finally:
+        reg.unregister("zz-test")
+    keys = [i.key for i in registry.nav_items(_User("store_staff"))]
+    assert keys[:4] == ["home", "customers", "duplicates", "imports"]
+    panels = registry.customer_panels(_User("store_staff"))
+    assert [p.key for p in panels][:2] == ["orders", "loyalty"]
+    assert panels[0].html_id == "orders" and panels[1].html_id == "panel-loyalty"
+
+
+def test_timeline_kinds_render_in_the_active_language_or_fall_back():
+    kind = timeline.TimelineKind("zz.test", "%(who)s did it", prepare=lambda d: {**d, "who": d["name"].upper()})
+    timeline.register_timeline_kind(kind)
+    try:
+        assert timeline.timeline_text("zz.test", {"name": "li"}, "summary") == "LI did it"
+        assert timeline.timeline_text("zz.test", {}, "summary") == "summary"  # data that does not fit
+        assert timeline.timeline_text("zz.unknown", {}, "summary") == "summary"
+        with pytest.raises(ImproperlyConfigured):
+            timeline.register_timeline_kind(timeline.TimelineKind("zz.test", "again"))
+    finally:
+        timeline.TIMELINE_KINDS.unregister("zz.test")
+    for key in ("customer.created", "order.paid", "loyalty.points", "message.sent.sms", "message.reply"):
+        assert key in timeline.TIMELINE_KINDS, key  # customers, sales, loyalty, messaging registered theirs
+
+
+def test_merge_followers_and_hooks_registered_by_each_app_in_order():
+    labels = [f.model_label for f in merge.merge_followers()]
+    assert labels[:3] == ["customers.ImportantDate", "customers.Note", "customers.TimelineEntry"]
+    assert {"messaging.Message", "messaging.Consent", "messaging.InboundMessage"} <= set(labels)
+    assert [h.key for h in merge.merge_hooks()] == ["sales", "loyalty"]  # orders move before memberships fold
+    with pytest.raises(ImproperlyConfigured):
+        merge.register_merge_follower(merge.MergeFollower("customers.Note"))
+    assert merge.MergeFollower("messaging.Message").key == "messaging.Message.customer"
+
+
+def test_personal_data_exporters_and_erasers():
+    assert [e.key for e in personal_data.exporters()][0] == "customer"
+    assert "messaging" in [e.key for e in personal_data.erasers()]
+    calls = []
+    personal_data.register_eraser(
+        personal_data.PersonalDataEraser("zz", "Z", erase=lambda c: calls.append(c) or {"zz": 1}, order=999)
+    )
+    personal_data.register_exporter(personal_data.PersonalDataExporter("zz", "Z", export=lambda c: {"c": c}, order=999))
+    try:
+        with pytest.raises(ImproperlyConfigured):
+            personal_data.register_eraser(personal_data.PersonalDataEraser("zz", "Z", erase=lambda c: {}))
+        assert personal_data.erasers()[-1].key == "zz"
+        assert personal_data.erasers()[-1].erase("x") == {"zz": 1} and calls == ["x"]
+        assert personal_data.exporters()[-1].export("x") == {"c": "x"}
+    finally:
+        personal_data.ERASERS.unregister("zz")
+        personal_data.EXPORTERS.unregister("zz")
+
+
+@pytest.mark.django_db
+def test_customer_export_and_erase_go_through_the_registries(store_a):
+    from guanxi.customers.services import customer_erase, important_date_add, note_add
+    from guanxi.customers.tests.factories import make_customer
+
+    customer = make_customer(store=store_a, name="王芳", phone="+8613800001234", birthday="1990-02-03")
+    note_add(actor=None, customer=customer, body="喜欢绿茶")
+    important_date_add(actor=None, customer=customer, kind="other", date="2015-10-01", label="婚礼")
+    data = personal_data.personal_data_export(customer)["customer"]
+    assert data["name"] == "王芳" and data["birthday"] == "1990-02-03"
+    assert data["contacts"] == [{"kind": "phone", "value": "+8613800001234", "primary": True}]
+    assert data["important_dates"][0]["date"] == "2015-10-01" and data["notes"][0]["body"] == "喜欢绿茶"
+    erased = []
+    personal_data.register_eraser(
+        personal_data.PersonalDataEraser("zz", "Z", erase=lambda c: erased.append(c.pk) or {"zz": 2}, order=999)
+    )
+    try:
+        customer_erase(actor=None, customer=customer)
+    finally:
+        personal_data.ERASERS.unregister("zz")
+    assert erased == [customer.pk]
+    assert personal_data.personal_data_export(customer)["customer"]["contacts"] == []
+
+
+def test_segment_fields_refuse_unknown_fields_and_operators():
+    field = segments.SegmentField(
+        key="zz.region",
+        label="Region",
+        type="text",
+        filter=lambda qs, op, value: [row for row in qs if row == value],
+        operators=("eq",),
+        clean=str.strip,
+    )
+    segments.register_segment_field(field)
+    try:
+        assert segments.segment_filter(["杭州", "上海"], key="zz.region", operator="eq", value=" 杭州 ") == ["杭州"]
+        with pytest.raises(ValidationError) as exc:
+            segments.segment_filter([], key="zz.region", operator="gt", value="x")
+        assert "operator" in exc.value.message_dict
+        with pytest.raises(ValidationError) as exc:
+            segments.segment_filter([], key="zz.nothing", operator="eq", value="x")
+        assert "field" in exc.value.message_dict
+        with pytest.raises(ImproperlyConfigured):
+            segments.register_segment_field(field)
+        assert "zz.region" in [f.key for f in segments.segment_fields()]
+    finally:
+        segments.SEGMENT_FIELDS.unregister("zz.region")
+
+
+def test_care_triggers_by_event_and_actions_by_order():
+    def birthdays(params, context):
+        return [1, 2]
+
+    def first_purchase(params, context):
+        return [context["event"]]
+
+    care.register_care_trigger(care.CareTrigger("zz.birthday", "Birthday", handler=birthdays, order=2))
+    care.register_care_trigger(
+        care.CareTrigger("zz.first", "First purchase", handler=first_purchase, event="order.paid", order=1)
+    )
+    care.register_care_action(
+        care.CareAction(
+            "zz.tag",
+            "Tag",
+            handler=lambda customer, params, context: {"tagged": params["tag"]},
+            validate_params=lambda p: {"tag": str(p["tag"]).strip()},
+        )
+    )
+    try:
+        assert [t.key for t in care.care_triggers(event="")] == ["zz.birthday"]
+        assert [t.key for t in care.care_triggers(event="order.paid")] == ["zz.first"]
+        assert [t.key for t in care.care_triggers()][:2] == ["zz.first", "zz.birthday"]
+        action = care.care_actions()[0]
+        assert action.handler(None, action.validate_params({"tag": " 老客 "}), {}) == {"tagged": "老客"}
+        assert care.care_triggers(event="")[0].validate_params({"anything": 1}) == {}
+        with pytest.raises(ImproperlyConfigured):
+            care.register_care_action(care.CareAction("zz.tag", "again", handler=lambda c, p, x: {}))
+    finally:
+        care.CARE_TRIGGERS.unregister("zz.birthday")
+        care.CARE_TRIGGERS.unregister("zz.first")
+        care.CARE_ACTIONS.unregister("zz.tag")

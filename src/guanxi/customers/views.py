@@ -1,0 +1,424 @@
+"""The customer pages of the staff workspace: list, 360, edit, duplicates, merge and the import wizard.
+
+Thin: reads through selectors, writes through services. Other apps add their panels to the 360 page through
+the registry in ``core`` (``core.registry.customer_panels``), so this module knows none of them.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.forms.utils import ErrorDict
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from guanxi.accounts.caching import cached
+from guanxi.accounts.stores import current_store_id, scoped, switchable_stores
+from guanxi.core.audit import audit_record
+from guanxi.core.registry import customer_panels
+from guanxi.customers.duplicates import duplicate_pair_ids, duplicate_pairs
+from guanxi.customers.exports import export_response
+from guanxi.customers.forms import (
+    PROFILE_EDIT_FIELDS,
+    BulkTagForm,
+    CustomerForm,
+    ImportantDateForm,
+    ImportUploadForm,
+    NoteForm,
+    attribute_field,
+    attribute_initial,
+)
+from guanxi.customers.imports import CUSTOMER_FIELDS, ORDER_FIELDS, import_dir, import_job_create, read_header
+from guanxi.customers.listing import CustomerFilterForm, filtered_customers, keyset_page
+from guanxi.customers.models import CustomAttribute, Customer, ImportJob, Note
+from guanxi.customers.selectors import customer_detail, customer_list, customer_timeline
+from guanxi.customers.services import customer_merge, customer_tag, customer_update, important_date_add, note_add
+from guanxi.customers.tasks import import_job_run
+
+BULK_TAG_LIMIT = 10_000
+
+
+def _customers(request):
+    return scoped(request, Customer.objects.visible_to(request.user))
+
+
+# --- customer list ---------------------------------------------------------------------------------------------
+
+
+def _filter_form(request):
+    form = CustomerFilterForm(request.GET or None, stores=switchable_stores(request.user))
+    form.is_valid()  # a bad value drops that one filter, not the others
+    return form, getattr(form, "cleaned_data", {})
+
+
+def _filtered(request, data):
+    return filtered_customers(user=request.user, store_id=current_store_id(request), data=data)
+
+
+@login_required
+def customer_list_view(request):
+    form, data = _filter_form(request)
+    page = keyset_page(_filtered(request, data), sort=data.get("sort"), cursor=request.GET.get("after"))
+    context = {"form": form, "page": page, "tag_form": BulkTagForm()}
+    if request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request:
+        return render(request, "customers/_results.html", context)
+    return render(request, "customers/list.html", context)
+
+
+@login_required
+@require_POST
+def customer_bulk_tag(request):
+    form, data = _filter_form(request)
+    tag_form = BulkTagForm(request.POST)
+    back = reverse("customers:customers") + ("?" + request.GET.urlencode() if request.GET else "")
+    if not tag_form.is_valid():
+        messages.error(request, _("Enter a tag name."))
+        return redirect(back)
+    ids = list(_filtered(request, data).order_by("-id").values_list("id", flat=True)[: BULK_TAG_LIMIT + 1])
+    if len(ids) > BULK_TAG_LIMIT:
+        messages.error(
+            request,
+            _("More than %(n)s customers match; narrow the filters to tag them at once.") % {"n": BULK_TAG_LIMIT},
+        )
+        return redirect(back)
+    try:
+        added = customer_tag(actor=request.user, customer_ids=ids, tag_name=tag_form.cleaned_data["tag"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+    messages.success(
+        request,
+        _("Tagged %(added)s of %(n)s customers “%(tag)s”.")
+        % {"added": added, "n": len(ids), "tag": tag_form.cleaned_data["tag"]},
+    )
+    return redirect(back)
+
+
+@login_required
+def customer_export(request):
+    _form, data = _filter_form(request)
+    fmt = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
+    return export_response(user=request.user, queryset=_filtered(request, data).order_by("id"), fmt=fmt)
+
+
+# --- customer 360 ----------------------------------------------------------------------------------------------
+
+
+def _visible_customer(request, pk: int) -> Customer:
+    try:
+        return customer_detail(user=request.user, pk=pk)
+    except Customer.DoesNotExist:
+        raise Http404(_("No such customer, or not one of your stores.")) from None
+
+
+ATTR_PREFIX = "attr_"
+
+
+def _profile_form(customer: Customer, data=None, definitions=None) -> CustomerForm:
+    """The customer's own form (customers.forms.CustomerForm) cut to the profile, plus the custom attributes."""
+    form = CustomerForm(data=data, instance=customer)
+    for name in list(form.fields):
+        if name not in PROFILE_EDIT_FIELDS:
+            del form.fields[name]
+    for d in definitions if definitions is not None else CustomAttribute.objects.all():
+        field = attribute_field(d)
+        field.initial = attribute_initial(d, customer.custom_attributes.get(d.key))
+        form.fields[ATTR_PREFIX + d.key] = field
+    return form
+
+
+def _detail_context(request, customer: Customer, *, note_form=None, tag_form=None, date_form=None) -> dict:
+    panels = []
+    for panel in customer_panels(request.user):
+        extra = panel.context(request, customer) if panel.context else {}
+        context = {"customer": customer, **(extra or {})}
+        panels.append({"panel": panel, "html": render_to_string(panel.template, context, request=request)})
+    definitions = list(CustomAttribute.objects.all())
+    attributes = [
+        {"label": d.label, "value": customer.custom_attributes.get(d.key)}
+        for d in definitions
+        if customer.custom_attributes.get(d.key) not in (None, "")
+    ]
+    return {
+        "customer": customer,
+        "contacts": sorted(customer.contact_points.all(), key=lambda c: (c.kind, not c.is_primary, c.pk)),
+        "timeline": customer_timeline(customer=customer, limit=30),
+        "notes": list(Note.objects.filter(customer=customer).select_related("author").order_by("-created_at")[:10]),
+        "attributes": attributes,
+        "panels": panels,
+        "note_form": note_form or NoteForm(),
+        "tag_form": tag_form or BulkTagForm(auto_id="tag_%s"),
+        "date_form": date_form or ImportantDateForm(auto_id="date_%s"),
+        "full_contacts": request.user.sees_full_contacts,
+    }
+
+
+@login_required
+def customer_detail_view(request, pk: int):
+    customer = _visible_customer(request, pk)
+    audit_record(
+        actor=request.user,
+        action="view",
+        object_type="customer",
+        object_id=customer.pk,
+        customer_id=customer.pk,
+        channel="web",
+    )
+    return render(request, "customers/detail.html", _detail_context(request, customer))
+
+
+@login_required
+def customer_edit(request, pk: int):
+    customer = _visible_customer(request, pk)
+    definitions = list(CustomAttribute.objects.all())
+    if request.method != "POST":
+        form = _profile_form(customer, definitions=definitions)
+        return render(request, "customers/edit.html", {"customer": customer, "form": form})
+    data = {name: request.POST.get(name, "") for name in PROFILE_EDIT_FIELDS}
+    data["is_key_account"] = request.POST.get("is_key_account") in ("on", "true", "1")
+    if definitions:
+        data["custom_attributes"] = {d.key: request.POST.get(ATTR_PREFIX + d.key, "") for d in definitions}
+    try:
+        customer_update(actor=request.user, customer=customer, data=data, channel="web")
+    except ValidationError as exc:
+        form = _profile_form(customer, data=request.POST, definitions=definitions)
+        form.cleaned_data = {}
+        form._errors = ErrorDict()  # type: ignore[attr-defined]  # add_error needs it; full_clean() would re-validate
+        for field, errors in exc.message_dict.items():
+            if field.startswith("custom_attributes."):
+                field = ATTR_PREFIX + field.split(".", 1)[1]
+            form.add_error(field if field in form.fields else None, errors)
+        return render(request, "customers/edit.html", {"customer": customer, "form": form})
+    messages.success(request, _("Saved."))
+    return redirect("customers:customer", pk=customer.pk)
+
+
+@login_required
+@require_POST
+def customer_tag_add(request, pk: int):
+    customer = _visible_customer(request, pk)
+    form = BulkTagForm(request.POST, auto_id="tag_%s")
+    if form.is_valid():
+        try:
+            customer_tag(actor=request.user, customer_ids=[customer.pk], tag_name=form.cleaned_data["tag"])
+        except ValidationError as exc:
+            form.add_error("tag", exc.messages)
+    if form.errors:
+        return render(request, "customers/detail.html", _detail_context(request, customer, tag_form=form))
+    messages.success(request, _("Tag added."))
+    return redirect(reverse("customers:customer", kwargs={"pk": customer.pk}) + "#profile")
+
+
+@login_required
+@require_POST
+def customer_date_add(request, pk: int):
+    customer = _visible_customer(request, pk)
+    form = ImportantDateForm(request.POST, auto_id="date_%s")
+    if form.is_valid():
+        try:
+            important_date_add(actor=request.user, customer=customer, **form.cleaned_data)
+        except ValidationError as exc:
+            for key, errors in exc.message_dict.items():
+                field = key.rsplit(".", 1)[-1]
+                form.add_error(field if field in form.fields else None, errors)
+    if form.errors:
+        return render(request, "customers/detail.html", _detail_context(request, customer, date_form=form))
+    messages.success(request, _("Date added."))
+    return redirect(reverse("customers:customer", kwargs={"pk": customer.pk}) + "#profile")
+
+
+@login_required
+@require_POST
+def customer_note_add(request, pk: int):
+    customer = _visible_customer(request, pk)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            note_add(actor=request.user, customer=customer, body=form.cleaned_data["body"])
+        except ValidationError as exc:
+            form.add_error("body", exc.messages)
+    if form.errors:
+        context = _detail_context(request, customer, note_form=form)
+        return render(request, "customers/detail.html", context)
+    messages.success(request, _("Note added."))
+    return redirect(reverse("customers:customer", kwargs={"pk": customer.pk}) + "#notes")
+
+
+# --- duplicates ------------------------------------------------------------------------------------------------
+
+
+@login_required
+def duplicates(request):
+    rows = cached("duplicate_pairs", request, lambda: duplicate_pair_ids(visible=_customers(request)))
+    pairs = duplicate_pairs(user=request.user, rows=rows)
+    return render(request, "customers/duplicates.html", {"pairs": pairs})
+
+
+@login_required
+def merge_confirm(request, first: int, second: int):
+    visible = customer_list(user=request.user).prefetch_related("contact_points", "important_dates")
+    found = visible.in_bulk([first, second])
+    if first == second or len(found) != 2:
+        raise Http404(_("No such customer, or not one of your stores."))
+    a, b = found[first], found[second]
+    if request.method == "POST":
+        survivor_id = request.POST.get("survivor")
+        if survivor_id not in (str(first), str(second)):
+            messages.error(request, _("Choose which record to keep."))
+        else:
+            survivor, merged = (a, b) if survivor_id == str(first) else (b, a)
+            try:
+                customer_merge(actor=request.user, survivor=survivor, merged=merged)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(
+                    request,
+                    _("Merged %(merged)s into %(survivor)s.") % {"merged": merged.name, "survivor": survivor.name},
+                )
+                return redirect("customers:customer", pk=survivor.pk)
+    return render(
+        request,
+        "customers/merge.html",
+        {"pair": [a, b], "full_contacts": request.user.sees_full_contacts},
+    )
+
+
+# --- import wizard ---------------------------------------------------------------------------------------------
+
+
+def _job(request, pk: int) -> ImportJob:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if job.created_by_id != request.user.pk and not request.user.sees_all_stores:
+        raise Http404
+    return job
+
+
+@login_required
+def import_start(request):
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        suffix = Path(upload.name).suffix.lower()
+        path = import_dir() / f"{uuid.uuid4().hex}{suffix}"
+        with open(path, "wb") as handle:
+            for chunk in upload.chunks():
+                handle.write(chunk)
+        try:
+            job = _create_job(request, path, form.cleaned_data["target"], upload.name)
+        except (ValidationError, ValueError, OSError) as exc:
+            path.unlink(missing_ok=True)  # no job will ever read it
+            form.add_error("file", getattr(exc, "messages", None) or _("This file cannot be read."))
+        else:
+            return redirect("customers:import_mapping", pk=job.pk)
+    jobs = ImportJob.objects.filter(created_by=request.user).order_by("-id")[:10]
+    return render(request, "customers/imports/start.html", {"form": form, "jobs": jobs})
+
+
+def _create_job(request, path: Path, target: str, name: str) -> ImportJob:
+    from guanxi.accounts.models import Store
+    from guanxi.customers.imports import auto_mapping, file_sha256
+
+    store_id = current_store_id(request)
+    if store_id is None:
+        stores = switchable_stores(request.user)
+        store_id = stores[0].pk if len(stores) == 1 else None
+    job = ImportJob.objects.create(
+        target=target,
+        file=str(path),
+        file_sha256=file_sha256(str(path)),
+        original_name=name,
+        mapping=auto_mapping(read_header(str(path)), target),
+        dry_run=True,
+        store=Store.objects.filter(pk=store_id).first() if store_id else None,
+        created_by=request.user,
+    )
+    return job
+
+
+def _queue(job: ImportJob) -> None:
+    import_job_run.delay_on_commit(job.pk)
+
+
+@login_required
+def import_mapping(request, pk: int):
+    job = _job(request, pk)
+    try:
+        header = read_header(job.file)
+    except ValidationError as exc:  # the upload is gone (imported, or past its retention) or unreadable
+        messages.error(request, " ".join(exc.messages))
+        return redirect("customers:import_job", pk=job.pk)
+    fields = CUSTOMER_FIELDS if job.target == ImportJob.Target.CUSTOMERS else ORDER_FIELDS
+    errors: list[str] = []
+    if request.method == "POST":
+        mapping = {column: request.POST.get(f"col-{i}", "") for i, column in enumerate(header)}
+        mapping = {c: f for c, f in mapping.items() if f}
+        try:
+            checked = import_job_create(
+                actor=request.user, path=job.file, target=job.target, mapping=mapping, original_name=job.original_name
+            )
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            checked.delete()  # import_job_create validated the mapping; this job keeps its id and file
+            job.mapping = mapping
+            job.dry_run = True
+            job.status = ImportJob.Status.PENDING
+            job.save(update_fields=["mapping", "dry_run", "status"])
+            _queue(job)
+            return redirect("customers:import_job", pk=job.pk)
+    columns = [{"index": i, "name": c, "field": job.mapping.get(c, "")} for i, c in enumerate(header)]
+    return render(
+        request,
+        "customers/imports/mapping.html",
+        {"job": job, "columns": columns, "fields": fields, "errors": errors},
+    )
+
+
+def _rejected_rows(job: ImportJob, limit: int = 50) -> tuple[list[str], list[list[str]]]:
+    if not job.rejected_file or not Path(job.rejected_file).exists():
+        return [], []
+    with open(job.rejected_file, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        rows = [row for _i, row in zip(range(limit), reader, strict=False)]
+    return header, rows
+
+
+@login_required
+def import_job(request, pk: int):
+    job = _job(request, pk)
+    if request.method == "POST" and request.POST.get("action") == "run":
+        if job.status == ImportJob.Status.VALIDATED and job.dry_run:
+            job.dry_run = False
+            job.status = ImportJob.Status.PENDING
+            job.save(update_fields=["dry_run", "status"])
+            _queue(job)
+        elif job.status == ImportJob.Status.FAILED and not job.dry_run:
+            job.status = ImportJob.Status.PENDING  # import_run continues after the committed rows
+            job.save(update_fields=["status"])
+            _queue(job)
+        return redirect("customers:import_job", pk=job.pk)
+    header, rows = _rejected_rows(job)
+    context = {"job": job, "rejected_header": header, "rejected_rows": rows}
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "customers/imports/_job.html", context)
+    return render(request, "customers/imports/job.html", context)
+
+
+@login_required
+def import_rejected(request, pk: int):
+    job = _job(request, pk)
+    if not job.rejected_file or not Path(job.rejected_file).exists():
+        raise Http404
+    name = f"rejected-{Path(job.original_name).stem or job.pk}.csv"
+    return FileResponse(open(job.rejected_file, "rb"), as_attachment=True, filename=name, content_type="text/csv")  # noqa: SIM115
