@@ -11,9 +11,10 @@ put them on every date, time and number field, so no form has to remember to.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.db import models
 
 
 class DateInput(forms.DateInput):
@@ -21,7 +22,7 @@ class DateInput(forms.DateInput):
 
     input_type = "date"
 
-    def __init__(self, attrs: dict | None = None, format: str | None = None) -> None:  # noqa: A002
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:  # noqa: A002
         super().__init__(attrs, format="%Y-%m-%d")
 
 
@@ -30,7 +31,7 @@ class TimeInput(forms.TimeInput):
 
     input_type = "time"
 
-    def __init__(self, attrs: dict | None = None, format: str | None = None) -> None:  # noqa: A002
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:  # noqa: A002
         super().__init__({"step": "1", **(attrs or {})}, format="%H:%M:%S")
 
     def format_value(self, value: Any) -> str | None:
@@ -44,7 +45,7 @@ class DateTimeInput(forms.DateTimeInput):
 
     input_type = "datetime-local"
 
-    def __init__(self, attrs: dict | None = None, format: str | None = None) -> None:  # noqa: A002
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:  # noqa: A002
         super().__init__({"step": "1", **(attrs or {})}, format="%Y-%m-%dT%H:%M:%S")
 
 
@@ -97,13 +98,19 @@ def use_native_inputs(fields: dict[str, forms.Field]) -> None:
             field.widget.is_localized = False
 
 
+if TYPE_CHECKING:  # ModelForm is generic only in the stubs
+    _ModelFormBase = forms.ModelForm[models.Model]
+else:
+    _ModelFormBase = forms.ModelForm
+
+
 class Form(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         use_native_inputs(self.fields)
 
 
-class ModelForm(forms.ModelForm):
+class ModelForm(_ModelFormBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         use_native_inputs(self.fields)
