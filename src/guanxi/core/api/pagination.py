@@ -7,7 +7,7 @@ from rest_framework.request import Request
 class KeysetPagination(CursorPagination):
     """Keyset (cursor) pages: page 10,000 costs what page 1 costs, and no COUNT(*) is run."""
 
-    ordering = "-id"
+    ordering: str | list[str] | tuple[str, ...] = "-id"
     page_size_query_param = "page_size"
     max_page_size = 500
 

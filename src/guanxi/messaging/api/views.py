@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -184,6 +185,10 @@ class _Webhook(APIView):
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return Response({"result": 1, "errmsg": "forbidden"}, status=status.HTTP_403_FORBIDDEN)
         return None
+
+    def handle(self, payload: Any) -> None:
+        """What the endpoint does with the provider's (authenticated) payload; each endpoint says."""
+        raise NotImplementedError
 
     def post(self, request):
         refused = self.refusal(request)
