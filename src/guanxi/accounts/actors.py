@@ -14,3 +14,9 @@ Actor: TypeAlias = User | AnonymousUser | None
 def signed_in(actor: Actor) -> User | None:
     """The signed-in user behind ``actor``; None for the system and for an anonymous request."""
     return actor if isinstance(actor, User) and actor.is_authenticated else None
+
+
+def actor_id(actor: Actor) -> int | None:
+    """The id recorded as the actor of an event or an audit row: the signed-in user's, else None."""
+    user = signed_in(actor)
+    return user.pk if user is not None else None

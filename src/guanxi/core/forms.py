@@ -11,10 +11,9 @@ put them on every date, time and number field, so no form has to remember to.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django import forms
-from django.db import models
 
 
 class DateInput(forms.DateInput):
@@ -98,19 +97,14 @@ def use_native_inputs(fields: dict[str, forms.Field]) -> None:
             field.widget.is_localized = False
 
 
-if TYPE_CHECKING:  # ModelForm is generic only in the stubs
-    _ModelFormBase = forms.ModelForm[models.Model]
-else:
-    _ModelFormBase = forms.ModelForm
-
-
 class Form(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         use_native_inputs(self.fields)
 
 
-class ModelForm(_ModelFormBase):
+# Generic only in the stubs (django-stubs-ext is not a runtime dependency): each form names its model in Meta.
+class ModelForm(forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         use_native_inputs(self.fields)

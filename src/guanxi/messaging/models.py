@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -9,6 +11,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.crypto import EncryptedTextField
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from django_stubs_ext import StrPromise
 
 
 class Channel(models.TextChoices):
@@ -60,7 +67,7 @@ class MessageTemplate(models.Model):
     def clean(self) -> None:
         from guanxi.messaging.rendering import check_variables
 
-        errors = {}
+        errors: dict[str, Sequence[str | StrPromise]] = {}
         for field in ("subject", "body"):
             try:
                 check_variables(getattr(self, field), field=field)
@@ -71,7 +78,7 @@ class MessageTemplate(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Variables are checked on every save, not only in forms: a template that cannot render never exists.
         self.clean()
         super().save(*args, **kwargs)

@@ -17,7 +17,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -26,6 +26,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.accounts.actors import Actor, actor_id, signed_in
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
 from guanxi.core.redaction import redact_payload
@@ -84,7 +85,7 @@ def _choice(value: str, choices: Any, field_name: str) -> str:
 @transaction.atomic
 def consent_record(
     *,
-    actor: Any,
+    actor: Actor,
     customer: Customer,
     channel: str,
     purpose: str,
@@ -105,7 +106,7 @@ def consent_record(
         granted=granted,
         source=source[:32],
         evidence=evidence[:255],
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=signed_in(actor),
         at=at or timezone.now(),
     )
     audit_record(
@@ -133,7 +134,7 @@ def consent_record(
 
 
 @transaction.atomic
-def template_save(*, actor: Any, template: MessageTemplate) -> MessageTemplate:
+def template_save(*, actor: Actor, template: MessageTemplate) -> MessageTemplate:
     created = template.pk is None
     template.save()  # validates variables and the WeChat purpose rule
     audit_record(
@@ -155,7 +156,7 @@ class EnqueueResult:
     queued: int = 0
     deferred: int = 0
     duplicates: int = 0
-    suppressed: Counter = field(default_factory=Counter)
+    suppressed: Counter[str] = field(default_factory=Counter)
 
     @property
     def suppressed_total(self) -> int:
@@ -182,7 +183,10 @@ def _provider_template_code(channel: str, template: MessageTemplate) -> str:
     return mapping.get(template.code, "") if channel != Channel.EMAIL else ""
 
 
-def _chunks(items: list, size: int) -> Iterable[list]:
+_T = TypeVar("_T")
+
+
+def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -198,7 +202,7 @@ def message_enqueue(
     contexts: dict[int, dict[str, Any]] | None = None,
     batch_ref: str = "",
     dedupe_prefix: str = "",
-    actor: Any = None,
+    actor: Actor = None,
     now: dt.datetime | None = None,
     on_missing_template: str = "raise",
     dispatch: bool = True,
@@ -239,7 +243,7 @@ def message_enqueue(
     marketing = purpose == Purpose.MARKETING
     quiet_end = quiet_hours_end(now) if marketing else None
     cap, cap_days = settings.GUANXI_MESSAGING_FREQUENCY_CAP
-    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    created_by_id = actor_id(actor)
 
     ids = list(dict.fromkeys(int(i) for i in customer_ids))
     for chunk in _chunks(ids, chunk_size):
@@ -356,7 +360,7 @@ def message_enqueue(
                     "dedupe_key": keys[cid],
                     "batch_ref": batch_ref,
                     "next_attempt_at": next_at if status == S.QUEUED else None,
-                    "created_by_id": actor_id,
+                    "created_by_id": created_by_id,
                 }
             )
         messages_insert(rows)
@@ -523,7 +527,11 @@ def _record_results(
 
 def messages_send(*, message_ids: Iterable[int], now: dt.datetime | None = None) -> SendSummary:
     """Claim, rate-limit, hand to the provider in batches, record. Not atomic on purpose (see module doc)."""
-    clock = (lambda: now) if now is not None else timezone.now
+    fixed_now = now
+
+    def clock() -> dt.datetime:
+        return fixed_now if fixed_now is not None else timezone.now()
+
     now = clock()
     claim, claimed = messages_claim(message_ids=message_ids, now=now)
     total = SendSummary()
@@ -590,7 +598,7 @@ def messages_reconcile_stale(*, now: dt.datetime | None = None) -> int:
 
 
 @transaction.atomic
-def message_resend(*, actor: Any, message: Message) -> Message:
+def message_resend(*, actor: Actor, message: Message) -> Message:
     """A new message for a failed (or unconfirmed) one: same content, dedupe key derived from the old one."""
     if message.status not in (S.FAILED, S.UNKNOWN):
         raise ValidationError({"status": [_("Only failed or unconfirmed messages can be resent.")]})
@@ -618,7 +626,7 @@ def message_resend(*, actor: Any, message: Message) -> Message:
         batch_ref=message.batch_ref,
         next_attempt_at=timezone.now(),
         resent_from=message,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=signed_in(actor),
     )
     audit_record(
         actor=actor,
@@ -645,7 +653,7 @@ class Receipt:
     description: str = ""
     message_id: int | None = None  # our id, echoed back as OutId / SessionContext
     to: str = ""  # E.164: Aliyun gives every recipient of one SendSms call the same BizId
-    raw: dict = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 @transaction.atomic
@@ -708,7 +716,7 @@ def is_opt_out(text: str) -> bool:
 
 
 @transaction.atomic
-def inbound_record(*, provider: str, from_phone: str, text: str, raw: dict | None = None) -> InboundMessage:
+def inbound_record(*, provider: str, from_phone: str, text: str, raw: dict[str, Any] | None = None) -> InboundMessage:
     """Store an SMS reply; an opt-out word withdraws marketing SMS consent for that phone at once."""
     try:
         phone = normalize_contact("phone", from_phone)

@@ -193,7 +193,9 @@ class TencentSmsStandIn(StandIn):
 
     def error_reply(self, code: str | int, message: str | None = None, http_status: int | None = None) -> Reply:
         code = str(code)
-        body = {"Response": {"Error": {"Code": code, "Message": message or ERRORS.get(code, code)}}}
+        body: dict[str, dict[str, Any]] = {
+            "Response": {"Error": {"Code": code, "Message": message or ERRORS.get(code, code)}}
+        }
         body["Response"]["RequestId"] = self.request_id().lower()
         return Reply.json(http_status or 200, body, code=code)
 
@@ -248,7 +250,7 @@ class TencentSmsStandIn(StandIn):
                 return self.error_reply("FailedOperation.TemplateParamSetNotMatchApprovedTemplate")
         session = str(payload.get("SessionContext") or "")
         request_id = self.request_id().lower()
-        statuses = []
+        statuses: list[dict[str, Any]] = []
         for phone in phones:
             number = normalise_number(phone)
             with self._lock:
