@@ -136,16 +136,17 @@ class Child:
 
     name: str
     argv: list[str]
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     restart_at: float | None = None
     backoff: float = 1.0
     restarts: int = field(default=0)
 
-    def spawn(self) -> None:
+    def spawn(self) -> subprocess.Popen[bytes]:
         self.proc = subprocess.Popen(self.argv)  # noqa: S603 — our own interpreter and module
         self.started_at = time.monotonic()
         self.restart_at = None
+        return self.proc
 
 
 class Supervisor:
@@ -181,18 +182,21 @@ class Supervisor:
             for child in self.children:
                 if child.restart_at is not None:
                     if now >= child.restart_at:
-                        child.spawn()
+                        proc = child.spawn()
                         child.restarts += 1
-                        _say(f"restarted the {child.name} (pid {child.proc.pid}, restart {child.restarts})")
+                        _say(f"restarted the {child.name} (pid {proc.pid}, restart {child.restarts})")
                     continue
-                code = child.proc.poll()
+                if child.proc is None:  # start() spawns every child before the first check
+                    continue
+                proc = child.proc
+                code = proc.poll()
                 if code is None:
                     continue
                 if now - child.started_at >= self.HEALTHY_AFTER:
                     child.backoff = 1.0
                 # (0 also when gunicorn's arbiter, the parent of every child here, reaped it before us)
                 how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}" if code else "ended"
-                _say(f"the {child.name} (pid {child.proc.pid}) {how}; restarting it in {child.backoff:g} s")
+                _say(f"the {child.name} (pid {proc.pid}) {how}; restarting it in {child.backoff:g} s")
                 child.restart_at = now + child.backoff
                 child.backoff = min(child.backoff * 2, self.MAX_BACKOFF)
 

@@ -21,7 +21,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "first_name", "last_name", "role", "is_active")
     list_filter = ("role", "is_active", "stores")
     filter_horizontal = ("stores", "groups", "user_permissions")
-    fieldsets = (*BaseUserAdmin.fieldsets, (_("Guanxi"), {"fields": ("role", "stores", "phone")}))
+    fieldsets = (*(BaseUserAdmin.fieldsets or ()), (_("Guanxi"), {"fields": ("role", "stores", "phone")}))
     add_fieldsets = (*BaseUserAdmin.add_fieldsets, (_("Guanxi"), {"fields": ("role", "stores")}))
 
 
@@ -45,11 +45,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
     fields = ("user", "name", "prefix", "read_only", "created_at", "expires_at", "last_used_at", "revoked_at")
     actions = ("revoke",)
 
-    def get_form(self, request, obj=None, **kwargs):
+    def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = ApiTokenCreateForm
             kwargs["fields"] = ("user", "name", "read_only", "days")
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
         return ("user", "name", "read_only", "days") if obj is None else self.fields

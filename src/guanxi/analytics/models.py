@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+from guanxi.sales.models import MONEY  # scores sum sales amounts, so they keep sales' precision
 
 
 class Segment(models.TextChoices):

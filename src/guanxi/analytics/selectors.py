@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -58,7 +59,7 @@ def segment_summary(*, user: Any) -> list[dict[str, Any]]:
     total_revenue = sum((r["revenue"] for r in rows.values()), Decimal("0")) or Decimal("1")
     out = []
     for segment in Segment:
-        r = rows.get(segment.value, {})
+        r: Mapping[str, Any] = rows.get(segment.value, {})
         customers = r.get("customers", 0)
         revenue = r.get("revenue", Decimal("0"))
         out.append(

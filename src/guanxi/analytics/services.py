@@ -102,7 +102,11 @@ def predictions_for_triples(
     }
 
 
-def _fit_params(fit: btyd.Fit) -> dict[str, float]:
+#: A fitted purchase (BG/NBD) or spend (Gamma-Gamma) model, as stored in ModelFit.
+AnyFit = btyd.Fit[btyd.BGNBD] | btyd.Fit[btyd.GammaGamma]
+
+
+def _fit_params(fit: AnyFit) -> dict[str, float]:
     params = fit.params
     return {name: float(getattr(params, name)) for name in params.__dataclass_fields__}
 
@@ -129,9 +133,11 @@ def _previous_bgnbd(using: str) -> btyd.BGNBD | None:
         return None
 
 
-def _fit_models(using: str, timings: dict[str, float]) -> tuple[list, btyd.BGNBD | None, tuple | None]:
+def _fit_models(
+    using: str, timings: dict[str, float]
+) -> tuple[list[tuple[str, AnyFit, float]], btyd.BGNBD | None, tuple[float, float, float] | None]:
     """Fit BG/NBD and Gamma-Gamma on weighted GROUP BY summaries; None for a model the data cannot support."""
-    fits: list[tuple[str, btyd.Fit, float]] = []
+    fits: list[tuple[str, AnyFit, float]] = []
     start = time.perf_counter()
     x, t_x, t, w = sql.facts_triples(using=using)
     gx, gm, gw = sql.facts_spend(using=using)
@@ -216,7 +222,7 @@ def scores_refresh(
 
     concurrent = connections[using].vendor == "postgresql" and not connections[using].in_atomic_block
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-affinity") if concurrent else None
-    affinity: Future | None = None
+    affinity: Future[int] | None = None
     try:
         if pool is not None:
             affinity = pool.submit(_affinity_on_second_connection, as_of=as_of, now=now, using=using, timings=timings)

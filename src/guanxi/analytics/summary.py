@@ -63,7 +63,8 @@ class CustomerSummary:
 
 
 def _day(value: dt.date | str | np.datetime64) -> np.int64:
-    return np.datetime64(value, "D").astype(np.int64)
+    day = value.astype("datetime64[D]") if isinstance(value, np.datetime64) else np.datetime64(value, "D")
+    return day.astype(np.int64)
 
 
 def _mean(total: NDArray[np.float64], count: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -124,7 +125,10 @@ def summarize_transactions(
     holdout = ~calibration
 
     frequency = np.bincount(day_code, weights=repeat, minlength=n_customers).astype(np.int64)
-    repeat_total = np.bincount(day_code, weights=np.where(repeat, day_amount, 0.0), minlength=n_customers)
+    # With weights bincount sums floats; asarray (no copy) tells the stubs, which always say intp.
+    repeat_total = np.asarray(
+        np.bincount(day_code, weights=np.where(repeat, day_amount, 0.0), minlength=n_customers), dtype=np.float64
+    )
     last_purchase = first_day.copy()
     np.maximum.at(last_purchase, day_code[repeat], day_date[repeat])
 
@@ -133,7 +137,9 @@ def summarize_transactions(
     holdout_frequency = holdout_monetary = None
     if holdout_end is not None:
         holdout_count = np.bincount(day_code, weights=holdout, minlength=n_customers).astype(np.int64)
-        holdout_total = np.bincount(day_code, weights=np.where(holdout, day_amount, 0.0), minlength=n_customers)
+        holdout_total = np.asarray(
+            np.bincount(day_code, weights=np.where(holdout, day_amount, 0.0), minlength=n_customers), dtype=np.float64
+        )
         holdout_frequency = holdout_count[acquired]
         holdout_monetary = _mean(holdout_total, holdout_count)[acquired]
 
@@ -167,7 +173,7 @@ def _customer_codes(ids: NDArray[np.generic]) -> tuple[NDArray[np.generic], NDAr
 def _yyyymmdd(values: NDArray[np.int64]) -> NDArray[np.datetime64]:
     years = (values // 10000 - 1970).astype("datetime64[Y]")
     months = years.astype("datetime64[M]") + (values // 100 % 100 - 1)
-    return months.astype("datetime64[D]") + (values % 100 - 1)
+    return months.astype("datetime64[D]") + (values % 100 - 1).astype("timedelta64[D]")
 
 
 def read_cdnow(path: str | Path) -> Transactions:

@@ -5,18 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+
 from guanxi.core.models import AuditLog
+
+# Who did it: a signed-in user, the anonymous user of a request, or nobody (a job). Core cannot name
+# accounts.User (a layer up), so it names Django's base class.
+Actor = AbstractBaseUser | AnonymousUser | None
 
 
 def audit_record(
     *,
-    actor: Any,
+    actor: Actor,
     action: str,
     object_type: str,
     object_id: Any = "",
     customer_id: int | None = None,
     channel: str = "",
-    changes: dict | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> AuditLog:
     actor_id = getattr(actor, "pk", None) if actor is not None and getattr(actor, "is_authenticated", False) else None
     return AuditLog.objects.create(
@@ -32,12 +39,12 @@ def audit_record(
 
 def audit_record_many(
     *,
-    actor: Any,
+    actor: Actor,
     action: str,
     object_type: str,
     customer_ids: Iterable[int],
     channel: str = "",
-    changes: dict | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> int:
     actor_id = getattr(actor, "pk", None) if actor is not None and getattr(actor, "is_authenticated", False) else None
     rows = [

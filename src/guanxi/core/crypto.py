@@ -13,12 +13,15 @@ import hashlib
 import hmac
 import os
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Lookup
 
 _VERSION = "g1:"
 
@@ -61,19 +64,25 @@ def blind_index(purpose: str, value: str) -> str:
     return digest.hexdigest()[:32]
 
 
-class EncryptedTextField(models.TextField):
+if TYPE_CHECKING:  # model fields are generic only in the stubs
+    _TextField = models.TextField[str, str]
+else:
+    _TextField = models.TextField
+
+
+class EncryptedTextField(_TextField):
     """A text column that holds only ciphertext; Python sees the plaintext."""
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(self, value: str | None, expression: Any, connection: BaseDatabaseWrapper) -> str | None:
         return value if value in (None, "") else decrypt(value)
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: Any) -> Any:
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value
         return encrypt(value)
 
-    def get_lookup(self, lookup_name):
+    def get_lookup(self, lookup_name: str) -> type[Lookup[Any]] | None:
         if lookup_name not in ("isnull",):
             raise TypeError("Encrypted fields cannot be filtered on; filter on their blind index instead.")
         return super().get_lookup(lookup_name)

@@ -21,7 +21,7 @@ class DateInput(forms.DateInput):
 
     input_type = "date"
 
-    def __init__(self, attrs: dict | None = None, format: str | None = None) -> None:  # noqa: A002
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:  # noqa: A002
         super().__init__(attrs, format="%Y-%m-%d")
 
 
@@ -30,7 +30,7 @@ class TimeInput(forms.TimeInput):
 
     input_type = "time"
 
-    def __init__(self, attrs: dict | None = None, format: str | None = None) -> None:  # noqa: A002
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:  # noqa: A002
         super().__init__({"step": "1", **(attrs or {})}, format="%H:%M:%S")
 
     def format_value(self, value: Any) -> str | None:
@@ -44,7 +44,7 @@ class DateTimeInput(forms.DateTimeInput):
 
     input_type = "datetime-local"
 
-    def __init__(self, attrs: dict | None = None, format: str | None = None) -> None:  # noqa: A002
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:  # noqa: A002
         super().__init__({"step": "1", **(attrs or {})}, format="%Y-%m-%dT%H:%M:%S")
 
 
@@ -103,7 +103,8 @@ class Form(forms.Form):
         use_native_inputs(self.fields)
 
 
-class ModelForm(forms.ModelForm):
+# Generic only in the stubs (django-stubs-ext is not a runtime dependency): each form names its model in Meta.
+class ModelForm(forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         use_native_inputs(self.fields)

@@ -1,5 +1,7 @@
 """What every app shares: the domain-event outbox and the append-only audit log."""
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -71,12 +73,12 @@ class AuditLog(models.Model):
         verbose_name_plural = _("audit log")
         indexes = [models.Index(fields=["customer_id", "-at"], name="core_audit_customer")]
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise ValueError("The audit log is append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ValueError("The audit log is append-only.")
 
 

@@ -44,7 +44,7 @@ def mask_email(value: str) -> str:
     return f"{local[:1]}***@{domain}" if domain else "***"
 
 
-def mask_address(value: str) -> str:
+def mask_address(value: str | int) -> str:
     """A phone, e-mail or account id (openid) masked by its look."""
     value = str(value)
     if "@" in value:

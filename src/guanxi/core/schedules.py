@@ -8,23 +8,25 @@ when unset, so "hour=19" meant 19:00 in whichever zone the deployment happened t
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from collections.abc import Callable
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from celery.schedules import crontab
 
 
-class zoned_crontab(crontab):  # noqa: N801 — named like Celery's ``crontab``
+class zoned_crontab(crontab):  # type: ignore[misc]  # noqa: N801 — named like Celery's ``crontab`` (Celery ships no type hints)
     def __init__(
         self,
-        minute="*",
-        hour="*",
-        day_of_week="*",
-        day_of_month="*",
-        month_of_year="*",
+        minute: str | int = "*",
+        hour: str | int = "*",
+        day_of_week: str | int = "*",
+        day_of_month: str | int = "*",
+        month_of_year: str | int = "*",
         *,
         zone: str,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         self.zone = zone
         ZoneInfo(zone)  # an unknown zone fails at start-up, not at 03:30
@@ -36,10 +38,12 @@ class zoned_crontab(crontab):  # noqa: N801 — named like Celery's ``crontab``
 
     def next_run_after(self, moment: datetime) -> datetime:
         """The first run strictly after ``moment`` (aware), in this schedule's zone."""
+        last_run_at: datetime
+        delta: timedelta
         last_run_at, delta, _now = self.remaining_delta(moment)
         return (last_run_at + delta).astimezone(self.tz)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[..., zoned_crontab], tuple[str | int, ...]]:
         return (
             _rebuild,
             (
@@ -55,9 +59,16 @@ class zoned_crontab(crontab):  # noqa: N801 — named like Celery's ``crontab``
     def __repr__(self) -> str:
         return f"{super().__repr__()[:-1]} {self.zone}>"
 
-    def __eq__(self, other) -> bool:
-        return super().__eq__(other) and getattr(other, "zone", None) == self.zone
+    def __eq__(self, other: object) -> bool:
+        return bool(super().__eq__(other)) and getattr(other, "zone", None) == self.zone
 
 
-def _rebuild(minute, hour, day_of_week, day_of_month, month_of_year, zone) -> zoned_crontab:
+def _rebuild(
+    minute: str | int,
+    hour: str | int,
+    day_of_week: str | int,
+    day_of_month: str | int,
+    month_of_year: str | int,
+    zone: str,
+) -> zoned_crontab:
     return zoned_crontab(minute, hour, day_of_week, day_of_month, month_of_year, zone=zone)

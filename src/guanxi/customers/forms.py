@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -102,6 +103,13 @@ class CustomerImportForm(CustomerForm):
         fields = [f for f in CustomerForm.Meta.fields if f not in ("owner", "home_store")]
 
 
+def _model_field(name: str) -> models.Field[Any, Any]:
+    field = Customer._meta.get_field(name)
+    if not isinstance(field, models.Field):  # a reverse relation is never a form field
+        raise TypeError(f"Customer.{name} is not a model field")
+    return field
+
+
 class CustomerRowValidator:
     """The customer form's rules applied to many rows without building a form per row.
 
@@ -113,7 +121,7 @@ class CustomerRowValidator:
 
     def __init__(self) -> None:
         self.form = CustomerImportForm()
-        self.model_fields = {name: Customer._meta.get_field(name) for name in self.form.fields}
+        self.model_fields = {name: _model_field(name) for name in self.form.fields}
 
     def clean(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
         cleaned: dict[str, Any] = {}

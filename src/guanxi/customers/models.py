@@ -58,7 +58,7 @@ class CustomAttribute(models.Model):
         return self.label
 
 
-class CustomerQuerySet(models.QuerySet):
+class CustomerQuerySet(models.QuerySet["Customer"]):
     def visible_to(self, user) -> CustomerQuerySet:
         """The one rule for which customers a staff member may see: those of their stores.
 

@@ -32,8 +32,8 @@ def customer_list(*, user: Any, with_store_and_owner: bool = True) -> QuerySet[C
     )
 
 
-def customer_ids_by_contact_index(*, field: str, index: str) -> QuerySet:
-    return ContactPoint.objects.filter(**{field: index}).values("customer_id")
+def customer_ids_by_contact_index(*, field: str, index: str) -> QuerySet[ContactPoint, int]:
+    return ContactPoint.objects.filter(**{field: index}).values_list("customer_id", flat=True)
 
 
 def customer_search(*, user: Any, query: str, with_store_and_owner: bool = True) -> QuerySet[Customer]:

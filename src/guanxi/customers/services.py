@@ -8,10 +8,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Field
 from django.forms.models import model_to_dict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from guanxi.accounts.actors import Actor, signed_in
+from guanxi.accounts.models import User
 from guanxi.accounts.permissions import default_store_id, is_store_scoped, may_assign_owner, may_use_store
 from guanxi.core.audit import audit_record
 from guanxi.core.crypto import blind_index
@@ -55,9 +58,9 @@ def timeline_record(
     customer_id: int,
     kind: str,
     summary: str = "",
-    data: dict | None = None,
+    data: dict[str, Any] | None = None,
     occurred_at: dt.datetime | None = None,
-    actor: Any = None,
+    actor: Actor = None,
     event_id: int | None = None,
     ref_type: str = "",
     ref_id: Any = "",
@@ -68,15 +71,23 @@ def timeline_record(
         summary=summary[:255] or kind,
         data=data or {},
         occurred_at=occurred_at or timezone.now(),
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=signed_in(actor),
         event_id=event_id,
         ref_type=ref_type,
         ref_id=str(ref_id),
     )
 
 
-def _actor_id(actor: Any) -> int | None:
-    return actor.pk if getattr(actor, "is_authenticated", False) else None
+def _actor_id(actor: Actor) -> int | None:
+    user = signed_in(actor)
+    return user.pk if user is not None else None
+
+
+def _profile_field(name: str) -> Field[Any, Any]:
+    field = Customer._meta.get_field(name)
+    if not isinstance(field, Field):  # a reverse relation is never a profile field
+        raise TypeError(f"Customer.{name} is not a model field")
+    return field
 
 
 def _clean_profile(data: dict[str, Any], *, instance: Customer | None = None) -> dict[str, Any]:
@@ -86,7 +97,7 @@ def _clean_profile(data: dict[str, Any], *, instance: Customer | None = None) ->
     base = (
         model_to_dict(instance, fields=PROFILE_FIELDS)
         if instance
-        else {f: Customer._meta.get_field(f).get_default() for f in PROFILE_FIELDS}
+        else {f: _profile_field(f).get_default() for f in PROFILE_FIELDS}
     )
     merged = {**base, **{k: v for k, v in data.items() if k in PROFILE_FIELDS}}
     for key in ("interests", "preferences"):
@@ -105,7 +116,10 @@ def _clean_profile(data: dict[str, Any], *, instance: Customer | None = None) ->
     return cleaned
 
 
-def _clean_contacts(contacts: list[ContactInput | dict]) -> list[tuple[ContactInput, str, str, str]]:
+CleanContact = tuple[ContactInput, str, str, str]  # the input, its normal form, its blind index, last four digits
+
+
+def _clean_contacts(contacts: list[ContactInput | dict[str, Any]] | list[ContactInput]) -> list[CleanContact]:
     """Normalise contact inputs; errors name the position, e.g. ``contacts[1].value``."""
     out = []
     errors: dict[str, list[str]] = {}
@@ -126,7 +140,9 @@ def _clean_contacts(contacts: list[ContactInput | dict]) -> list[tuple[ContactIn
     return out
 
 
-def customer_find_existing(cleaned_contacts, *, actor: Any = None) -> tuple[Customer | None, str]:
+def customer_find_existing(
+    cleaned_contacts: list[CleanContact], *, actor: User | None = None
+) -> tuple[Customer | None, str]:
     """The customer who already owns one of these phones or e-mails (phone wins over e-mail).
 
     With an ``actor`` only customers the actor may see are matched (``visible_to``): a phone known
@@ -142,7 +158,7 @@ def customer_find_existing(cleaned_contacts, *, actor: Any = None) -> tuple[Cust
                 kind=kind,
                 value_index__in=indexes,
                 customer__merged_into__isnull=True,
-                customer__in=among.values("pk"),
+                customer__in=among.values_list("pk", flat=True),
             )
             .select_related("customer")
             .order_by("customer_id")
@@ -156,11 +172,11 @@ def customer_find_existing(cleaned_contacts, *, actor: Any = None) -> tuple[Cust
 @transaction.atomic
 def customer_create(
     *,
-    actor: Any,
+    actor: Actor,
     data: dict[str, Any],
-    contacts: list[ContactInput | dict] | None = None,
+    contacts: list[ContactInput | dict[str, Any]] | list[ContactInput] | None = None,
     tags: list[str] | None = None,
-    important_dates: list[dict] | None = None,
+    important_dates: list[dict[str, Any]] | None = None,
     channel: str = "api",
     force_new: bool = False,
 ) -> CustomerCreateResult:
@@ -231,19 +247,19 @@ def customer_create(
     return CustomerCreateResult(customer=customer, created=True, contacts_added=added)
 
 
-def _user(actor: Any) -> Any:
+def _user(actor: Actor) -> User | None:
     """The signed-in user behind ``actor``, or None for the system (webhooks, workers)."""
-    return actor if getattr(actor, "is_authenticated", False) else None
+    return signed_in(actor)
 
 
-def _check_home_store(actor: Any, store: Any) -> None:
+def _check_home_store(actor: Actor, store: Any) -> None:
     """Store-bound staff put customers only in their own stores; admins anywhere; the system anywhere."""
     store_id = getattr(store, "pk", store)
     if not may_use_store(_user(actor), store_id):
         raise ValidationError({"home_store": [_("Choose one of your own stores as the home store.")]})
 
 
-def _check_owner(actor: Any, owner: Any) -> None:
+def _check_owner(actor: Actor, owner: Any) -> None:
     """An owner sees the customer from any store: store-bound staff name only colleagues of their stores."""
     if not may_assign_owner(_user(actor), getattr(owner, "pk", owner)):
         raise ValidationError({"owner": [_("Choose yourself or a colleague of your stores as the owner.")]})
@@ -255,7 +271,7 @@ def _derive(customer: Customer) -> None:
     customer.id_number_index = blind_index("id_number", customer.id_number) if customer.id_number else ""
 
 
-def _clean_important_dates(items: list[dict]) -> list[dict]:
+def _clean_important_dates(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out, errors = [], {}
     for i, item in enumerate(items):
         kind = item.get("kind") or ImportantDate.Kind.OTHER
@@ -287,7 +303,9 @@ def _tags_by_name(names: list[str]) -> list[Tag]:
     return [existing[n] for n in clean]
 
 
-def _add_contacts(customer: Customer, cleaned_contacts, *, identity: bool = False) -> list[ContactPoint]:
+def _add_contacts(
+    customer: Customer, cleaned_contacts: list[CleanContact], *, identity: bool = False
+) -> list[ContactPoint]:
     """Add contacts the customer does not have yet; ``identity``: phones and e-mails claim it (see the model)."""
     have_primary = set(ContactPoint.objects.filter(customer=customer, is_primary=True).values_list("kind", flat=True))
     have_index = set(
@@ -327,7 +345,7 @@ def _display(value: Any) -> Any:
 
 
 @transaction.atomic
-def customer_update(*, actor: Any, customer: Customer, data: dict[str, Any], channel: str = "api") -> Customer:
+def customer_update(*, actor: Actor, customer: Customer, data: dict[str, Any], channel: str = "api") -> Customer:
     """Change profile fields; the timeline says which, the audit log says from what to what."""
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     before = {f: _display(getattr(customer, f)) for f in PROFILE_FIELDS} | {
@@ -382,7 +400,7 @@ def customer_update(*, actor: Any, customer: Customer, data: dict[str, Any], cha
 @transaction.atomic
 def contact_point_add(
     *,
-    actor: Any,
+    actor: Actor,
     customer: Customer,
     kind: str,
     value: str,
@@ -427,7 +445,7 @@ def contact_point_add(
 
 
 @transaction.atomic
-def contact_point_remove(*, actor: Any, contact: ContactPoint, channel: str = "api") -> None:
+def contact_point_remove(*, actor: Actor, contact: ContactPoint, channel: str = "api") -> None:
     customer_id, kind, masked = contact.customer_id, contact.kind, mask_value(contact.kind, contact.value)
     was_primary = contact.is_primary
     contact.delete()
@@ -463,7 +481,7 @@ def contact_point_remove(*, actor: Any, contact: ContactPoint, channel: str = "a
 
 
 @transaction.atomic
-def contact_point_set_primary(*, actor: Any, contact: ContactPoint) -> ContactPoint:
+def contact_point_set_primary(*, actor: Actor, contact: ContactPoint) -> ContactPoint:
     ContactPoint.objects.filter(customer_id=contact.customer_id, kind=contact.kind, is_primary=True).exclude(
         pk=contact.pk
     ).update(is_primary=False)
@@ -480,7 +498,7 @@ def contact_point_set_primary(*, actor: Any, contact: ContactPoint) -> ContactPo
 
 
 @transaction.atomic
-def customer_tag(*, actor: Any, customer_ids: list[int], tag_name: str) -> int:
+def customer_tag(*, actor: Actor, customer_ids: list[int], tag_name: str) -> int:
     """Tag many customers in one statement; returns how many newly got the tag."""
     name = (tag_name or "").strip()
     if not name:
@@ -510,7 +528,7 @@ def customer_tag(*, actor: Any, customer_ids: list[int], tag_name: str) -> int:
 
 
 @transaction.atomic
-def customer_untag(*, actor: Any, customer: Customer, tag: Tag) -> None:
+def customer_untag(*, actor: Actor, customer: Customer, tag: Tag) -> None:
     customer.tags.remove(tag)
     timeline_record(
         customer_id=customer.pk,
@@ -522,13 +540,13 @@ def customer_untag(*, actor: Any, customer: Customer, tag: Tag) -> None:
 
 
 @transaction.atomic
-def note_add(*, actor: Any, customer: Customer, body: str) -> Note:
+def note_add(*, actor: Actor, customer: Customer, body: str) -> Note:
     text = (body or "").strip()
     if not text:
         raise ValidationError({"body": [_("Write something in the note.")]})
     if len(text) > 5000:
         raise ValidationError({"body": [_("A note has at most 5,000 characters.")]})
-    note = Note.objects.create(customer=customer, author=actor if _actor_id(actor) else None, body=text)
+    note = Note.objects.create(customer=customer, author=_user(actor), body=text)
     event = event_record(
         name="note.added", customer_id=customer.pk, aggregate="note", aggregate_id=note.pk, actor_id=_actor_id(actor)
     )
@@ -546,7 +564,7 @@ def note_add(*, actor: Any, customer: Customer, body: str) -> Note:
 
 
 @transaction.atomic
-def important_date_add(*, actor: Any, customer: Customer, kind: str, date: Any, label: str = "") -> ImportantDate:
+def important_date_add(*, actor: Actor, customer: Customer, kind: str, date: Any, label: str = "") -> ImportantDate:
     item = _clean_important_dates([{"kind": kind, "date": date, "label": label}])[0]
     important = ImportantDate.objects.create(customer=customer, **item)
     timeline_record(
@@ -569,7 +587,7 @@ MERGE_FOLLOWERS = [
 
 
 @transaction.atomic
-def customer_merge(*, actor: Any, survivor: Customer, merged: Customer) -> CustomerMerge:
+def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> CustomerMerge:
     """Fold ``merged`` into ``survivor``: every order, note, tag, date, contact and timeline entry moves.
 
     The merged record stays as a tombstone pointing at the survivor, so old references resolve.
@@ -635,7 +653,7 @@ def customer_merge(*, actor: Any, survivor: Customer, merged: Customer) -> Custo
     record = CustomerMerge.objects.create(
         survivor=survivor,
         merged=merged,
-        actor=actor if _actor_id(actor) else None,
+        actor=_user(actor),
         moved={**moved, "filled_fields": filled},
     )
     event = event_record(
@@ -668,7 +686,7 @@ def customer_merge(*, actor: Any, survivor: Customer, merged: Customer) -> Custo
 
 
 @transaction.atomic
-def customer_erase(*, actor: Any, customer: Customer, reason: str = "deleted") -> Customer:
+def customer_erase(*, actor: Actor, customer: Customer, reason: str = "deleted") -> Customer:
     """Delete a customer's personal data; orders stay (accounting) but point at an anonymous record."""
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     ContactPoint.objects.filter(customer=customer).delete()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,6 +11,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.crypto import EncryptedTextField
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from django_stubs_ext import StrPromise
 
 
 class Channel(models.TextChoices):
@@ -62,7 +67,7 @@ class MessageTemplate(models.Model):
     def clean(self) -> None:
         from guanxi.messaging.rendering import check_variables
 
-        errors: dict[str, list[Any]] = {}
+        errors: dict[str, Sequence[str | StrPromise]] = {}
         for field in ("subject", "body"):
             try:
                 check_variables(getattr(self, field), field=field)

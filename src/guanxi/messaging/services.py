@@ -26,6 +26,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.accounts.actors import Actor, actor_id, signed_in
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
 from guanxi.core.redaction import redact_payload
@@ -86,7 +87,7 @@ def _choice(value: str, choices: Any, field_name: str) -> str:
 @transaction.atomic
 def consent_record(
     *,
-    actor: Any,
+    actor: Actor,
     customer: Customer,
     channel: str,
     purpose: str,
@@ -107,7 +108,7 @@ def consent_record(
         granted=granted,
         source=source[:32],
         evidence=evidence[:255],
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=signed_in(actor),
         at=at or timezone.now(),
     )
     audit_record(
@@ -135,7 +136,7 @@ def consent_record(
 
 
 @transaction.atomic
-def template_save(*, actor: Any, template: MessageTemplate) -> MessageTemplate:
+def template_save(*, actor: Actor, template: MessageTemplate) -> MessageTemplate:
     created = template.pk is None
     template.save()  # validates variables and the WeChat purpose rule
     audit_record(
@@ -200,7 +201,7 @@ def message_enqueue(
     contexts: dict[int, dict[str, Any]] | None = None,
     batch_ref: str = "",
     dedupe_prefix: str = "",
-    actor: Any = None,
+    actor: Actor = None,
     now: dt.datetime | None = None,
     on_missing_template: str = "raise",
     dispatch: bool = True,
@@ -241,7 +242,7 @@ def message_enqueue(
     marketing = purpose == Purpose.MARKETING
     quiet_end = quiet_hours_end(now) if marketing else None
     cap, cap_days = settings.GUANXI_MESSAGING_FREQUENCY_CAP
-    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    created_by_id = actor_id(actor)
 
     ids = list(dict.fromkeys(int(i) for i in customer_ids))
     for chunk in _chunks(ids, chunk_size):
@@ -358,7 +359,7 @@ def message_enqueue(
                     "dedupe_key": keys[cid],
                     "batch_ref": batch_ref,
                     "next_attempt_at": next_at if status == S.QUEUED else None,
-                    "created_by_id": actor_id,
+                    "created_by_id": created_by_id,
                 }
             )
         messages_insert(rows)
@@ -595,7 +596,7 @@ def messages_reconcile_stale(*, now: dt.datetime | None = None) -> int:
 
 
 @transaction.atomic
-def message_resend(*, actor: Any, message: Message) -> Message:
+def message_resend(*, actor: Actor, message: Message) -> Message:
     """A new message for a failed (or unconfirmed) one: same content, dedupe key derived from the old one."""
     if message.status not in (S.FAILED, S.UNKNOWN):
         raise ValidationError({"status": [_("Only failed or unconfirmed messages can be resent.")]})
@@ -623,7 +624,7 @@ def message_resend(*, actor: Any, message: Message) -> Message:
         batch_ref=message.batch_ref,
         next_attempt_at=timezone.now(),
         resent_from=message,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=signed_in(actor),
     )
     audit_record(
         actor=actor,

@@ -1,12 +1,21 @@
 """Products, orders and refunds: the purchase history (购买历史) every other capability reads."""
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+
+class MoneyDigits(TypedDict):
+    """An amount's precision, spread into DecimalField as ``**MONEY``; typed so the stubs check the keys."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY = MoneyDigits(max_digits=14, decimal_places=2)
 
 
 class ProductCategory(models.Model):

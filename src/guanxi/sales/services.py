@@ -15,13 +15,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from guanxi.accounts.actors import Actor, actor_id, signed_in
 from guanxi.accounts.models import Store
 from guanxi.accounts.permissions import may_use_store
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
 from guanxi.core.idempotency import idempotency_claim
 from guanxi.core.money import fits_column, max_amount, parse_money_field
-from guanxi.customers.models import Customer
+from guanxi.customers.models import Customer, CustomerQuerySet
 from guanxi.customers.services import ContactInput, customer_create, timeline_record
 from guanxi.sales.models import Order, OrderLine, PaymentMethod, Product, ProductCategory, Refund, RefundLine
 
@@ -35,7 +36,8 @@ class IngestResult:
     created: bool
 
 
-def _parse_time(value: Any, field: str, errors: dict) -> dt.datetime | None:
+def _parse_time(value: Any, field: str, errors: dict[str, list[str]]) -> dt.datetime | None:
+    parsed: dt.datetime | None
     if isinstance(value, dt.datetime):
         parsed = value
     else:
@@ -162,14 +164,15 @@ def order_clean(
     }
 
 
-def _customers_for(actor: Any):
+def _customers_for(actor: Actor) -> CustomerQuerySet:
     """The customers an order may go to: those the actor sees (``visible_to``); every one for the system."""
-    if getattr(actor, "is_authenticated", False):
-        return Customer.objects.visible_to(actor)
+    user = signed_in(actor)
+    if user is not None:
+        return Customer.objects.visible_to(user)
     return Customer.objects.filter(merged_into__isnull=True)
 
 
-def _resolve_customer(data: dict[str, Any], *, actor: Any, store: Store | None) -> Customer:
+def _resolve_customer(data: dict[str, Any], *, actor: Actor, store: Store | None) -> Customer:
     """Find or create the buyer, only among the customers the actor may see; writes only for a new buyer."""
     customer_id = data.get("customer_id")
     if customer_id not in (None, ""):
@@ -203,7 +206,7 @@ def _resolve_customer(data: dict[str, Any], *, actor: Any, store: Store | None) 
         ) from None
 
 
-def _replay_allowed(existing: Order, actor: Any) -> None:
+def _replay_allowed(existing: Order, actor: Actor) -> None:
     """A replayed order number is answered with the order only if the actor may see it.
 
     The (source, external_ref) key is one namespace for every channel (a POS webhook and the API deliver
@@ -217,7 +220,7 @@ def _replay_allowed(existing: Order, actor: Any) -> None:
 
 
 @transaction.atomic
-def order_ingest(*, actor: Any, data: dict[str, Any], channel: str = "api") -> IngestResult:
+def order_ingest(*, actor: Actor, data: dict[str, Any], channel: str = "api") -> IngestResult:
     """Record a paid order once. The (source, external_ref) pair is its idempotency key.
 
     Sending the same order again returns the recorded one; the same number with other content is refused
@@ -233,9 +236,7 @@ def order_ingest(*, actor: Any, data: dict[str, Any], channel: str = "api") -> I
     if existing is not None:
         return IngestResult(order=existing, created=False)
     cleaned = order_clean(data)
-    if cleaned["store"] is not None and not may_use_store(
-        actor if getattr(actor, "is_authenticated", False) else None, cleaned["store"].pk
-    ):
+    if cleaned["store"] is not None and not may_use_store(signed_in(actor), cleaned["store"].pk):
         raise ValidationError({"store": [_("Choose one of your own stores.")]})
     try:
         with transaction.atomic():
@@ -255,7 +256,7 @@ def order_ingest(*, actor: Any, data: dict[str, Any], channel: str = "api") -> I
     return IngestResult(order=order, created=True)
 
 
-def _order_write(*, actor: Any, customer: Customer, cleaned: dict[str, Any], channel: str) -> Order:
+def _order_write(*, actor: Actor, customer: Customer, cleaned: dict[str, Any], channel: str) -> Order:
     order = Order.objects.create(
         source=cleaned["source"],
         external_ref=cleaned["external_ref"],
@@ -292,7 +293,7 @@ def _order_write(*, actor: Any, customer: Customer, cleaned: dict[str, Any], cha
         customer_id=customer.pk,
         aggregate="order",
         aggregate_id=order.pk,
-        actor_id=actor.pk if getattr(actor, "is_authenticated", False) else None,
+        actor_id=actor_id(actor),
         payload=payload,
     )
     timeline_record(
@@ -330,11 +331,11 @@ def customer_stats_add_order(*, customer_id: int, ordered_at: dt.datetime, paid:
 @transaction.atomic
 def refund_create(
     *,
-    actor: Any,
+    actor: Actor,
     order: Order,
     external_ref: str,
     amount: Any = None,
-    lines: list[dict] | None = None,
+    lines: list[dict[str, Any]] | None = None,
     reason: str = "",
     refunded_at: Any = None,
     channel: str = "api",
@@ -394,7 +395,7 @@ def refund_create(
                 _("Only ¥%(left)s of this order can still be refunded.")
                 % {"left": order.paid_amount - order.refunded_amount}
             ]
-    if errors:
+    if errors or value is None or when is None:  # value and when are set whenever errors is empty
         raise ValidationError(errors)
     refund = Refund.objects.create(order=order, external_ref=ref, amount=value, reason=reason[:255], refunded_at=when)
     for line, qty in refund_lines:
@@ -411,7 +412,7 @@ def refund_create(
         customer_id=order.customer_id,
         aggregate="order",
         aggregate_id=order.pk,
-        actor_id=actor.pk if getattr(actor, "is_authenticated", False) else None,
+        actor_id=actor_id(actor),
         payload={
             "order_id": order.pk,
             "refund_id": refund.pk,

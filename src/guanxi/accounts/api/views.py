@@ -1,7 +1,7 @@
-from rest_framework import viewsets
+from rest_framework import exceptions, viewsets
 
 from guanxi.accounts.api.serializers import StoreSerializer
-from guanxi.accounts.models import Store
+from guanxi.accounts.models import Store, User
 
 
 class StoreViewSet(viewsets.ModelViewSet):
@@ -12,5 +12,7 @@ class StoreViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         user = self.request.user
+        if not isinstance(user, User):  # the default permission lets no anonymous request this far
+            raise exceptions.NotAuthenticated()
         qs = Store.objects.order_by("code")
         return qs if user.sees_all_stores else qs.filter(staff=user)

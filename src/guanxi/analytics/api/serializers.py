@@ -40,7 +40,8 @@ class CustomerScoreSerializer(ModelSerializer):
 
 class SegmentSummarySerializer(serializers.Serializer):
     segment = serializers.CharField()
-    label = serializers.CharField()
+    # A field named like a Field attribute: DRF's metaclass moves it to _declared_fields; the stubs cannot know.
+    label = serializers.CharField()  # type: ignore[assignment]
     explanation = serializers.CharField()
     customers = serializers.IntegerField()
     customer_share = serializers.FloatField()

@@ -16,7 +16,7 @@ from guanxi.core.api.pagination import KeysetPagination
 
 
 class ScorePagination(KeysetPagination):
-    ordering = "-customer_id"
+    ordering: str | list[str] | tuple[str, ...] = "-customer_id"
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500

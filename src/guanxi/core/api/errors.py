@@ -5,12 +5,15 @@ whether DRF, a service (Django's ``ValidationError``) or the database refused it
 ``{detail: message}``. An idempotency key reused with other content is ``409 {key_field: [message]}``.
 """
 
+from typing import Any
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.db.models import ProtectedError, RestrictedError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from guanxi.core.idempotency import IdempotencyConflict
@@ -30,7 +33,7 @@ class InUse(exceptions.APIException):
     default_code = "in_use"
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, IdempotencyConflict):
         exc = Conflict(detail={exc.field: [exc.conflict_message]})
     elif isinstance(exc, DjangoValidationError):
@@ -49,11 +52,11 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
-def _is_api(request) -> bool:
+def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def page_not_found(request, exception=None):
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Django's 404 for the site; ``{detail}`` JSON for an API path no route matches (e.g. ``/api/orders/x.5/``)."""
     if _is_api(request):
         from django.http import JsonResponse
@@ -64,7 +67,7 @@ def page_not_found(request, exception=None):
     return django_page_not_found(request, exception)
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> HttpResponse:
     """Django's 500 page for the site; ``{detail}`` JSON for the API."""
     if _is_api(request):
         from django.http import JsonResponse

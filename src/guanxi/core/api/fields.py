@@ -8,6 +8,7 @@ written and read back; ``ModelSerializer`` in :mod:`guanxi.core.api.serializers`
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
@@ -36,6 +37,9 @@ class MoneyField(serializers.DecimalField):
     decimal string with its pattern; answered as a string.
     """
 
+    max_digits: int  # always given here, unlike DRF's field
+    decimal_places: int
+
     def __init__(
         self,
         *,
@@ -44,8 +48,8 @@ class MoneyField(serializers.DecimalField):
         allow_negative: bool = False,
         allow_zero: bool = True,
         allow_blank: bool = False,
-        **kwargs,
-    ):
+        **kwargs: Any,
+    ) -> None:
         self.allow_negative = allow_negative
         self.allow_zero = allow_zero
         self.allow_blank = allow_blank
@@ -54,7 +58,7 @@ class MoneyField(serializers.DecimalField):
         kwargs.setdefault("max_value", money.max_amount(max_digits, decimal_places))
         super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Decimal | None:  # type: ignore[override]  # blank is None when allow_blank
         if self.allow_blank and isinstance(data, str) and not data.strip():
             return None
         try:
@@ -76,12 +80,12 @@ class IntegerField(serializers.IntegerField):
 
     default_error_messages = {"invalid": _("Enter a whole number.")}
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", BIGINT_MIN)
         kwargs.setdefault("max_value", BIGINT_MAX)
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool | float):
             self.fail("invalid")
         if isinstance(data, str):
@@ -94,12 +98,12 @@ class IntegerField(serializers.IntegerField):
 class IdField(IntegerField):
     """The id of a row: a positive 64-bit integer."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
         super().__init__(**kwargs)
 
 
-def model_integer_field(model: type[models.Model], field_name: str, **kwargs) -> IntegerField:
+def model_integer_field(model: type[models.Model], field_name: str, **kwargs: Any) -> IntegerField:
     """An ``IntegerField`` bounded by the model column's range (and any narrower ``min_value``/``max_value``)."""
     low, high = integer_range(model, field_name)
     kwargs["min_value"] = max(low, kwargs.get("min_value", low))
@@ -107,7 +111,9 @@ def model_integer_field(model: type[models.Model], field_name: str, **kwargs) ->
     return IntegerField(**kwargs)
 
 
-def model_money_field(model: type[models.Model], field_name: str, **kwargs) -> MoneyField:
+def model_money_field(model: type[models.Model], field_name: str, **kwargs: Any) -> MoneyField:
     """A ``MoneyField`` with the model column's ``max_digits`` and ``decimal_places``."""
     field = model._meta.get_field(field_name)
+    if not isinstance(field, models.DecimalField):
+        raise TypeError(f"{model.__name__}.{field_name} is not a DecimalField")
     return MoneyField(max_digits=field.max_digits, decimal_places=field.decimal_places, **kwargs)

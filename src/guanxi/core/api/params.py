@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.request import Request
 
 
-def query_params(request, **fields: serializers.Field) -> dict[str, Any]:
+def query_params(request: Request, **fields: serializers.Field[Any, Any, Any, Any]) -> dict[str, Any]:
     """The named query parameters, validated; absent or empty ones are ``None``.
 
     ``query_params(request, customer=IdField(), date_from=serializers.DateField())``
     """
     optional = {
-        name: type(field)(*field._args, **{**field._kwargs, "required": False, "allow_null": True})
+        # DRF's Field.__new__ keeps the constructor's arguments in _args/_kwargs; the stubs leave them out.
+        name: type(field)(*field._args, **{**field._kwargs, "required": False, "allow_null": True})  # type: ignore[attr-defined]
         for name, field in fields.items()
     }
     query = type("QueryParameters", (serializers.Serializer,), optional)(data=request.query_params)

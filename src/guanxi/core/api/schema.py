@@ -8,7 +8,10 @@ with other content, a conflict with another store's data).
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import Direction
 
 ERROR_BODY = {
     "type": "object",
@@ -33,11 +36,12 @@ class AutoSchema(SpectacularAutoSchema):
             codes.append("409")
         return codes
 
-    def _get_response_bodies(self, direction="response"):
+    def _get_response_bodies(self, direction: Direction = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         for code in self._error_codes():
             if code not in responses:
-                body = self._get_response_for_code(dict(ERROR_BODY), code, direction=direction)
+                # drf-spectacular leaves this (private) method unannotated.
+                body = self._get_response_for_code(dict(ERROR_BODY), code, direction=direction)  # type: ignore[no-untyped-call]
                 body["description"] = DESCRIPTIONS[code]
                 responses[code] = body
         return responses

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+from typing import Any, ClassVar, TypeVar
 
 from django.db import models
 from rest_framework import serializers
 
 from guanxi.core.api import fields
 
+_MT = TypeVar("_MT", bound=models.Model)
 
-class ModelSerializer(serializers.ModelSerializer):
+
+class ModelSerializer(serializers.ModelSerializer[_MT]):
     """DRF's ``ModelSerializer`` with the strict fields: every app's model serializers derive from this one.
 
     Decimal columns take exact decimal strings within their ``max_digits``/``decimal_places`` (no floats,
@@ -29,7 +32,9 @@ class ModelSerializer(serializers.ModelSerializer):
         models.PositiveBigIntegerField: fields.IntegerField,
     }
 
-    def build_standard_field(self, field_name, model_field):
+    def build_standard_field(
+        self, field_name: str, model_field: models.Field[Any, Any]
+    ) -> tuple[type[serializers.Field[Any, Any, Any, Any]], dict[str, Any]]:
         field_class, kwargs = super().build_standard_field(field_name, model_field)
         if isinstance(model_field, models.IntegerField) and not isinstance(model_field, models.AutoField):
             low, high = fields.INTEGER_RANGES.get(
@@ -43,7 +48,7 @@ class ModelSerializer(serializers.ModelSerializer):
         return field_class, kwargs
 
 
-class FieldsOnceModelSerializer(ModelSerializer):
+class FieldsOnceModelSerializer(ModelSerializer[_MT]):
     """A ``ModelSerializer`` that derives its fields from the model once per class, not once per instance.
 
     DRF rebuilds a model serializer's fields for every new serializer: it reads each model field's
@@ -53,7 +58,9 @@ class FieldsOnceModelSerializer(ModelSerializer):
     serializers whose fields do not depend on the request or the instance.
     """
 
-    def get_fields(self):
+    _fields_built_once: ClassVar[dict[str, serializers.Field[Any, Any, Any, Any]]]  # set on each class by get_fields
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         cls = type(self)
         built = cls.__dict__.get("_fields_built_once")
         if built is None:

@@ -8,18 +8,24 @@ would serialise every page view behind the writer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+_View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
 
 
 class AtomicApiWritesMiddleware:
     prefix = "/api/"
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method in SAFE_METHODS or not request.path.startswith(self.prefix):
             return self.get_response(request)
         with transaction.atomic():
@@ -29,13 +35,13 @@ class AtomicApiWritesMiddleware:
         return response
 
 
-def keep_writes_on_error(view):
+def keep_writes_on_error(view: _View) -> _View:
     """For a view whose error answers must still keep what they recorded (e.g. a failed sign-in counter)."""
-    view.keep_writes_on_error = True
+    setattr(view, "keep_writes_on_error", True)  # noqa: B010 — a function attribute mypy cannot declare
     return view
 
 
-def _keeps_writes_on_error(request) -> bool:
+def _keeps_writes_on_error(request: HttpRequest) -> bool:
     match = getattr(request, "resolver_match", None)
     func = getattr(match, "func", None)
     cls = getattr(func, "cls", None) or getattr(func, "view_class", None)

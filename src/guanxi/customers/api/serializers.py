@@ -2,6 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from guanxi.accounts.models import User
 from guanxi.core.api import fields
 from guanxi.core.api.serializers import FieldsOnceModelSerializer, ModelSerializer
 from guanxi.customers.contacts import mask_value
@@ -19,14 +20,14 @@ from guanxi.customers.timeline import render
 
 
 class ContactPointSerializer(FieldsOnceModelSerializer):
-    value = serializers.SerializerMethodField()
+    value = serializers.SerializerMethodField(method_name="masked_value")  # get_value is DRF's own Field method
 
     class Meta:
         model = ContactPoint
         fields = ["id", "kind", "value", "label", "is_primary", "verified_at", "created_at"]
 
     @extend_schema_field(serializers.CharField())
-    def get_value(self, obj: ContactPoint) -> str:
+    def masked_value(self, obj: ContactPoint) -> str:
         user = self.context["request"].user
         return obj.value if user.sees_full_contacts else mask_value(obj.kind, obj.value)
 
@@ -34,7 +35,8 @@ class ContactPointSerializer(FieldsOnceModelSerializer):
 class ContactPointInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ContactPoint.Kind.choices)
     value = serializers.CharField(max_length=500)
-    label = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    # A field named like a Field attribute: DRF's metaclass moves it to _declared_fields; the stubs cannot know.
+    label = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     is_primary = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
@@ -48,7 +50,7 @@ class CustomerSerializer(FieldsOnceModelSerializer):
     """Output shape; input goes through ``CustomerInputSerializer`` and the services."""
 
     contact_points = serializers.SerializerMethodField()
-    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    tags: serializers.SlugRelatedField[Tag] = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     id_number = serializers.SerializerMethodField()
 
     class Meta:
@@ -112,7 +114,7 @@ class CustomerInputSerializer(serializers.Serializer):
     preferences = serializers.DictField(required=False)
     is_key_account = serializers.BooleanField(required=False)
     owner = fields.IdField(required=False, allow_null=True)
-    source = serializers.CharField(required=False, allow_blank=True)
+    source = serializers.CharField(required=False, allow_blank=True)  # type: ignore[assignment]  # see ContactPointInputSerializer.label
     home_store = fields.IdField(required=False, allow_null=True)
     custom_attributes = serializers.DictField(required=False)
     contacts = ContactPointInputSerializer(many=True, required=False)
@@ -134,7 +136,7 @@ class TagAssignSerializer(serializers.Serializer):
 
 
 class NoteSerializer(ModelSerializer):
-    author = serializers.StringRelatedField()
+    author: serializers.StringRelatedField[User] = serializers.StringRelatedField()
 
     class Meta:
         model = Note
@@ -144,7 +146,7 @@ class NoteSerializer(ModelSerializer):
 
 class TimelineEntrySerializer(FieldsOnceModelSerializer):
     text = serializers.SerializerMethodField()
-    actor = serializers.StringRelatedField()
+    actor: serializers.StringRelatedField[User] = serializers.StringRelatedField()
 
     class Meta:
         model = TimelineEntry

@@ -1,5 +1,7 @@
 """Customer API: thin views over the customer services and selectors."""
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
@@ -110,7 +112,7 @@ class CustomerViewSet(
         )
         # Both a new customer and a matched one are visible: the match looks only among the caller's customers.
         customer = self.get_queryset().get(pk=result.customer.pk)
-        body = s.CustomerDetailSerializer(customer, context=self.get_serializer_context()).data
+        body: dict[str, Any] = s.CustomerDetailSerializer(customer, context=self.get_serializer_context()).data
         body = {**body, "matched_by": result.matched_by}
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 

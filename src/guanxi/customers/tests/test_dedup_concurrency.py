@@ -7,34 +7,13 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from guanxi.conftest import api_client_for
+from guanxi.core.tests.concurrency import race as _race
 from guanxi.customers import imports, services
 from guanxi.customers.contacts import phone_index
 from guanxi.customers.imports import import_job_create, import_run
 from guanxi.customers.models import ContactPoint, Customer
 from guanxi.customers.services import customer_create
 from guanxi.customers.tests.factories import make_customer
-
-
-def _race(n, work):
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # pragma: no cover - surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    return results
 
 
 def _customers_with_phone(number: str) -> int:

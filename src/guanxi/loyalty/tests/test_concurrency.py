@@ -1,12 +1,10 @@
 """Real threads, each with its own PostgreSQL connection, racing on one member's balances."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
-from django.db import connection
 
+from guanxi.core.tests.concurrency import race_with_refusals as _race
 from guanxi.loyalty import services
 from guanxi.loyalty.models import Checkout, Coupon, PointsEntry, WalletEntry
 from guanxi.loyalty.tests.conftest import assert_ledgers_consistent
@@ -14,31 +12,6 @@ from guanxi.loyalty.tests.factories import CouponTemplateFactory
 from guanxi.sales.models import Order
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(n, work):
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results.append(work(i))
-        except ValidationError as exc:
-            errors.append(exc)
-        except Exception as exc:  # pragma: no cover - surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    unexpected = [e for e in errors if not isinstance(e, ValidationError)]
-    assert not unexpected, unexpected
-    return results, errors
 
 
 def test_fifty_concurrent_wallet_spends_never_overdraw_or_lose_an_update(member):

@@ -72,5 +72,6 @@ class EnqueueSerializer(serializers.Serializer):
     purpose = serializers.ChoiceField(choices=Purpose.choices, required=False, allow_blank=True, default="")
     template_code = serializers.SlugField(max_length=64)
     customer_ids = serializers.ListField(child=fields.IdField(), min_length=1, max_length=100_000)
-    context = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+    # A field named like a Field attribute: DRF's metaclass moves it to _declared_fields; the stubs cannot know.
+    context = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)  # type: ignore[assignment]
     dedupe_key = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")

@@ -184,6 +184,7 @@ class _Webhook(APIView):
         return None
 
     def handle(self, payload: Any) -> None:
+        """What the endpoint does with the provider's (authenticated) payload; each endpoint says."""
         raise NotImplementedError
 
     def post(self, request):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from guanxi.core.tests.test_events_worker import _wait_for, producer_on, worker_on
+from guanxi.core.tests.workers import _wait_for, producer_on, worker_on
 from guanxi.customers.tests.factories import make_customer
 from guanxi.messaging.models import Message
 from guanxi.messaging.services import message_enqueue
@@ -25,7 +25,7 @@ def test_messages_go_out_once_through_a_real_worker_with_redis(smtp_server, tmp_
     monkeypatch.setenv("GUANXI_MESSAGING_RATE_LIMITS", '{"email": 5}')
     make_template(code="notice", channel="email", purpose="transactional", subject="通知", body="{name}您好")
     customers = [make_customer(name=f"客户{i}", email=f"w{i}@example.com") for i in range(6)]
-    with producer_on(BROKER), worker_on(BROKER, tmp_path):
+    with producer_on(BROKER), worker_on(BROKER, tmp_path, include=("guanxi.customers.tests.subscribers",)):
         started = time.monotonic()
         result = message_enqueue(channel="email", template_code="notice", customer_ids=[c.pk for c in customers])
         done = _wait_for(lambda: Message.objects.filter(batch_ref=result.batch_ref, status="sent").count() == 6, 60)

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from guanxi.accounts.models import Store
 from guanxi.core.api import fields
 from guanxi.core.api.serializers import ModelSerializer
 from guanxi.sales.models import Order, OrderLine, Product, ProductCategory, Refund
@@ -29,7 +30,9 @@ class OrderLineSerializer(ModelSerializer):
 
 class OrderSerializer(ModelSerializer):
     lines = OrderLineSerializer(many=True, read_only=True)
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    store: serializers.SlugRelatedField[Store] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Order
@@ -67,7 +70,8 @@ class OrderInputSerializer(serializers.Serializer):
     """Shape of an incoming order; values are checked by ``order_clean`` for every channel alike."""
 
     external_ref = serializers.CharField(max_length=64)
-    source = serializers.CharField(max_length=32, required=False, default="api")
+    # A field named like a Field attribute: DRF's metaclass moves it to _declared_fields; the stubs cannot know.
+    source = serializers.CharField(max_length=32, required=False, default="api")  # type: ignore[assignment]
     ordered_at = serializers.CharField(required=False)
     customer_id = fields.IdField(required=False)
     customer = OrderCustomerInputSerializer(required=False)

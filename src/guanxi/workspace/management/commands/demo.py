@@ -300,7 +300,11 @@ class Command(BaseCommand):
                     summary=f"order {o.external_ref}",
                     ref_type="order",
                     ref_id=str(o.pk),
-                    data={"ref": o.external_ref, "amount": str(o.paid_amount), "store": o.store.name},
+                    data={
+                        "ref": o.external_ref,
+                        "amount": str(o.paid_amount),
+                        "store": o.store.name if o.store else "",
+                    },
                 )
                 for o in order_rows
             ],

@@ -9,7 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from guanxi.core.models import Event, EventDelivery
-from guanxi.core.tests.test_events_worker import producer_on
+from guanxi.core.tests.workers import producer_on
 from guanxi.sales.models import Order
 from guanxi.sales.tests.factories import ProductFactory
 

@@ -5,7 +5,7 @@ from django.test import Client
 
 from guanxi.customers.models import Tag
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("guanxi.core.tests.urls_atomic")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("guanxi.customers.tests.urls_atomic")]
 
 
 def test_an_api_write_answered_with_an_error_is_rolled_back():

@@ -1,8 +1,4 @@
-"""The outbox delivers each event to a subscriber exactly once, through a real Celery worker.
-
-Shown once with the embedded SQLite broker and once with Redis; the worker is a separate process
-reading the same test database, as in production.
-"""
+"""A real Celery worker beside the test process: the producer pointed at a broker, and the worker process."""
 
 import os
 import subprocess
@@ -11,16 +7,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from django.db import connection
 
 from guanxi.celery_app import app
-from guanxi.core.models import Event, EventDelivery
-from guanxi.customers.models import TimelineEntry
-from guanxi.customers.services import note_add
-from guanxi.customers.tests.factories import make_customer
-
-pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
 
 def _database_url() -> str:
@@ -47,7 +36,8 @@ def producer_on(broker_url: str):
 
 
 @contextmanager
-def worker_on(broker_url: str, tmp_path: Path):
+def worker_on(broker_url: str, tmp_path: Path, include: tuple[str, ...] = ()):
+    """A Celery worker process on ``broker_url`` reading the test database; ``include``: more modules to load."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "guanxi.settings.base",
@@ -69,8 +59,7 @@ def worker_on(broker_url: str, tmp_path: Path):
             "solo",
             "--loglevel",
             "INFO",
-            "--include",
-            "guanxi.core.tests.subscribers",
+            *(arg for module in include for arg in ("--include", module)),
             "--without-heartbeat",
             "--without-gossip",
             "--without-mingle",
@@ -97,32 +86,3 @@ def _wait_for(predicate, seconds: float = 40) -> bool:
             return True
         time.sleep(0.25)
     return False
-
-
-def _exactly_once_through(broker_url: str, tmp_path: Path) -> None:
-    from guanxi.core.tasks import dispatch_event
-    from guanxi.core.tests import subscribers  # noqa: F401 - registers the subscriber here as well
-
-    customer = make_customer(name="送达测试")
-    with producer_on(broker_url), worker_on(broker_url, tmp_path):
-        note = note_add(actor=None, customer=customer, body="请在周五前回电")
-        event = Event.objects.get(name="note.added", aggregate_id=str(note.pk))
-        delivered = _wait_for(lambda: TimelineEntry.objects.filter(customer=customer, kind="test.delivered").exists())
-        assert delivered, (tmp_path / "worker.log").read_text()[-3000:]
-        dispatch_event.delay(event.pk)  # a redelivery, as after a broker restart, changes nothing
-        dispatch_event.delay(event.pk)
-        assert _wait_for(lambda: Event.objects.filter(pk=event.pk, dispatched_at__isnull=False).exists())
-        time.sleep(1.5)
-    assert TimelineEntry.objects.filter(customer=customer, kind="test.delivered").count() == 1
-    assert EventDelivery.objects.filter(event=event, subscriber="tests.trace").count() == 1
-
-
-def test_outbox_delivers_once_with_the_embedded_sqlite_broker(tmp_path):
-    _exactly_once_through(f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}", tmp_path)
-
-
-def test_outbox_delivers_once_with_redis(tmp_path):
-    from guanxi.core.tests.services import redis_or_skip
-
-    redis_or_skip("redis://127.0.0.1:6379/15")
-    _exactly_once_through("redis://127.0.0.1:6379/15", tmp_path)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from guanxi.core.tests.test_cli import _free_port, _group, _wait_until_up
+from guanxi.tests.test_cli import _free_port, _group, _wait_until_up
 
 pytestmark = [pytest.mark.broker, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")]
 
