@@ -135,7 +135,7 @@ class CustomerRowValidator:
                 if hook is not None:
                     value = cleaned[name] = hook()
                 if value not in field.empty_values:
-                    self.model_fields[name].run_validators(value)  # type: ignore[union-attr]  # columns, not relations
+                    self.model_fields[name].run_validators(value)
             except ValidationError as exc:
                 errors[name] = exc.messages
                 cleaned.pop(name, None)

@@ -767,7 +767,7 @@ def inbound_record(*, provider: str, from_phone: str, text: str, raw: dict[str, 
 
 
 def messages_erase_customer(customer: Customer) -> dict[str, int]:
-    """Personal data in messaging rows of an erased customer (an eraser in ``core.personal_data``, run in the erase transaction).
+    """Personal data in messaging rows of an erased customer (a ``core.personal_data`` eraser, in its transaction).
 
     Rendered texts, variables, addresses (cipher, blind index and masked form) and reply texts are
     cleared; the rows stay, with status, channel, template and times, for the counts and the audit.

@@ -42,13 +42,16 @@ class Occasion:
         return self.date == timezone.localdate()
 
 
-def occasions(*, customers: QuerySet[Customer], today: dt.date | None = None, days: int = 7, limit: int = 50):
+def occasions(
+    *, customers: QuerySet[Customer], today: dt.date | None = None, days: int = 7, limit: int = 50
+) -> list[Occasion]:
     """Birthdays and important dates from today for ``days`` days, soonest first; two queries."""
     today = today or timezone.localdate()
     window = month_days(today, days)
     found: list[Occasion] = []
     for c in customers.filter(birthday_md__in=list(window)).select_related("home_store").order_by("id")[:limit]:
-        found.append(Occasion(c, "birthday", "", window[c.birthday_md], c.birthday))
+        if c.birthday_md is not None:  # the filter above guarantees it; the type does not know
+            found.append(Occasion(c, "birthday", "", window[c.birthday_md], c.birthday))
     dates = (
         ImportantDate.objects.filter(month_day__in=list(window), customer__in=customers.values("pk"))
         .select_related("customer", "customer__home_store")
@@ -60,7 +63,9 @@ def occasions(*, customers: QuerySet[Customer], today: dt.date | None = None, da
     return found
 
 
-def headline_figures(*, customers: QuerySet[Customer], orders: QuerySet[Order], now: dt.datetime | None = None):
+def headline_figures(
+    *, customers: QuerySet[Customer], orders: QuerySet[Order], now: dt.datetime | None = None
+) -> dict[str, Any]:
     now = now or timezone.now()
     local = timezone.localtime(now)
     month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
