@@ -616,8 +616,8 @@ def predictions_load(columns: dict[str, np.ndarray], *, using: str = "default") 
             )
             cursor.execute(f"ANALYZE {PREDICTIONS_TABLE}")
         else:
-            rows = list(zip(*(columns[n].tolist() for n in PREDICTION_COLUMNS), strict=True))
-            cursor.executemany(f"INSERT INTO {PREDICTIONS_TABLE} VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+            values = list(zip(*(columns[n].tolist() for n in PREDICTION_COLUMNS), strict=True))
+            cursor.executemany(f"INSERT INTO {PREDICTIONS_TABLE} VALUES (%s, %s, %s, %s, %s, %s, %s)", values)
 
 
 def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:

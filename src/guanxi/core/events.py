@@ -277,7 +277,7 @@ def events_record_many(rows: list[EventRow]) -> None:
         return
     now = timezone.now()
     if is_postgres(connection):
-        encoder = Event._meta.get_field("payload").encoder  # type: ignore[union-attr]  # a JSONField
+        encoder = Event._meta.get_field("payload").encoder
         stamp = now.isoformat()
         dumped: dict[int, str] = {}  # id(payload) -> its text; the payloads live as long as ``rows``
         lines = []

@@ -55,6 +55,19 @@ def copy_from(
                 copy.write_row(row)
 
 
+def column_names(model: type[models.Model], names: Iterable[str]) -> list[str]:
+    """The database columns of ``model``'s concrete fields ``names`` (attribute or field names)."""
+    return [field_column(model._meta.get_field(name)) for name in names]
+
+
+def field_column(field: Any) -> str:
+    """A concrete field's database column; anything else (a reverse relation) is a programming error."""
+    column = getattr(field, "column", None)
+    if not isinstance(column, str):
+        raise TypeError(f"{field} has no column: name a concrete field")
+    return column
+
+
 def reserve_ids(cursor: Any, model: type[models.Model], count: int) -> list[int]:
     """``count`` new primary keys of ``model`` from its sequence (PostgreSQL), for rows written by COPY."""
     meta = model._meta
@@ -102,7 +115,7 @@ def bulk_insert(model: type[M], objs: Sequence[M], *, using: str = "default", ba
         return objs
     connection = connections[using]
     if not is_postgres(connection):
-        return model.objects.using(using).bulk_create(objs, batch_size=batch_size)
+        return model._default_manager.using(using).bulk_create(objs, batch_size=batch_size)
     meta = model._meta
     fields = list(meta.concrete_fields)
     with connection.cursor() as cursor:
@@ -113,7 +126,7 @@ def bulk_insert(model: type[M], objs: Sequence[M], *, using: str = "default", ba
         copy_from(
             cursor,
             meta.db_table,
-            [f.column for f in fields],
+            [field_column(f) for f in fields],
             ([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs),
         )
     for obj in objs:
@@ -158,14 +171,14 @@ def bulk_insert_values(
     fields = [cast("models.Field[Any, Any]", model._meta.get_field(name)) for name in columns]  # columns: concrete
     if not is_postgres(connection):
         objs = [model(**{f.attname: v for f, v in zip(fields, row, strict=True)}) for row in rows]
-        model.objects.using(using).bulk_create(objs, batch_size=batch_size)
+        model._default_manager.using(using).bulk_create(objs, batch_size=batch_size)
         return len(objs)
     plain = [f.get_internal_type() in _PLAIN_TYPES and not hasattr(f, "from_db_value") for f in fields]
     with connection.cursor() as cursor:
         copy_from(
             cursor,
             model._meta.db_table,
-            [f.column for f in fields],
+            [field_column(f) for f in fields],
             (
                 [v if p else f.get_db_prep_save(v, connection) for v, f, p in zip(row, fields, plain, strict=True)]
                 for row in rows

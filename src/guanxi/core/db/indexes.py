@@ -1,8 +1,16 @@
 """Indexes that only PostgreSQL can build, with a plain fallback elsewhere."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.indexes import IndexExpression
+
+if TYPE_CHECKING:
+    from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+    from django.db.backends.ddl_references import Statement
 
 # What django.contrib.postgres's AppConfig.ready() does for OpClass (that app, with its per-connection
 # type-handler queries, is not installed): let CREATE INDEX put the operator class after the expression.
@@ -19,7 +27,13 @@ class TrigramIndex(GinIndex):
     Needs ``TrigramExtension()`` in the migration before it.
     """
 
-    def create_sql(self, model, schema_editor, using="", **kwargs):
+    def create_sql(
+        self,
+        model: type[models.Model],
+        schema_editor: BaseDatabaseSchemaEditor,
+        using: str = "",
+        **kwargs: Any,
+    ) -> Statement:
         if schema_editor.connection.vendor == "postgresql":
             return super().create_sql(model, schema_editor, using=using, **kwargs)
         plain = [e.source_expressions[0] if isinstance(e, OpClass) else e for e in self.expressions]
@@ -35,7 +49,13 @@ class ShortGramIndex(models.Index):
     (``RunPython(create_short_grams_function, drop_short_grams_function)`` in the migration).
     """
 
-    def create_sql(self, model, schema_editor, using="", **kwargs):
+    def create_sql(
+        self,
+        model: type[models.Model],
+        schema_editor: BaseDatabaseSchemaEditor,
+        using: str = "",
+        **kwargs: Any,
+    ) -> Statement:
         if schema_editor.connection.vendor == "postgresql":
             from guanxi.core.db.search import ShortGrams
 

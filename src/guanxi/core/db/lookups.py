@@ -9,6 +9,7 @@ from django.db import connections, models
 from django.db.models.expressions import RawSQL
 
 from guanxi.core.db import is_postgres
+from guanxi.core.db.copy import field_column
 
 M = TypeVar("M", bound=models.Model)
 
@@ -32,7 +33,7 @@ def filter_in(
     target = getattr(model_field, "target_field", model_field)
     cast = "bigint[]" if target.get_internal_type() in _INTEGER_KEYS else "text[]"
     quote = connection.ops.quote_name
-    column = f"{quote(meta.db_table)}.{quote(model_field.column)}"  # type: ignore[union-attr]  # a concrete field
+    column = f"{quote(meta.db_table)}.{quote(field_column(model_field))}"
     # identifiers from the model's own metadata, the values as one bound parameter
     any_of = RawSQL(f"{column} = ANY(%s::{cast})", [list(values)], output_field=models.BooleanField())  # noqa: S611
     return qs.filter(any_of)

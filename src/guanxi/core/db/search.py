@@ -13,9 +13,17 @@ results.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models
 from django.db.models.functions import Upper
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+    from django.db.migrations.state import StateApps
+    from django.db.models.sql.compiler import SQLCompiler
 
 #: Longest query the short-gram index serves; longer ones are the trigram index's.
 SHORT_GRAM_MAX = 2
@@ -37,13 +45,13 @@ $$
 DROP_SHORT_GRAMS_FUNCTION = "DROP FUNCTION IF EXISTS guanxi_short_grams(text)"
 
 
-def create_short_grams_function(apps, schema_editor) -> None:
+def create_short_grams_function(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     """Migration step (``RunPython``): the function the short-gram index calls; nothing to do elsewhere."""
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(CREATE_SHORT_GRAMS_FUNCTION)
 
 
-def drop_short_grams_function(apps, schema_editor) -> None:
+def drop_short_grams_function(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(DROP_SHORT_GRAMS_FUNCTION)
 
@@ -63,7 +71,9 @@ class ShortGramsContain(models.Func):
     def __init__(self, field: str, query: str):
         super().__init__(Upper(field), Upper(models.Value(query, output_field=models.TextField())))
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(  # type: ignore[override]  # Func's template arguments are not used here
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> tuple[str, tuple[Any, ...]]:
         (field_sql, field_params), (query_sql, query_params) = (
             compiler.compile(expression) for expression in self.source_expressions
         )

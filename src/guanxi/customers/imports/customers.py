@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
 from django.conf import settings
@@ -30,8 +30,10 @@ from guanxi.core.db.copy import (
     COPY_NULL,
     bulk_insert,
     bulk_insert_values,
+    column_names,
     copy_converter,
     copy_from,
+    field_column,
     reserve_ids,
 )
 from guanxi.core.db.lookups import filter_in
@@ -170,7 +172,7 @@ class CustomerRowCleaner:
             if hook is not None:
                 result = hook()
             if result not in field.empty_values:
-                self.validator.model_fields[name].run_validators(result)
+                cast("models.Field[Any, Any]", self.validator.model_fields[name]).run_validators(result)
         except ValidationError as exc:
             return False, exc.messages
         return True, result
@@ -321,10 +323,10 @@ class CustomerCopyRows:
         self.fields = [(f, copy_converter(f)) for f in fields if f not in stamps]
         self.supported = all(convert is not None for _f, convert in self.fields)
         self.template = [convert(f.get_default()) if convert else "" for f, convert in self.fields]
-        self.slots = {f.attname: (position, convert) for position, (f, convert) in enumerate(self.fields)}
-        self.customer_columns = (
-            [Customer._meta.pk.column] + [f.column for f, _c in self.fields] + [f.column for f in stamps]
-        )
+        self.slots = {  # used only when every column is ``supported``
+            f.attname: (position, convert) for position, (f, convert) in enumerate(self.fields) if convert is not None
+        }
+        self.customer_columns = [field_column(f) for f in [Customer._meta.pk, *(f for f, _c in self.fields), *stamps]]
         self.stamps = len(stamps)
         self.encrypt_contact = copy_converter(ContactPoint._meta.get_field("value"))
 
@@ -542,10 +544,6 @@ def _event_payload(job: ImportJob, home_store_id: int | None) -> dict[str, Any]:
     return {"channel": "import", "import_job": job.pk, "home_store_id": home_store_id}
 
 
-def _columns(model: type[models.Model], names: Iterable[str]) -> list[str]:
-    return [model._meta.get_field(name).column for name in names]  # type: ignore[union-attr]  # concrete fields
-
-
 def _write_customers_copy(
     to_create: list[GoodRow], *, job: ImportJob, copy_rows: CustomerCopyRows, known_tags: dict[str, int]
 ) -> list[int]:
@@ -559,7 +557,10 @@ def _write_customers_copy(
     )
     with connection.cursor() as cursor:
         ids = reserve_ids(cursor, Customer, len(to_create))
-        customers, contacts, tag_rows, timeline_rows = [], [], [], []
+        customers: list[str] = []
+        contacts: list[str] = []
+        tag_rows: list[str] = []
+        timeline_rows: list[str] = []
         for pk, (_line, _keys, tag_list, _store, (customer, contact_lines)) in zip(ids, to_create, strict=True):
             customers.append(f"{pk}\t{customer}{stamps}\n")
             contacts.extend(f"{pk}\t{line}\t{now}\n" for line in contact_lines)
@@ -567,10 +568,10 @@ def _write_customers_copy(
             timeline_rows.append(f"{pk}\t{timeline}\n")
         through = Customer.tags.through
         copy_from(cursor, Customer._meta.db_table, copy_rows.customer_columns, "".join(customers))
-        copy_from(cursor, ContactPoint._meta.db_table, _columns(ContactPoint, CONTACT_COLUMNS), "".join(contacts))
-        copy_from(cursor, through._meta.db_table, _columns(through, ["customer", "tag"]), "".join(tag_rows))
+        copy_from(cursor, ContactPoint._meta.db_table, column_names(ContactPoint, CONTACT_COLUMNS), "".join(contacts))
+        copy_from(cursor, through._meta.db_table, column_names(through, ["customer", "tag"]), "".join(tag_rows))
         copy_from(
-            cursor, TimelineEntry._meta.db_table, _columns(TimelineEntry, TIMELINE_COLUMNS), "".join(timeline_rows)
+            cursor, TimelineEntry._meta.db_table, column_names(TimelineEntry, TIMELINE_COLUMNS), "".join(timeline_rows)
         )
     return ids
 

@@ -177,10 +177,10 @@ def read_rows(path: str) -> Iterator[dict[str, str]]:
         return
     with _csv_reader(path) as reader:
         header = [h.strip() for h in next(reader, [])]
-        for values in reader:
-            if not any(v.strip() for v in values):
+        for cells in reader:
+            if not any(v.strip() for v in cells):
                 continue
-            yield {h: v.strip() for h, v in zip(header, values, strict=False) if h}
+            yield {h: v.strip() for h, v in zip(header, cells, strict=False) if h}
 
 
 def _cell(value: Any) -> str:

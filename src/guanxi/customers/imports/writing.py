@@ -287,7 +287,7 @@ def import_files_cleanup(*, now: dt.datetime | None = None) -> dict[str, int]:
             Path(job.rejected_file).unlink(missing_ok=True)
             counts["rejected"] += 1
         ImportJob.objects.filter(pk=job.pk).update(rejected_file="")
-    named = set()
+    named: set[str] = set()
     for file, rejected in ImportJob.objects.values_list("file", "rejected_file"):
         named.update(str(Path(p).resolve()) for p in (file, rejected) if p)
     for path in import_dir().iterdir():
