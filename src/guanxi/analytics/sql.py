@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connections
 
 from guanxi.analytics.models import SEGMENT_BY_LEVELS
+from guanxi.core.db.copy import copy_from
 
 PURCHASE = "o.status <> 'refunded'"
 
@@ -606,14 +607,17 @@ def predictions_load(columns: dict[str, np.ndarray], *, using: str = "default") 
             for name in PREDICTION_COLUMNS:
                 rows[f"{name}_length"] = layout[name].itemsize
                 rows[name] = columns[name]
-            with cursor.cursor.copy(
-                f"COPY {PREDICTIONS_TABLE} ({', '.join(PREDICTION_COLUMNS)}) FROM STDIN (FORMAT binary)"
-            ) as copy:
-                copy.write(_PGCOPY_SIGNATURE + bytes(8) + rows.tobytes() + b"\xff\xff")
+            copy_from(
+                cursor,
+                PREDICTIONS_TABLE,
+                PREDICTION_COLUMNS,
+                _PGCOPY_SIGNATURE + bytes(8) + rows.tobytes() + b"\xff\xff",
+                binary=True,
+            )
             cursor.execute(f"ANALYZE {PREDICTIONS_TABLE}")
         else:
-            rows = list(zip(*(columns[n].tolist() for n in PREDICTION_COLUMNS), strict=True))
-            cursor.executemany(f"INSERT INTO {PREDICTIONS_TABLE} VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+            values = list(zip(*(columns[n].tolist() for n in PREDICTION_COLUMNS), strict=True))
+            cursor.executemany(f"INSERT INTO {PREDICTIONS_TABLE} VALUES (%s, %s, %s, %s, %s, %s, %s)", values)
 
 
 def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:

@@ -12,6 +12,8 @@ class CustomersConfig(AppConfig):
         from guanxi.core.personal_data import PersonalDataExporter, register_exporter
         from guanxi.core.registry import NavItem, register_nav
         from guanxi.core.timeline import register_timeline_kind
+        from guanxi.customers.imports import import_kind_register
+        from guanxi.customers.imports.customers import CUSTOMERS
         from guanxi.customers.personal_data import customer_personal_data
         from guanxi.customers.services import MERGE_FOLLOWERS
         from guanxi.customers.timeline import KINDS
@@ -30,3 +32,4 @@ class CustomersConfig(AppConfig):
             NavItem(key="duplicates", label=_("Duplicates"), url_name="customers:duplicates", order=12, icon="copy")
         )
         register_nav(NavItem(key="imports", label=_("Import"), url_name="customers:imports", order=14, icon="upload"))
+        import_kind_register(CUSTOMERS)

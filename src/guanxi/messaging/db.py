@@ -1,4 +1,4 @@
-"""Writing many message rows fast: COPY into a scratch table then INSERT … ON CONFLICT on PostgreSQL,
+"""Writing many message rows fast: COPY (``core.db.copy``) into a scratch table then INSERT … ON CONFLICT on PostgreSQL,
 ``bulk_create(ignore_conflicts=True)`` elsewhere (SQLite). Both skip rows whose dedupe key exists.
 
 Rows are plain dicts of column values (``to_address`` in plaintext; it is encrypted here).
@@ -14,6 +14,10 @@ from django.db import connection
 from django.utils import timezone
 
 from guanxi.core.crypto import encrypt
+from guanxi.core.db.copy import copy_from
+from guanxi.core.db.lookups import filter_in
+
+__all__ = ["COLUMNS", "DEFAULTS", "filter_in", "messages_insert"]  # filter_in: core.db's, for services/selectors
 
 #: Columns a new message row sets; every other column keeps its database-side meaning (NULL / '' / 0).
 COLUMNS = [
@@ -42,38 +46,27 @@ def _insert_copy(rows: list[dict[str, Any]]) -> None:
     columns = COLUMNS + list(DEFAULTS) + ["created_at", "updated_at"]
     column_sql = ", ".join(f'"{c}"' for c in columns)
     tail = [*DEFAULTS.values(), now, now]
+
+    def values(row: dict[str, Any]) -> list[Any]:
+        values = [row.get(c) for c in COLUMNS]
+        values[COLUMNS.index("params")] = json.dumps(row.get("params") or {}, cls=DjangoJSONEncoder)
+        address = row.get("to_address") or ""
+        values[COLUMNS.index("to_address")] = encrypt(address) if address else ""
+        for name in ("reason", "subject", "body", "template_code", "provider_template_code", "language",
+                     "to_index", "to_masked", "batch_ref"):  # fmt: skip
+            if values[COLUMNS.index(name)] is None:
+                values[COLUMNS.index(name)] = ""
+        return values + tail
+
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS messaging_message_in AS SELECT {column_sql} "  # noqa: S608
             "FROM messaging_message WITH NO DATA"
         )
         cursor.execute("TRUNCATE messaging_message_in")
-        with cursor.cursor.copy(f"COPY messaging_message_in ({column_sql}) FROM STDIN") as copy:
-            for row in rows:
-                values = [row.get(c) for c in COLUMNS]
-                values[COLUMNS.index("params")] = json.dumps(row.get("params") or {}, cls=DjangoJSONEncoder)
-                address = row.get("to_address") or ""
-                values[COLUMNS.index("to_address")] = encrypt(address) if address else ""
-                for name in ("reason", "subject", "body", "template_code", "provider_template_code", "language",
-                             "to_index", "to_masked", "batch_ref"):  # fmt: skip
-                    if values[COLUMNS.index(name)] is None:
-                        values[COLUMNS.index(name)] = ""
-                copy.write_row(values + tail)
+        copy_from(cursor, "messaging_message_in", columns, (values(row) for row in rows))
         cursor.execute(
             f"INSERT INTO messaging_message ({column_sql}) SELECT {column_sql} FROM messaging_message_in "  # noqa: S608
             "ON CONFLICT (dedupe_key) DO NOTHING"
         )
         cursor.execute("TRUNCATE messaging_message_in")
-
-
-def filter_in(qs, field: str, values: list):
-    """``field IN values`` — as ``= ANY(array)`` on PostgreSQL, one parameter instead of thousands."""
-    if connection.vendor != "postgresql":
-        return qs.filter(**{f"{field}__in": values})
-    model = qs.model
-    target = model._meta.get_field(field)
-    target = getattr(target, "target_field", target)  # a foreign key compares as the key it points at
-    cast = "bigint[]" if target.get_internal_type() in ("BigAutoField", "BigIntegerField", "AutoField") else "text[]"
-    # names come from the model's own metadata, the values travel as one bound parameter
-    where = f'"{model._meta.db_table}"."{model._meta.get_field(field).column}" = ANY(%s::{cast})'
-    return qs.extra(where=[where], params=[list(values)])  # noqa: S610

@@ -11,9 +11,9 @@ class SalesConfig(AppConfig):
         from guanxi.core.merge import MergeHook, register_merge_hook
         from guanxi.core.registry import CustomerPanel, register_customer_panel
         from guanxi.core.timeline import TimelineKind, register_timeline_kind
-        from guanxi.customers.imports import OrderImport, order_import_register
-        from guanxi.sales.models import Order
-        from guanxi.sales.services import merge_orders, order_clean, order_ingest
+        from guanxi.customers.imports import import_kind_register
+        from guanxi.sales.imports import ORDERS
+        from guanxi.sales.services import merge_orders
         from guanxi.sales.views import customer_orders_panel_context
 
         register_merge_hook(MergeHook(key="sales", function=merge_orders, order=10))
@@ -29,10 +29,4 @@ class SalesConfig(AppConfig):
                 anchor="orders",
             )
         )
-        order_import_register(
-            OrderImport(
-                clean=order_clean,
-                ingest=order_ingest,
-                exists=lambda source, ref: Order.objects.filter(source=source, external_ref=ref).exists(),
-            )
-        )
+        import_kind_register(ORDERS)

@@ -1,12 +1,16 @@
 """Indexes that only PostgreSQL can build, with a plain fallback elsewhere."""
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-from django.db.backends.ddl_references import Statement
 from django.db.models.indexes import IndexExpression
+
+if TYPE_CHECKING:
+    from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+    from django.db.backends.ddl_references import Statement
 
 # What django.contrib.postgres's AppConfig.ready() does for OpClass (that app, with its per-connection
 # type-handler queries, is not installed): let CREATE INDEX put the operator class after the expression.
@@ -24,7 +28,11 @@ class TrigramIndex(GinIndex):
     """
 
     def create_sql(
-        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor, using: str = "", **kwargs: Any
+        self,
+        model: type[models.Model],
+        schema_editor: BaseDatabaseSchemaEditor,
+        using: str = "",
+        **kwargs: Any,
     ) -> Statement:
         if schema_editor.connection.vendor == "postgresql":
             return super().create_sql(model, schema_editor, using=using, **kwargs)
@@ -42,7 +50,11 @@ class ShortGramIndex(models.Index):
     """
 
     def create_sql(
-        self, model: type[models.Model], schema_editor: BaseDatabaseSchemaEditor, using: str = "", **kwargs: Any
+        self,
+        model: type[models.Model],
+        schema_editor: BaseDatabaseSchemaEditor,
+        using: str = "",
+        **kwargs: Any,
     ) -> Statement:
         if schema_editor.connection.vendor == "postgresql":
             from guanxi.core.db.search import ShortGrams

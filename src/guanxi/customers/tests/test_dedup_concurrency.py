@@ -8,9 +8,10 @@ from django.db import IntegrityError, connection, transaction
 
 from guanxi.conftest import api_client_for
 from guanxi.core.tests.concurrency import race as _race
-from guanxi.customers import imports, services
+from guanxi.customers import services
 from guanxi.customers.contacts import phone_index
-from guanxi.customers.imports import import_job_create, import_run
+from guanxi.customers.imports import cleaning, import_job_create, import_run
+from guanxi.customers.imports import customers as customer_import
 from guanxi.customers.models import ContactPoint, Customer
 from guanxi.customers.services import customer_create
 from guanxi.customers.tests.factories import make_customer
@@ -41,7 +42,7 @@ def test_twenty_simultaneous_api_creates_with_one_mobile_make_one_customer(staff
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_import_racing_api_creates_of_the_same_phones_makes_no_twins(tmp_path, staff_a, store_a, monkeypatch):
-    monkeypatch.setattr(imports, "BATCH", 50)
+    monkeypatch.setattr(cleaning, "BATCH", 50)
     path = tmp_path / "race.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -77,7 +78,7 @@ def test_a_batch_whose_phone_was_created_meanwhile_matches_it_instead_of_droppin
     path = tmp_path / "late.csv"
     path.write_text("姓名,手机,门店\n甲,13711112222,store-a\n乙,13711113333,store-a\n无电话,,store-a\n", "utf-8")
     job = import_job_create(actor=None, path=str(path), dry_run=False)
-    real_on_file = imports._on_file
+    real_on_file = customer_import._on_file
     calls = []
 
     def stale_on_file(indexes):
@@ -98,7 +99,7 @@ def test_a_batch_whose_phone_was_created_meanwhile_matches_it_instead_of_droppin
         calls.append(len(indexes))
         return found
 
-    monkeypatch.setattr(imports, "_on_file", stale_on_file)
+    monkeypatch.setattr(customer_import, "_on_file", stale_on_file)
     job = import_run(job, workers=0)
     assert len(calls) == 2  # looked up again after the conflict
     assert (job.created_count, job.matched_count, job.rejected_count) == (2, 1, 0)

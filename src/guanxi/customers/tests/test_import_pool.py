@@ -11,12 +11,13 @@ import random
 import phonenumbers
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from guanxi.core.models import Event
-from guanxi.customers import imports
 from guanxi.customers.contacts import normalize_phone
 from guanxi.customers.forms import CustomerRowValidator
-from guanxi.customers.imports import CustomerRowCleaner, import_job_create, import_run
+from guanxi.customers.imports import CustomerRowCleaner, cleaning, import_job_create, import_run
+from guanxi.customers.imports import customers as customer_import
 from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, TimelineEntry
 from guanxi.customers.tests.factories import make_customer
 
@@ -105,13 +106,13 @@ def shoe_size(db):
 
 def test_workers_and_copy_give_what_the_plain_path_gives(tmp_path, store_a, shoe_size, monkeypatch, admin_user):
     make_customer(store=store_a, name="老客户", phone="13800000001", email="onfile@example.com")
-    monkeypatch.setattr(imports, "BATCH", 40)  # 400 rows: ten batches, repeats across their edges
+    monkeypatch.setattr(cleaning, "BATCH", 40)  # 400 rows: ten batches, repeats across their edges
     path = _write(tmp_path, _rows(400), "c.csv")
     outcomes = []
     for workers, plain in ((0, True), (0, False), (2, False), (3, False)):
         with monkeypatch.context() as patch:
             if plain:  # model instances and bulk_insert even on PostgreSQL
-                patch.setattr(imports, "is_postgres", lambda conn=None: False)
+                patch.setattr(customer_import, "is_postgres", lambda conn=None: False)
             job = import_run(import_job_create(actor=admin_user, path=path, dry_run=False), workers=workers)
         assert job.status == "done", job.error
         with open(job.rejected_file, encoding="utf-8-sig") as handle:
@@ -130,7 +131,7 @@ def test_workers_and_copy_give_what_the_plain_path_gives(tmp_path, store_a, shoe
 
 
 def test_dry_run_with_workers_counts_as_without(tmp_path, store_a, shoe_size, monkeypatch):
-    monkeypatch.setattr(imports, "BATCH", 25)
+    monkeypatch.setattr(cleaning, "BATCH", 25)
     path = _write(tmp_path, _rows(200), "d.csv")
     serial = import_run(import_job_create(actor=None, path=path, dry_run=True), workers=0)
     pooled = import_run(import_job_create(actor=None, path=path, dry_run=True), workers=2)
@@ -144,7 +145,7 @@ def test_dry_run_with_workers_counts_as_without(tmp_path, store_a, shoe_size, mo
 
 
 def test_progress_is_reported_per_batch_with_workers(tmp_path, store_a, monkeypatch):
-    monkeypatch.setattr(imports, "BATCH", 30)
+    monkeypatch.setattr(cleaning, "BATCH", 30)
     path = _write(tmp_path, [["name", "phone"]] + [[f"客户{i}", f"1370{i:07d}"] for i in range(100)], "p.csv")
     ticks: list[int] = []
     job = import_run(import_job_create(actor=None, path=path, dry_run=False), progress=ticks.append, workers=2)
@@ -152,20 +153,20 @@ def test_progress_is_reported_per_batch_with_workers(tmp_path, store_a, monkeypa
 
 
 def test_a_failing_batch_writes_nothing_of_it(tmp_path, store_a, monkeypatch):
-    monkeypatch.setattr(imports, "BATCH", 10)
+    monkeypatch.setattr(cleaning, "BATCH", 10)
     path = _write(tmp_path, [["name", "phone"]] + [[f"客户{i}", f"1370{i:07d}"] for i in range(30)], "f.csv")
-    real = imports._process_customer_batch
+    real = customer_import._process_customer_batch
     calls = []
 
     def fail_on_second(good, **kwargs):
         calls.append(len(good))
         if len(calls) == 2:
-            with imports.transaction.atomic():
+            with transaction.atomic():
                 real(good, **kwargs)
                 raise RuntimeError("disk full")
         return real(good, **kwargs)
 
-    monkeypatch.setattr(imports, "_process_customer_batch", fail_on_second)
+    monkeypatch.setattr(customer_import, "_process_customer_batch", fail_on_second)
     with pytest.raises(RuntimeError):
         import_run(import_job_create(actor=None, path=path, dry_run=False), workers=2)
     assert Customer.objects.count() == 10
@@ -232,11 +233,11 @@ def test_looking_up_contacts_on_file_ahead_matches_as_in_order(tmp_path, monkeyp
 
     store = StoreFactory(code="store-a")
     make_customer(store=store, name="老客户", phone="13800000001", email="onfile@example.com")
-    monkeypatch.setattr(imports, "BATCH", 40)
+    monkeypatch.setattr(cleaning, "BATCH", 40)
     path = _write(tmp_path, _rows(400), "ahead.csv")
     looked_up: list[int] = []
-    real = imports._on_file
-    monkeypatch.setattr(imports, "_on_file", lambda keys: looked_up.append(len(keys)) or real(keys))
+    real = customer_import._on_file
+    monkeypatch.setattr(customer_import, "_on_file", lambda keys: looked_up.append(len(keys)) or real(keys))
     outcomes = []
     for workers in (0, 2):
         job = import_run(import_job_create(actor=None, path=path, dry_run=False), workers=workers)
@@ -244,8 +245,8 @@ def test_looking_up_contacts_on_file_ahead_matches_as_in_order(tmp_path, monkeyp
         _forget_imported()
     assert len(looked_up) == 20  # one look-up per batch, none by the writer
     assert outcomes[0] == outcomes[1]
-    with monkeypatch.context() as patch, imports.transaction.atomic():  # in order, on this connection
-        patch.setattr(imports, "_looked_up_ahead", None)
+    with monkeypatch.context() as patch, transaction.atomic():  # in order, on this connection
+        patch.setattr(customer_import, "_looked_up_ahead", None)
         job = import_run(import_job_create(actor=None, path=path, dry_run=False), workers=0)
         assert ((job.created_count, job.matched_count, job.rejected_count), _snapshot()) == outcomes[0]
 
@@ -253,7 +254,7 @@ def test_looking_up_contacts_on_file_ahead_matches_as_in_order(tmp_path, monkeyp
 def test_tags_are_found_once_and_long_names_cut_to_fit(tmp_path, store_a, monkeypatch):
     from guanxi.customers.models import Tag
 
-    monkeypatch.setattr(imports, "BATCH", 10)
+    monkeypatch.setattr(cleaning, "BATCH", 10)
     long_name = "很长的标签" * 12  # 60 characters; a tag name holds 50
     rows = [["name", "phone", "tags"]] + [[f"客户{i}", f"1370{i:07d}", f"VIP;{long_name}"] for i in range(30)]
     job = import_run(import_job_create(actor=None, path=_write(tmp_path, rows, "t.csv"), dry_run=False), workers=0)

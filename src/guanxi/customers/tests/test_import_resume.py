@@ -1,7 +1,6 @@
 """An interrupted import resumes after the rows it committed: none is written twice, in every path."""
 
 import csv
-import dataclasses
 import os
 import signal
 import subprocess
@@ -13,12 +12,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from guanxi.customers import imports
-from guanxi.customers.imports import import_job_create, import_run
+from guanxi.customers.imports import cleaning, import_job_create, import_run
+from guanxi.customers.imports import customers as customer_import
 from guanxi.customers.models import Customer, ImportJob
 from guanxi.customers.tasks import import_job_run
-from guanxi.customers.tests.factories import make_customer
-from guanxi.sales.models import Order
 
 
 class Killed(BaseException):
@@ -36,7 +33,7 @@ def _customers_file(tmp_path, rows=1200, name="customers.csv"):
 
 
 def _crash_on_batch(monkeypatch, n, exc=Killed):
-    real = imports._write_customer_batch
+    real = customer_import._write_customer_batch
     calls = []
 
     def write(*args, **kwargs):
@@ -45,13 +42,13 @@ def _crash_on_batch(monkeypatch, n, exc=Killed):
         if len(calls) == n:
             raise exc("killed in the middle of a batch")
 
-    monkeypatch.setattr(imports, "_write_customer_batch", write)
-    return lambda: monkeypatch.setattr(imports, "_write_customer_batch", real)
+    monkeypatch.setattr(customer_import, "_write_customer_batch", write)
+    return lambda: monkeypatch.setattr(customer_import, "_write_customer_batch", real)
 
 
 @pytest.mark.django_db
 def test_a_redelivered_wizard_task_resumes_the_job_and_says_so(tmp_path, store_a, monkeypatch):
-    monkeypatch.setattr(imports, "BATCH", 100)
+    monkeypatch.setattr(cleaning, "BATCH", 100)
     job = import_job_create(actor=None, path=_customers_file(tmp_path), dry_run=False)
     heal = _crash_on_batch(monkeypatch, 5)
     with pytest.raises(Killed):
@@ -71,7 +68,7 @@ def test_a_redelivered_wizard_task_resumes_the_job_and_says_so(tmp_path, store_a
 
 @pytest.mark.django_db
 def test_the_wizard_page_tells_that_the_import_was_resumed(tmp_path, store_a, admin_user, client, monkeypatch):
-    monkeypatch.setattr(imports, "BATCH", 100)
+    monkeypatch.setattr(cleaning, "BATCH", 100)
     job = import_job_create(actor=admin_user, path=_customers_file(tmp_path, rows=300), dry_run=False)
     heal = _crash_on_batch(monkeypatch, 2)
     with pytest.raises(Killed):
@@ -86,7 +83,7 @@ def test_the_wizard_page_tells_that_the_import_was_resumed(tmp_path, store_a, ad
 
 @pytest.mark.django_db
 def test_rejected_rows_reported_before_the_crash_stay_in_the_report_once(tmp_path, store_a, monkeypatch):
-    monkeypatch.setattr(imports, "BATCH", 10)
+    monkeypatch.setattr(cleaning, "BATCH", 10)
     path = tmp_path / "bad.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -106,7 +103,7 @@ def test_rejected_rows_reported_before_the_crash_stay_in_the_report_once(tmp_pat
 
 @pytest.mark.django_db
 def test_cli_refuses_to_repeat_an_interrupted_file_and_resumes_it(tmp_path, store_a, monkeypatch):
-    monkeypatch.setattr(imports, "BATCH", 100)
+    monkeypatch.setattr(cleaning, "BATCH", 100)
     path = _customers_file(tmp_path)
     heal = _crash_on_batch(monkeypatch, 3, exc=RuntimeError)  # a database error: the job fails, reason kept
     with pytest.raises(RuntimeError):
@@ -127,44 +124,11 @@ def test_cli_refuses_to_repeat_an_interrupted_file_and_resumes_it(tmp_path, stor
 
 @pytest.mark.django_db
 def test_resuming_needs_the_same_file(tmp_path, store_a, monkeypatch):
-    monkeypatch.setattr(imports, "BATCH", 100)
+    monkeypatch.setattr(cleaning, "BATCH", 100)
     job = import_job_create(actor=None, path=_customers_file(tmp_path), dry_run=False)
     other = _customers_file(tmp_path, rows=10, name="other.csv")
     with pytest.raises(CommandError, match="different file"):
         call_command("import_data", "customers", other, resume=job.pk)
-
-
-@pytest.mark.django_db
-def test_an_interrupted_order_import_resumes_without_repeating_an_order(tmp_path, store_a, monkeypatch):
-    customer = make_customer(store=store_a, name="老客户")
-    path = tmp_path / "orders.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["订单号", "客户id", "门店", "商品", "单价"])
-        writer.writerows([f"NO-{i}", customer.pk, "store-a", "茶叶", "10.00"] for i in range(1200))
-    job = import_job_create(actor=None, path=str(path), target="orders", dry_run=False)
-    hook = imports._order_import_hook()  # the sales app's order import, registered in its ready()
-    real = hook.ingest
-    calls = []
-
-    def ingest(**kwargs):
-        calls.append(1)
-        if len(calls) == 700:
-            raise Killed
-        return real(**kwargs)
-
-    monkeypatch.setattr(imports, "_order_import", dataclasses.replace(hook, ingest=ingest))
-    with pytest.raises(Killed):
-        import_job_run(job.pk)
-    job.refresh_from_db()
-    assert (job.committed_line, Order.objects.count()) == (601, 600)  # orders 601-699 rolled back with their chunk
-    monkeypatch.setattr(imports, "_order_import", hook)
-    import_job_run(job.pk)
-    job.refresh_from_db()
-    assert (job.created_count, job.matched_count, job.resumed_at_line) == (1200, 0, 601)
-    assert Order.objects.count() == 1200
-    customer.refresh_from_db()
-    assert customer.order_count == 1200
 
 
 @pytest.mark.postgres
@@ -217,7 +181,7 @@ def _stdout(run) -> str:
 def test_a_failed_wizard_import_is_continued_from_its_page(
     tmp_path, store_a, admin_user, client, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(imports, "BATCH", 100)
+    monkeypatch.setattr(cleaning, "BATCH", 100)
     job = import_job_create(actor=admin_user, path=_customers_file(tmp_path, rows=500), dry_run=False)
     heal = _crash_on_batch(monkeypatch, 3, exc=RuntimeError)
     with pytest.raises(RuntimeError):

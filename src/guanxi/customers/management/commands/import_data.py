@@ -6,7 +6,7 @@ Every error is one line on stderr and a non-zero exit.
 """
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
@@ -16,6 +16,7 @@ from guanxi.customers.imports import (
     auto_mapping,
     file_sha256,
     import_job_create,
+    import_kinds,
     import_run,
     read_header,
 )
@@ -31,8 +32,8 @@ def _one_line(exc: ValidationError) -> str:
 class Command(BaseCommand):
     help = "Import customers or orders from a CSV or XLSX file, with a progress bar."
 
-    def add_arguments(self, parser):
-        parser.add_argument("target", choices=["customers", "orders"])
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("target", choices=sorted(import_kinds()))  # customers, orders (registered by sales)
         parser.add_argument("file")
         parser.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
         parser.add_argument(
