@@ -383,16 +383,18 @@ def order_summary(
 def rfm_rows(*, as_of: dt.date, customer_sql=None, using: str = "default") -> list[dict[str, Any]]:
     """RFM per customer as dicts (for reports and tests; the refresh stores the same in CustomerScore)."""
     facts = customer_facts(as_of=as_of, customer_sql=customer_sql, using=using)
+    r, f, m, segment = facts.r_score, facts.f_score, facts.m_score, facts.segment
+    assert r is not None and f is not None and m is not None and segment is not None  # scored: with_rfm is on
     return [
         {
             "customer_id": int(facts.customer_id[i]),
             "recency_days": int(facts.since_last_days[i]),
             "frequency": int(facts.orders[i]),
             "monetary": facts.monetary[i],
-            "r": int(facts.r_score[i]),
-            "f": int(facts.f_score[i]),
-            "m": int(facts.m_score[i]),
-            "segment": facts.segment[i],
+            "r": int(r[i]),
+            "f": int(f[i]),
+            "m": int(m[i]),
+            "segment": segment[i],
         }
         for i in range(len(facts))
     ]

@@ -14,12 +14,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, connections, models, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -172,7 +172,7 @@ class CustomerRowCleaner:
             if hook is not None:
                 result = hook()
             if result not in field.empty_values:
-                cast("models.Field[Any, Any]", self.validator.model_fields[name]).run_validators(result)
+                self.validator.model_fields[name].run_validators(result)
         except ValidationError as exc:
             return False, exc.messages
         return True, result
