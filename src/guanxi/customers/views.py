@@ -37,7 +37,7 @@ from guanxi.customers.forms import (
     attribute_field,
     attribute_initial,
 )
-from guanxi.customers.imports import CUSTOMER_FIELDS, ORDER_FIELDS, import_dir, import_job_create, read_header
+from guanxi.customers.imports import import_dir, import_job_create, import_kind, read_header
 from guanxi.customers.listing import CustomerFilterForm, filtered_customers, keyset_page
 from guanxi.customers.models import CustomAttribute, Customer, ImportJob, Note
 from guanxi.customers.selectors import customer_detail, customer_list, customer_timeline
@@ -357,7 +357,7 @@ def import_mapping(request, pk: int):
     except ValidationError as exc:  # the upload is gone (imported, or past its retention) or unreadable
         messages.error(request, " ".join(exc.messages))
         return redirect("customers:import_job", pk=job.pk)
-    fields = CUSTOMER_FIELDS if job.target == ImportJob.Target.CUSTOMERS else ORDER_FIELDS
+    fields = list(import_kind(job.target).fields)  # each kind's app registers its fields
     errors: list[str] = []
     if request.method == "POST":
         mapping = {column: request.POST.get(f"col-{i}", "") for i, column in enumerate(header)}

@@ -72,11 +72,3 @@ __all__ = [
     "upload_discard",
     "validate_mapping",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    """``ORDER_FIELDS``: the fields of the "orders" kind, which the sales app registers (read by the import
-    pages); looked up in the registry, since this app does not import sales."""
-    if name == "ORDER_FIELDS":
-        return list(import_kind("orders").fields)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
