@@ -13,8 +13,6 @@ reports every rejected row with its reason in a CSV the user can download, fix a
 
 from __future__ import annotations
 
-from typing import Any
-
 from guanxi.customers.imports.cleaning import format_errors, import_workers, oversized_cell
 from guanxi.customers.imports.customers import (
     ALIASES,
