@@ -11,6 +11,7 @@ import os
 from datetime import datetime
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -119,6 +120,15 @@ def marketer_a(store_a):
     from guanxi.accounts.tests.factories import UserFactory
 
     return UserFactory(username="marketer-a", role=Role.MARKETER, stores=[store_a])
+
+
+@pytest.fixture
+def no_page_cache(settings):
+    """Fresh figures for each page test (duplicate candidates are cached per scope); a test may switch it on."""
+    settings.GUANXI_WORKSPACE_CACHE_SECONDS = 0
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def api_client_for(user, *, read_only: bool = False) -> APIClient:

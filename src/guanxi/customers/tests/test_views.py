@@ -7,10 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from guanxi.core.models import AuditLog
 from guanxi.customers.models import Customer, ImportJob, TimelineEntry
 from guanxi.customers.tests.factories import make_customer
-from guanxi.sales.tests.factories import make_order
 
 pytestmark = pytest.mark.usefixtures("no_page_cache")
 
@@ -96,16 +94,6 @@ def test_bulk_tag_and_export_of_filtered_set(client_a, store_a):
     response = client_a.get(reverse("customers:customers_export"), {"region": "杭州"})
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     assert "标记甲" in text and "标记乙" in text and "不标记" not in text
-
-
-def test_360_page_shows_profile_orders_timeline_and_audits(client_a, store_a):
-    c = make_customer(store=store_a, name="全景", phone="+8613700001111", interests=["茶"])
-    make_order(customer=c, store=store_a, lines=[{"name": "乌龙茶", "quantity": 2, "unit_price": "50.00"}])
-    response = client_a.get(reverse("customers:customer", args=[c.pk]))
-    body = response.content.decode()
-    assert response.status_code == 200
-    assert "乌龙茶" in body and "13700001111" in body and "茶" in body
-    assert AuditLog.objects.filter(action="view", object_type="customer", customer_id=c.pk).count() == 1
 
 
 def test_360_page_of_other_store_is_404(client_a, store_b):

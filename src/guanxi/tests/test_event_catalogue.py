@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-SRC = Path(__file__).resolve().parents[2]  # src/guanxi
+SRC = Path(__file__).resolve().parents[1]  # src/guanxi
 CATALOGUE = SRC.parents[1] / "docs" / "development" / "events.md"
 RECORDERS = {"event_record"}  # a call to one of these records one event with name= and payload=
 BULK_RECORDERS = {"events_record_many"}  # checked when their name= is a literal
