@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any, Protocol, TypeVar, cast
 
 from celery import shared_task
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from guanxi.core.events.delivery import event_dispatch, events_drain
@@ -44,13 +44,22 @@ def dispatch_event(event_id: int) -> int:
     return event_dispatch(event_id)
 
 
-@_task("guanxi.core.tasks.dispatch_events_from", acks_late=True)
+@_task(
+    "guanxi.core.tasks.dispatch_events_from",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=1,
+    retry_backoff_max=8,
+    max_retries=6,
+)
 def dispatch_events_from(first_event_id: int, limit: int = 5000) -> int:
     """After a commit: deliver the pending events from that commit's first one on, in batches.
 
     Later commits' events are taken along, so under load one task drains what many commits recorded and
     the tasks queued by those commits find little or nothing left to do. A drain that reached ``limit``
-    queues the rest at once rather than leaving it to the sweep.
+    queues the rest at once rather than leaving it to the sweep. A drain that could not get the database
+    (SQLite's "database is locked" after its timeout, when busy writers starve it) is retried within
+    seconds: later kicks start above its events, which would otherwise wait for the sweep.
     """
     drained = events_drain(from_id=first_event_id, limit=limit)
     logger.debug("drain from %s: %s events, %s deliveries", first_event_id, drained.events, drained.delivered)

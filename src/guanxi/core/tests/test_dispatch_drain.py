@@ -153,3 +153,27 @@ def test_the_coalescer_publishes_the_first_kick_at_once_and_folds_the_rest_into_
     clock.advance_to(1010.0)
     kicks.kick(300, task)  # a quiet period: at once again
     assert task.drains == [100, 120, 200, 300] and clock.timers == []
+
+
+@pytest.mark.django_db
+def test_a_drain_that_cannot_get_the_database_is_retried(heard, monkeypatch):
+    """SQLite answers "database is locked" to a drain starved by busy writers; later kicks start above its events."""
+    from django.db import OperationalError
+
+    from guanxi.core.events import dispatch
+
+    events = [Event.objects.create(name=HEARD) for _ in range(3)]
+    real, attempts = dispatch.events_drain, []
+
+    def locked_once(**kwargs):
+        attempts.append(kwargs["from_id"])
+        if len(attempts) == 1:
+            raise OperationalError("database is locked")
+        return real(**kwargs)
+
+    monkeypatch.setattr(dispatch, "events_drain", locked_once)
+    result = dispatch_events_from.apply((events[0].pk,), throw=False)  # run here, retries included
+    assert result.get() == 3
+    assert attempts == [events[0].pk, events[0].pk]
+    assert heard == [e.pk for e in events]
+    assert _pending(*events) == []
