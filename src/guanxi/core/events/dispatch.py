@@ -79,44 +79,50 @@ class _Publishable(Protocol):
 
 
 class _Kick:
-    """One transaction's after-commit callback: a drain from the lowest event id the transaction recorded.
-
-    ``wanted`` turns true once the transaction records an event somebody listens to; a transaction of
-    unheard events only queues nothing.
-    """
+    """One transaction's after-commit callback: a drain from the lowest event id the transaction recorded."""
 
     def __init__(self, first_event_id: int) -> None:
         self.first_event_id = first_event_id
-        self.wanted = False
 
     def __call__(self) -> None:
-        if not self.wanted:
-            return
         if dispatch_events_from.app.conf.task_always_eager:
             dispatch_events_from.publish_best_effort((self.first_event_id,), {})
         else:
             _kicks.kick(self.first_event_id, dispatch_events_from)
 
 
+class _Unheard:
+    """Marks the first event of a transaction that nobody listens to, for a later kick to start there; no-op."""
+
+    def __init__(self, event_id: int) -> None:
+        self.event_id = event_id
+
+    def __call__(self) -> None:
+        return None
+
+
 def dispatch_after_commit(event_id: int, *, wanted: bool = True) -> None:
     """Once the transaction commits, queue one drain of the pending events from its first event on.
 
-    Called for every event recorded: the transaction's single kick starts at the lowest id and is queued
-    if any of them is ``wanted`` (has subscribers). Publishing is best effort: if the broker is down, the
-    periodic sweep delivers the events.
+    Called for every event recorded: the transaction's single kick is registered with its first ``wanted``
+    event (one with subscribers) and starts at the lowest id the transaction recorded, unheard events
+    before it included. Publishing is best effort: if the broker is down, the periodic sweep delivers them.
     """
     connection = transaction.get_connection()
+    first = event_id
     if connection.in_atomic_block:
         for _sids, callback, *_ in connection.run_on_commit:
             if isinstance(callback, _Kick):
                 callback.first_event_id = min(callback.first_event_id, event_id)
-                callback.wanted = callback.wanted or wanted
                 return
-    elif not wanted:
-        return
-    kick = _Kick(event_id)
-    kick.wanted = wanted
-    transaction.on_commit(kick)
+            if isinstance(callback, _Unheard):
+                first = min(first, callback.event_id)
+                if not wanted:
+                    return
+    if wanted:
+        transaction.on_commit(_Kick(first))
+    elif connection.in_atomic_block:
+        transaction.on_commit(_Unheard(event_id))
 
 
 class _Coalescer:
