@@ -3,7 +3,7 @@
 import threading
 import time
 
-from guanxi.core.events import _Coalescer
+from guanxi.core.events.dispatch import _Coalescer
 
 
 class RecordingTask:
