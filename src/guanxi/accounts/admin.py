@@ -59,7 +59,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            super().save_model(request, obj, form, change)
+            return
         token, key = api_token_create(
             user=form.cleaned_data["user"],
             name=form.cleaned_data["name"],

@@ -384,7 +384,10 @@ def rfm_rows(*, as_of: dt.date, customer_sql=None, using: str = "default") -> li
     """RFM per customer as dicts (for reports and tests; the refresh stores the same in CustomerScore)."""
     facts = customer_facts(as_of=as_of, customer_sql=customer_sql, using=using)
     r, f, m, segment = facts.r_score, facts.f_score, facts.m_score, facts.segment
-    assert r is not None and f is not None and m is not None and segment is not None  # scored: with_rfm is on
+    assert r is not None
+    assert f is not None
+    assert m is not None
+    assert segment is not None
     return [
         {
             "customer_id": int(facts.customer_id[i]),

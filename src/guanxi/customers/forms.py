@@ -86,7 +86,7 @@ class CustomerForm(ModelForm):
     def clean_interests(self) -> list[str]:
         value = self.cleaned_data.get("interests") or []
         if isinstance(value, str):
-            value = [part for part in value.replace("，", ",").split(",")]
+            value = list(value.replace("，", ",").split(","))
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValidationError(_("Interests are a list of words."), code="invalid")
         return sorted({v.strip() for v in value if v.strip()})

@@ -332,7 +332,7 @@ def _create_job(request, path: Path, target: str, name: str) -> ImportJob:
     if store_id is None:
         stores = switchable_stores(request.user)
         store_id = stores[0].pk if len(stores) == 1 else None
-    job = ImportJob.objects.create(
+    return ImportJob.objects.create(
         target=target,
         file=str(path),
         file_sha256=file_sha256(str(path)),
@@ -342,7 +342,6 @@ def _create_job(request, path: Path, target: str, name: str) -> ImportJob:
         store=Store.objects.filter(pk=store_id).first() if store_id else None,
         created_by=request.user,
     )
-    return job
 
 
 def _queue(job: ImportJob) -> None:

@@ -126,7 +126,8 @@ def test_serve_answers_from_several_web_processes(tmp_path):
 @pytest.mark.django_db
 def test_demo_loads_a_believable_business():
     call_command("demo", customers=300, orders=3000, verbosity=0)
-    assert Customer.objects.count() == 300 and Order.objects.count() == 3000
+    assert Customer.objects.count() == 300
+    assert Order.objects.count() == 3000
     assert Customer.objects.filter(order_count__gt=0).count() > 200
     months = {o.ordered_at.month for o in Order.objects.only("ordered_at")}
     assert len(months) == 12
@@ -143,4 +144,5 @@ def test_cli_import_and_export_round_trip(tmp_path, admin_user, store_a):
     target = tmp_path / "out.csv"
     call_command("export_data", "customers", str(target), verbosity=0)
     text = target.read_text(encoding="utf-8-sig")
-    assert "林一" in text and "+8613700001111" in text
+    assert "林一" in text
+    assert "+8613700001111" in text

@@ -49,7 +49,9 @@ def test_360_page_queries_do_not_grow_with_orders_timeline_or_contacts(client_a,
     with django_assert_num_queries(baseline):
         response = client_a.get(reverse("customers:customer", args=[many.pk]))
     body = response.content.decode()
-    assert "商品5-1" in body and "备注5" in body and "纪念5" in body  # the many rows are all shown
+    assert "商品5-1" in body
+    assert "备注5" in body
+    assert "纪念5" in body
 
 
 def test_list_page_queries_do_not_grow_with_rows_tags_or_contacts(client_a, store_a, django_assert_num_queries):

@@ -166,13 +166,15 @@ def test_a_worker_killed_mid_import_leaves_no_stuck_job_and_no_twin_rows(served,
     for pid in [worker, *pool]:  # the whole worker, as the OOM killer or a power cut would
         os.kill(pid, signal.SIGKILL)
     status, processed, _error = served.job(pk)
-    assert status == "running" and 0 < processed < rows, "the import finished before the kill; use more rows"
+    assert status == "running", "the import finished before the kill; use more rows"
+    assert 0 < processed < rows, "the import finished before the kill; use more rows"
     _wait_for(lambda: "restarted the long-job worker" in served.log.read_text(), 15, "worker restarted", served.log)
     # Within a bounded time the job is failed with the reason, not left "importing… N%".
     status, _processed, error = _wait_for(
         lambda: (job := served.job(pk))[0] == "failed" and job, 45, "the interrupted job marked failed", served.log
     )
-    assert "15" in error and error.strip("'\"")
+    assert "15" in error
+    assert error.strip("'\"")
     # Run again (as the workspace's button does): the rows written before the kill are matched, not doubled.
     served.shell(
         "from guanxi.customers.models import ImportJob as J; from guanxi.customers.tasks import import_job_run; "

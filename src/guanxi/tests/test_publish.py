@@ -40,7 +40,8 @@ def test_a_committed_order_answers_201_with_the_broker_down_and_the_sweep_delive
     assert Order.objects.filter(external_ref="POS-BROKER-DOWN").count() == 1
     assert "could not queue guanxi.core.tasks.dispatch_events_from" in caplog.text
     event = Event.objects.get(name="order.paid")
-    assert event.dispatched_at is None and not EventDelivery.objects.filter(event=event).exists()
+    assert event.dispatched_at is None
+    assert not EventDelivery.objects.filter(event=event).exists()
 
     # The broker is back (eager here); the periodic sweep picks up what was never published.
     with time_machine.travel(timezone.now() + timedelta(minutes=1)):

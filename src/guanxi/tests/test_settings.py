@@ -23,7 +23,8 @@ def _start(env: dict) -> subprocess.CompletedProcess:
 def test_production_refuses_default_secrets_and_says_what_to_set():
     result = _start({"GUANXI_ENV": "production"})
     assert result.returncode != 0
-    assert "SECRET_KEY" in result.stderr and "GUANXI_FIELD_KEY" in result.stderr
+    assert "SECRET_KEY" in result.stderr
+    assert "GUANXI_FIELD_KEY" in result.stderr
 
 
 def test_production_starts_with_real_secrets():
@@ -91,7 +92,8 @@ def test_check_deploy_warns_when_https_is_switched_off(tmp_path):
         ["check", "--deploy", "--fail-level", "WARNING"], tmp_path, GUANXI_SSL_REDIRECT="0", GUANXI_HSTS_SECONDS="0"
     )
     assert result.returncode != 0
-    assert "security.W004" in result.stderr and "security.W008" in result.stderr
+    assert "security.W004" in result.stderr
+    assert "security.W008" in result.stderr
 
 
 def test_the_demo_business_is_refused_in_production(production_db):
@@ -130,15 +132,16 @@ def test_production_pages_are_https_only_with_security_headers(production_db):
     assert out["plain"] == "301 https://crm.example.com/login/"
     assert out["secure"] == "200"
     assert out["Strict-Transport-Security"] == "= max-age=31536000; includeSubDomains; preload"
-    assert (
-        "script-src 'self'" in out["Content-Security-Policy"] and "object-src 'none'" in out["Content-Security-Policy"]
-    )
-    assert "camera=()" in out["Permissions-Policy"] and "geolocation=()" in out["Permissions-Policy"]
+    assert "script-src 'self'" in out["Content-Security-Policy"]
+    assert "object-src 'none'" in out["Content-Security-Policy"]
+    assert "camera=()" in out["Permissions-Policy"]
+    assert "geolocation=()" in out["Permissions-Policy"]
     assert out["X-Content-Type-Options"] == "= nosniff"
     assert out["Referrer-Policy"] == "= same-origin"
     assert out["X-Frame-Options"] == "= DENY"
     assert out["cookie-secure"] == "True"
-    assert out["schema"] in ("401", "403") and out["docs"] in ("401", "403")
+    assert out["schema"] in ("401", "403")
+    assert out["docs"] in ("401", "403")
 
 
 def test_behind_a_proxy_its_https_header_is_trusted_when_configured(production_db):

@@ -39,7 +39,8 @@ def test_thirty_wrong_passwords_lock_the_user_out_until_the_cool_off_has_passed(
         assert "15" in response.content.decode()
     with time_machine.travel(NOW + dt.timedelta(minutes=14), tick=False):
         response, client = attempt(url, admin_user.username, PASSWORD)
-        assert response.status_code == 429 and not signed_in(client)
+        assert response.status_code == 429
+        assert not signed_in(client)
     # The cool-off counts from the last refused attempt (django-axes): trying again while locked waits again.
     with time_machine.travel(NOW + dt.timedelta(minutes=14 + 16), tick=False):
         response, client = attempt(url, admin_user.username, PASSWORD)
@@ -52,7 +53,8 @@ def test_the_lockout_starts_at_the_failure_limit(staff_a, settings):
     for _ in range(4):
         assert attempt("/login/", staff_a.username, "nope")[0].status_code == 200
     response, client = attempt("/login/", staff_a.username, PASSWORD)
-    assert response.status_code == 302 and signed_in(client)  # four mistakes, then right: in (and the count resets)
+    assert response.status_code == 302
+    assert signed_in(client)
     for _ in range(5):
         attempt("/login/", staff_a.username, "nope")
     assert attempt("/login/", staff_a.username, PASSWORD)[0].status_code == 429
@@ -63,9 +65,11 @@ def test_guessing_from_elsewhere_does_not_lock_the_user_out(staff_a, staff_b):
         attempt("/login/", staff_a.username, "guess", ip="198.51.100.66")
     assert attempt("/login/", staff_a.username, PASSWORD, ip="198.51.100.66")[0].status_code == 429
     response, client = attempt("/login/", staff_a.username, PASSWORD, ip="203.0.113.7")
-    assert response.status_code == 302 and signed_in(client)
+    assert response.status_code == 302
+    assert signed_in(client)
     response, client = attempt("/login/", staff_b.username, PASSWORD, ip="198.51.100.66")
-    assert response.status_code == 302 and signed_in(client)
+    assert response.status_code == 302
+    assert signed_in(client)
 
 
 def test_behind_a_proxy_the_forwarded_address_counts(staff_a, settings):

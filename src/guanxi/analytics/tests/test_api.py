@@ -72,7 +72,8 @@ def test_scores_filter_by_segment_and_overdue(scored, api_admin):
 
     segment = CustomerScore.objects.values_list("segment", flat=True).first()
     body = api_admin.get("/api/analytics/scores/", {"segment": segment}).json()
-    assert body["results"] and {r["segment"] for r in body["results"]} == {segment}
+    assert body["results"]
+    assert {r["segment"] for r in body["results"]} == {segment}
     overdue = api_admin.get("/api/analytics/scores/", {"is_overdue": "true"}).json()["results"]
     assert all(r["is_overdue"] for r in overdue)
     assert api_admin.get("/api/analytics/scores/", {"segment": "nonsense"}).status_code == 400
@@ -92,7 +93,9 @@ def test_at_risk_list_is_ordered_by_value_at_risk(scored, api_admin, django_asse
     with django_assert_num_queries(2):
         response = api_admin.get("/api/analytics/at-risk/")
     values = [float(r["value_at_risk"]) for r in response.json()["results"]]
-    assert values and values == sorted(values, reverse=True) and all(v > 0 for v in values)
+    assert values
+    assert values == sorted(values, reverse=True)
+    assert all(v > 0 for v in values)
     capped = api_admin.get("/api/analytics/at-risk/", {"max_p_alive": "0.5"}).json()["results"]
     assert all(r["p_alive"] <= 0.5 for r in capped)
 
@@ -100,7 +103,8 @@ def test_at_risk_list_is_ordered_by_value_at_risk(scored, api_admin, django_asse
 @pytest.mark.django_db
 def test_at_risk_rejects_a_probability_out_of_range(scored, api_admin):
     response = api_admin.get("/api/analytics/at-risk/", {"max_p_alive": "2"})
-    assert response.status_code == 400 and "max_p_alive" in response.json()
+    assert response.status_code == 400
+    assert "max_p_alive" in response.json()
 
 
 @pytest.mark.django_db
@@ -127,12 +131,14 @@ def test_clv_distribution_covers_every_visible_customer(scored, api_a):
 @pytest.mark.django_db
 def test_cohorts_report_retention_by_month_of_first_purchase(scored, api_admin, api_a):
     rows = api_admin.get("/api/analytics/cohorts/", {"months": "24"}).json()
-    assert rows and all(len(r["retention"]) == 23 for r in rows)
+    assert rows
+    assert all(len(r["retention"]) == 23 for r in rows)
     assert all(0.0 <= v <= 1.0 for r in rows for v in r["retention"] if v is not None)
     sizes = sum(r["customers"] for r in api_a.get("/api/analytics/cohorts/", {"months": "24"}).json())
     assert sizes <= 6
     bad = api_admin.get("/api/analytics/cohorts/", {"months": "0"})
-    assert bad.status_code == 400 and "months" in bad.json()
+    assert bad.status_code == 400
+    assert "months" in bad.json()
 
 
 @pytest.mark.django_db

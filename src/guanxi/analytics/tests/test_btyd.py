@@ -169,7 +169,8 @@ def test_pareto_nbd_is_finite_for_heavy_buyers():
 def test_bgnbd_is_finite_for_heavy_buyers():
     model = BGNBD(0.243, 4.414, 0.793, 2.426)
     forecast = model.expected_purchases(52, np.array([500.0, 2000.0]), np.array([38.0, 38.5]), np.array([38.86, 38.86]))
-    assert np.all(np.isfinite(forecast)) and np.all(forecast > 0)
+    assert np.all(np.isfinite(forecast))
+    assert np.all(forecast > 0)
 
 
 @pytest.mark.parametrize("model", [BGNBD(0.243, 4.414, 0.793, 2.426), ParetoNBD(0.553, 10.578, 0.606, 11.669)])

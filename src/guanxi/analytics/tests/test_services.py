@@ -60,7 +60,8 @@ def test_refresh_scores_every_customer_with_a_purchase():
     assert all(s.expected_purchases_90d >= 0 and s.clv_12m >= 0 and s.value_at_risk >= 0 for s in scores)
     one_timers = [s for s in scores if s.repeat_purchases == 0]
     repeaters = [s for s in scores if s.repeat_purchases > 0]
-    assert one_timers and repeaters
+    assert one_timers
+    assert repeaters
     # BG/NBD: a customer without a repeat purchase cannot have dropped out yet
     assert all(s.p_alive == 1.0 and s.value_at_risk == 0 and not s.is_overdue for s in one_timers)
     assert all(s.typical_interval_days is None for s in one_timers)
@@ -71,7 +72,8 @@ def test_refresh_scores_every_customer_with_a_purchase():
         assert s.is_overdue == (s.recency_days > 1.5 * interval)
     # a long-silent frequent buyer is less likely active than a recent one with the same frequency
     risky = max(repeaters, key=lambda s: s.value_at_risk)
-    assert risky.p_alive < 1.0 and risky.value_at_risk > 0
+    assert risky.p_alive < 1.0
+    assert risky.value_at_risk > 0
     assert Event.objects.filter(name="analytics.scores_refreshed").count() == 1
     assert AuditLog.objects.filter(object_type="analytics_scores", action="refresh").count() == 1
 
@@ -156,7 +158,9 @@ def test_the_next_refresh_fits_from_the_last_converged_parameters(monkeypatch):
 @pytest.mark.django_db
 def test_refresh_on_an_empty_database_stores_nothing():
     result = scores_refresh(as_of=AS_OF)
-    assert result.customers == 0 and not CustomerScore.objects.exists() and not ModelFit.objects.exists()
+    assert result.customers == 0
+    assert not CustomerScore.objects.exists()
+    assert not ModelFit.objects.exists()
 
 
 @pytest.mark.django_db
@@ -183,7 +187,8 @@ def test_command_refreshes_with_a_progress_bar():
     call_command("analytics_refresh", "--as-of", AS_OF.isoformat(), stdout=out, stderr=err)
     assert "60 customers scored as of 2024-06-30" in out.getvalue()
     assert "bgnbd" in out.getvalue()
-    assert "store: 100%" in err.getvalue() and "60/60" in err.getvalue()
+    assert "store: 100%" in err.getvalue()
+    assert "60/60" in err.getvalue()
     assert CustomerScore.objects.count() == 60
 
 
@@ -253,5 +258,6 @@ def test_affinity_on_a_second_connection_gives_what_the_single_connection_refres
         single = scores_refresh(as_of=AS_OF)
     assert "affinity_wait" not in single.timings
     assert stored() == first
-    assert len(first[0]) == 4 and len(first[1]) == 7
+    assert len(first[0]) == 4
+    assert len(first[1]) == 7
     assert Refresh.objects.filter(status=Refresh.Status.DONE).count() == 2

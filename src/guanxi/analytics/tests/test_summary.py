@@ -16,7 +16,8 @@ def test_reader_parses_the_cdnow_sample():
     rows = cdnow.transactions()
     assert len(rows) == 6919
     assert len(np.unique(rows.customer_id)) == 2357
-    assert rows.customer_id.min() == 1 and rows.customer_id.max() == 2357
+    assert rows.customer_id.min() == 1
+    assert rows.customer_id.max() == 2357
     assert rows.date.min() == np.datetime64("1997-01-01")
     assert rows.date.max() == np.datetime64("1998-06-30")
     assert rows.quantity[0] == 2

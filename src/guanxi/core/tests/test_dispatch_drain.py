@@ -142,7 +142,8 @@ def test_the_coalescer_publishes_the_first_kick_at_once_and_folds_the_rest_into_
     clock.advance_to(1000.1)
     for first_id in (140, 120, 180):
         kicks.kick(first_id, task)
-    assert task.drains == [100] and len(clock.timers) == 1
+    assert task.drains == [100]
+    assert len(clock.timers) == 1
     clock.advance_to(1000.25)  # the interval since the first drain has passed
     assert task.drains == [100, 120]
     clock.advance_to(1000.3)
@@ -152,7 +153,8 @@ def test_the_coalescer_publishes_the_first_kick_at_once_and_folds_the_rest_into_
     assert task.drains == [100, 120, 200]
     clock.advance_to(1010.0)
     kicks.kick(300, task)  # a quiet period: at once again
-    assert task.drains == [100, 120, 200, 300] and clock.timers == []
+    assert task.drains == [100, 120, 200, 300]
+    assert clock.timers == []
 
 
 @pytest.mark.django_db

@@ -27,8 +27,10 @@ def test_registry_refuses_a_key_twice_and_lists_by_order_then_key():
     with pytest.raises(ImproperlyConfigured):
         reg.register(Item(""))
     assert [i.key for i in reg.entries()] == ["z", "a", "b"]
-    assert reg.get("a") == Item("a", order=2) and reg.get("nope") is None
-    assert "z" in reg and len(reg) == 3
+    assert reg.get("a") == Item("a", order=2)
+    assert reg.get("nope") is None
+    assert "z" in reg
+    assert len(reg) == 3
     reg.unregister("z")
     assert [i.key for i in reg] == ["a", "b"]
 
@@ -54,7 +56,8 @@ def test_nav_and_panels_by_role_and_order():
     assert keys[:4] == ["home", "customers", "duplicates", "imports"]
     panels = registry.customer_panels(_User("store_staff"))
     assert [p.key for p in panels][:2] == ["orders", "loyalty"]
-    assert panels[0].html_id == "orders" and panels[1].html_id == "panel-loyalty"
+    assert panels[0].html_id == "orders"
+    assert panels[1].html_id == "panel-loyalty"
 
 
 def test_timeline_kinds_render_in_the_active_language_or_fall_back():
@@ -94,7 +97,8 @@ def test_personal_data_exporters_and_erasers():
         with pytest.raises(ImproperlyConfigured):
             personal_data.register_eraser(personal_data.PersonalDataEraser("zz", "Z", erase=lambda c: {}))
         assert personal_data.erasers()[-1].key == "zz"
-        assert personal_data.erasers()[-1].erase("x") == {"zz": 1} and calls == ["x"]
+        assert personal_data.erasers()[-1].erase("x") == {"zz": 1}
+        assert calls == ["x"]
         assert personal_data.exporters()[-1].export("x") == {"c": "x"}
     finally:
         personal_data.ERASERS.unregister("zz")

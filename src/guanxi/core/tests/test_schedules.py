@@ -57,7 +57,8 @@ def test_the_analytics_refresh_is_due_at_0330_shanghai_not_1930():
 def test_a_zoned_crontab_keeps_its_zone_through_beats_schedule_file():
     schedule = zoned_crontab(minute=30, hour=3, zone="Asia/Shanghai")
     copy = pickle.loads(pickle.dumps(schedule))  # noqa: S301 — our own object, as beat's shelve stores it
-    assert copy == schedule and copy.zone == "Asia/Shanghai"
+    assert copy == schedule
+    assert copy.zone == "Asia/Shanghai"
     noon = datetime(2026, 3, 1, 12, tzinfo=SHANGHAI)
     assert copy.next_run_after(noon) == datetime(2026, 3, 2, 3, 30, tzinfo=SHANGHAI)
     assert schedule != zoned_crontab(minute=30, hour=3, zone="UTC")

@@ -23,7 +23,8 @@ def test_create_normalises_and_dedups_by_phone(api_a, store_a):
         {**body, "name": "周杰伦", "contacts": [{"kind": "phone", "value": "+86 13911112222"}]},
         format="json",
     )
-    assert twin.status_code == 200 and twin.json()["id"] == first.json()["id"]
+    assert twin.status_code == 200
+    assert twin.json()["id"] == first.json()["id"]
     assert twin.json()["matched_by"] == "phone"
     assert Customer.objects.count() == 1
 
@@ -37,7 +38,8 @@ def test_validation_errors_are_json_naming_each_field_and_write_nothing(api_a, s
     assert response.status_code == 400
     assert set(response.json()) >= {"contacts[0].value"}
     response = api_a.post("/api/customers/", {"name": "x", "birthday": "1990-02-31"}, format="json")
-    assert response.status_code == 400 and "birthday" in response.json()
+    assert response.status_code == 400
+    assert "birthday" in response.json()
     assert not Customer.objects.exists()
 
 
@@ -53,7 +55,8 @@ def test_patch_changes_only_given_fields_and_records_timeline(api_a, store_a):
     response = api_a.patch(f"/api/customers/{customer.pk}/", {"birthday": "1990-01-31"}, format="json")
     assert response.status_code == 200, response.content
     customer.refresh_from_db()
-    assert str(customer.birthday) == "1990-01-31" and customer.occupation == "教师"
+    assert str(customer.birthday) == "1990-01-31"
+    assert customer.occupation == "教师"
     assert TimelineEntry.objects.filter(customer=customer, kind="customer.updated").exists()
 
 
@@ -66,21 +69,25 @@ def test_cursor_pages_walk_everything_without_counting(api_a, store_a):
         assert "count" not in page
         seen += [row["id"] for row in page["results"]]
         url = page["next"]
-    assert sorted(seen, reverse=True) == seen and len(set(seen)) == 7
+    assert sorted(seen, reverse=True) == seen
+    assert len(set(seen)) == 7
 
 
 def test_lookup_by_last_four_validates_digits(api_a):
     response = api_a.get("/api/customers/lookup/last4/", {"digits": "12a4"})
-    assert response.status_code == 400 and "last4" in response.json()
+    assert response.status_code == 400
+    assert "last4" in response.json()
 
 
 def test_openapi_schema_and_offline_swagger_ui(api_admin, client, admin_user):
     schema = api_admin.get("/api/schema/")
-    assert schema.status_code == 200 and b"/api/customers/lookup/last4/" in schema.content
+    assert schema.status_code == 200
+    assert b"/api/customers/lookup/last4/" in schema.content
     client.force_login(admin_user)
     page = client.get("/api/docs/")
     assert page.status_code == 200
-    assert b"cdn" not in page.content.lower() and b"unpkg" not in page.content.lower()
+    assert b"cdn" not in page.content.lower()
+    assert b"unpkg" not in page.content.lower()
 
 
 def test_tag_filter_finds_only_tagged_customers(api_a, store_a):

@@ -49,6 +49,7 @@ def test_each_serializer_gets_its_own_bound_fields_and_the_same_output():
     tags = [Tag.objects.create(name="VIP", color="gold"), Tag.objects.create(name="新客")]
     first, second = OnceTagSerializer(), OnceTagSerializer()
     assert first.fields["name"] is not second.fields["name"]
-    assert first.fields["name"].parent is first and second.fields["name"].parent is second
+    assert first.fields["name"].parent is first
+    assert second.fields["name"].parent is second
     assert OnceTagSerializer(tags, many=True).data == PlainTagSerializer(tags, many=True).data
     assert [row["label"] for row in OnceTagWithLabelSerializer(tags, many=True).data] == ["#VIP", "#新客"]

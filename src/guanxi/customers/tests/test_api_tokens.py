@@ -131,7 +131,8 @@ def test_the_command_prints_the_key_once_and_stores_its_hash(staff_a):
     key = out.getvalue().strip()
     token = ApiToken.objects.get()
     assert token.key_hash == hashlib.sha256(key.encode()).hexdigest()
-    assert token.read_only and token.name == "BI"
+    assert token.read_only
+    assert token.name == "BI"
     assert timezone.now() + dt.timedelta(days=29) < token.expires_at <= timezone.now() + dt.timedelta(days=30)
     assert "cannot be shown again" in err.getvalue()
 
@@ -146,7 +147,8 @@ def test_the_admin_creates_a_token_and_shows_the_key_once(admin_user, staff_a):
     )
     assert response.status_code == 200
     token = ApiToken.objects.get()
-    assert token.read_only and token.user == staff_a
+    assert token.read_only
+    assert token.user == staff_a
     page = response.content.decode()
     [key] = [w for w in page.replace("<", " ").replace(">", " ").split() if len(w) == 43 and w.startswith(token.prefix)]
     assert token.key_hash == hashlib.sha256(key.encode()).hexdigest()
@@ -170,7 +172,8 @@ def test_the_migration_hashes_old_plaintext_tokens_and_drops_their_table(staff_a
         migration.hash_old_tokens(apps, editor)
     assert "authtoken_token" not in connection.introspection.table_names()
     token = ApiToken.objects.get()
-    assert token.key_hash == hashlib.sha256(old_key.encode()).hexdigest() and token.user == staff_a
+    assert token.key_hash == hashlib.sha256(old_key.encode()).hexdigest()
+    assert token.user == staff_a
     assert client_with(old_key).get("/api/customers/").status_code == 200  # the integration keeps working
     with connection.schema_editor() as editor:
         migration.remove_imported_tokens(apps, editor)

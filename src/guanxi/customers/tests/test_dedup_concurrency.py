@@ -67,7 +67,8 @@ def test_an_import_racing_api_creates_of_the_same_phones_makes_no_twins(tmp_path
     job.refresh_from_db()
     by_api = sum(sum(r) for r in results[1:])
     assert Customer.objects.count() == 600 == job.created_count + by_api
-    assert job.created_count + job.matched_count == 600 and job.rejected_count == 0
+    assert job.created_count + job.matched_count == 600
+    assert job.rejected_count == 0
     assert all(_customers_with_phone(f"1360000{n:04d}") == 1 for n in range(0, 600, 7))
 
 
@@ -113,9 +114,11 @@ def test_only_one_contact_claims_a_phone_but_twins_made_on_purpose_may_share_it(
     twin = customer_create(
         actor=None, data={"name": "女儿"}, contacts=[{"kind": "phone", "value": "13800138000"}], force_new=True
     )
-    assert twin.created and twin.customer.pk != first.customer.pk
+    assert twin.created
+    assert twin.customer.pk != first.customer.pk
     claimed = ContactPoint.objects.get(customer=first.customer)
-    assert claimed.is_identity and not ContactPoint.objects.get(customer=twin.customer).is_identity
+    assert claimed.is_identity
+    assert not ContactPoint.objects.get(customer=twin.customer).is_identity
     other = make_customer(store=store_a, name="另一个", phone=None)
     with pytest.raises(IntegrityError), transaction.atomic():
         ContactPoint.objects.create(
@@ -136,5 +139,7 @@ def test_a_create_that_loses_the_race_returns_the_winner(store_a, monkeypatch):
 
     monkeypatch.setattr(services, "customer_find_existing", too_early)
     result = customer_create(actor=None, data={"name": "后到"}, contacts=[{"kind": "email", "value": "a@b.cn"}])
-    assert not result.created and result.customer.pk == winner.customer.pk and result.matched_by == "email"
+    assert not result.created
+    assert result.customer.pk == winner.customer.pk
+    assert result.matched_by == "email"
     assert Customer.objects.count() == 1

@@ -58,7 +58,9 @@ def test_a_row_with_a_megabyte_cell_is_rejected_naming_the_column_and_the_rest_i
     assert sorted(Customer.objects.values_list("name", flat=True)) == ["丙", "甲"]
     with open(job.rejected_file, encoding="utf-8-sig") as handle:
         rejected = list(csv.reader(handle))[1]
-    assert rejected[0] == "3" and "地区" in rejected[-1] and "1,000,000" in rejected[-1]
+    assert rejected[0] == "3"
+    assert "地区" in rejected[-1]
+    assert "1,000,000" in rejected[-1]
     assert len(rejected[3]) == 10_000  # the report keeps the cell's start, not the megabyte
 
 
@@ -87,7 +89,8 @@ def test_excel_unicode_text_utf16_tab_separated_imports(tmp_path, store_a):
 def test_gbk_csv_from_chinese_excel_imports(tmp_path, store_a):
     path = _csv(tmp_path / "gbk.csv", [["姓名", "手机"], ["王五", "13700000021"], ["赵六", "13700000022"]], "gb18030")
     job = import_run(import_job_create(actor=None, path=path, dry_run=False))
-    assert job.created_count == 2 and set(Customer.objects.values_list("name", flat=True)) == {"王五", "赵六"}
+    assert job.created_count == 2
+    assert set(Customer.objects.values_list("name", flat=True)) == {"王五", "赵六"}
 
 
 def test_a_binary_file_is_refused_clearly_in_english_and_chinese(tmp_path):
@@ -157,7 +160,8 @@ def test_the_cli_process_exits_non_zero_without_a_traceback(tmp_path):
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and ("不是文本文件" in lines[0] or "not a text file" in lines[0]), done.stderr
+    assert len(lines) == 1, done.stderr
+    assert "不是文本文件" in lines[0] or "not a text file" in lines[0], done.stderr
 
 
 # ------------------------------------------------------------------ uploads and reports: deleted when done
@@ -176,11 +180,13 @@ def test_the_upload_is_deleted_when_its_import_is_done_and_the_report_after_a_we
         dry.dry_run = False
         dry.save()
         job = import_run(dry)
-        assert job.status == ImportJob.Status.DONE and not Path(path).exists()
+        assert job.status == ImportJob.Status.DONE
+        assert not Path(path).exists()
         report = Path(job.rejected_file)
         assert report.exists()
     with time_machine.travel(NOW + dt.timedelta(days=6), tick=False):
-        assert import_files_cleanup()["rejected"] == 0 and report.exists()
+        assert import_files_cleanup()["rejected"] == 0
+        assert report.exists()
     with time_machine.travel(NOW + dt.timedelta(days=7, minutes=1), tick=False):
         assert import_files_cleanup()["rejected"] == 1
     assert not report.exists()
@@ -204,7 +210,9 @@ def test_a_failed_or_abandoned_upload_is_kept_for_the_retention_then_deleted(sto
         assert import_files_cleanup() == {"uploads": 0, "rejected": 0, "orphans": 0}
     with time_machine.travel(NOW + dt.timedelta(minutes=61), tick=False):
         assert import_files_cleanup() == {"uploads": 2, "rejected": 0, "orphans": 1}
-    assert not broken.exists() and not Path(abandoned).exists() and not orphan.exists()
+    assert not broken.exists()
+    assert not Path(abandoned).exists()
+    assert not orphan.exists()
 
 
 def test_a_file_imported_from_the_command_line_is_never_deleted(tmp_path, store_a):

@@ -65,7 +65,8 @@ def test_a_queued_job_whose_task_was_lost_is_queued_again_and_runs_once(csv_file
         result = import_jobs_reap_stale()  # eager here: the re-queued task runs at once
     assert result.requeued == [job.pk]
     job.refresh_from_db()
-    assert job.status == ImportJob.Status.DONE and job.created_count == 2
+    assert job.status == ImportJob.Status.DONE
+    assert job.created_count == 2
     # The original task, delivered late, finds the job done and leaves it alone: no twin rows.
     assert import_job_run(job.pk) == 0
     assert Customer.objects.count() == 2

@@ -97,7 +97,8 @@ def test_rejected_rows_reported_before_the_crash_stay_in_the_report_once(tmp_pat
     job = import_run(ImportJob.objects.get(pk=job.pk))
     with open(job.rejected_file, encoding="utf-8-sig") as handle:
         lines = [row[0] for row in list(csv.reader(handle))[1:]]
-    assert lines == ["2", "12", "22", "32", "42"] and job.rejected_count == 5
+    assert lines == ["2", "12", "22", "32", "42"]
+    assert job.rejected_count == 5
     assert Customer.objects.count() == 45 == job.created_count
 
 
@@ -110,12 +111,14 @@ def test_cli_refuses_to_repeat_an_interrupted_file_and_resumes_it(tmp_path, stor
         call_command("import_data", "customers", path, verbosity=0)
     heal()
     job = ImportJob.objects.get()
-    assert job.status == ImportJob.Status.FAILED and job.committed_line == 201
+    assert job.status == ImportJob.Status.FAILED
+    assert job.committed_line == 201
     with pytest.raises(CommandError, match=f"--resume {job.pk}"):
         call_command("import_data", "customers", path)
     assert Customer.objects.count() == 200
     out = _stdout(lambda out: call_command("import_data", "customers", path, resume=job.pk, stdout=out))
-    assert "line 201" in out and "1200 new" in out
+    assert "line 201" in out
+    assert "1200 new" in out
     assert Customer.objects.count() == 1200
     with pytest.raises(CommandError, match="--again"):
         call_command("import_data", "customers", path)
@@ -161,11 +164,13 @@ def test_a_killed_cli_import_resumes_where_it_stopped(tmp_path, store_a):
     finally:
         proc.wait(timeout=30)
     job = ImportJob.objects.get()
-    assert job.status == ImportJob.Status.RUNNING and 2000 <= job.committed_line < rows + 1
+    assert job.status == ImportJob.Status.RUNNING
+    assert 2000 <= job.committed_line < rows + 1
     assert Customer.objects.count() == job.created_count == job.committed_line - 1
     call_command("import_data", "customers", path, resume=job.pk, verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
     job.refresh_from_db()
-    assert job.status == ImportJob.Status.DONE and job.resumed_at_line >= 2001
+    assert job.status == ImportJob.Status.DONE
+    assert job.resumed_at_line >= 2001
     assert Customer.objects.count() == rows == job.created_count
 
 
@@ -189,7 +194,8 @@ def test_a_failed_wizard_import_is_continued_from_its_page(
     heal()
     client.force_login(admin_user)
     page = client.get(f"/imports/{job.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "The rows up to line 201 were imported" in page and 'id="job-resume"' in page
+    assert "The rows up to line 201 were imported" in page
+    assert 'id="job-resume"' in page
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/imports/{job.pk}/", {"action": "run"})
     job.refresh_from_db()

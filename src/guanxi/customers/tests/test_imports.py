@@ -45,7 +45,8 @@ def test_dry_run_reports_every_bad_row_and_writes_nothing(tmp_path, store_a):
     with open(job.rejected_file, encoding="utf-8-sig") as handle:
         rejected = list(csv.reader(handle))
     assert [row[0] for row in rejected[1:]] == ["3", "6"]
-    assert "birthday" in rejected[1][-1] and "home_store" in rejected[2][-1]
+    assert "birthday" in rejected[1][-1]
+    assert "home_store" in rejected[2][-1]
 
 
 def test_import_creates_good_rows_dedups_and_matches_existing(tmp_path, store_a):
@@ -57,10 +58,12 @@ def test_import_creates_good_rows_dedups_and_matches_existing(tmp_path, store_a)
     names = set(Customer.objects.values_list("name", flat=True))
     assert names == {"老李", "王芳"}
     wang = Customer.objects.get(name="王芳")
-    assert wang.home_store == store_a and list(wang.tags.values_list("name", flat=True)) == ["VIP"]
+    assert wang.home_store == store_a
+    assert list(wang.tags.values_list("name", flat=True)) == ["VIP"]
     assert ContactPoint.objects.filter(customer=existing).count() == 1
     again = import_run(import_job_create(actor=None, path=_write(tmp_path, ROWS), dry_run=False))
-    assert again.created_count == 0 and Customer.objects.count() == 2
+    assert again.created_count == 0
+    assert Customer.objects.count() == 2
 
 
 def test_xlsx_import(tmp_path, store_a):
@@ -73,7 +76,8 @@ def test_xlsx_import(tmp_path, store_a):
     path = str(tmp_path / "c.xlsx")
     workbook.save(path)
     job = import_run(import_job_create(actor=None, path=path, dry_run=False))
-    assert job.created_count == 1 and Customer.objects.get().birthday.isoformat() == "1990-03-04"
+    assert job.created_count == 1
+    assert Customer.objects.get().birthday.isoformat() == "1990-03-04"
 
 
 def test_import_streams_a_large_file_in_batches(tmp_path, store_a, django_assert_max_num_queries):
@@ -83,4 +87,5 @@ def test_import_streams_a_large_file_in_batches(tmp_path, store_a, django_assert
     # bulk inserts at its 999-variable limit, so it needs more statements than PostgreSQL's ~20)
     with django_assert_max_num_queries(250):
         job = import_run(job)
-    assert job.created_count == 2500 and Customer.objects.count() == 2500
+    assert job.created_count == 2500
+    assert Customer.objects.count() == 2500

@@ -30,14 +30,16 @@ def test_list_search_by_last_four_digits_and_masking(client, marketer_a, staff_a
     client.force_login(marketer_a)
     response = client.get(reverse("customers:customers"), {"q": "1234"})
     body = response.content.decode()
-    assert "138****1234" in body and "13800001234" not in body
+    assert "138****1234" in body
+    assert "13800001234" not in body
 
 
 def test_list_htmx_returns_results_fragment(client_a, store_a):
     make_customer(store=store_a, name="王五")
     response = client_a.get(reverse("customers:customers"), {"q": "王"}, HTTP_HX_REQUEST="true")
     body = response.content.decode()
-    assert "王五" in body and "<html" not in body
+    assert "王五" in body
+    assert "<html" not in body
 
 
 def test_list_filters(client_a, store_a):
@@ -93,7 +95,9 @@ def test_bulk_tag_and_export_of_filtered_set(client_a, store_a):
     assert other.tags.count() == 0
     response = client_a.get(reverse("customers:customers_export"), {"region": "杭州"})
     text = b"".join(response.streaming_content).decode("utf-8-sig")
-    assert "标记甲" in text and "标记乙" in text and "不标记" not in text
+    assert "标记甲" in text
+    assert "标记乙" in text
+    assert "不标记" not in text
 
 
 def test_360_page_of_other_store_is_404(client_a, store_b):
@@ -156,19 +160,22 @@ def test_import_wizard_dry_run_then_run(client_a, store_a, settings, tmp_path, d
             reverse("customers:import_mapping", args=[job.pk]), {"col-0": "name", "col-1": "phone", "col-2": "birthday"}
         )
     job.refresh_from_db()
-    assert job.status == ImportJob.Status.VALIDATED and job.rejected_count == 1
+    assert job.status == ImportJob.Status.VALIDATED
+    assert job.rejected_count == 1
     page = client_a.get(reverse("customers:import_job", args=[job.pk]))
     assert "钱二" in page.content.decode()
     assert Customer.objects.count() == 0
     with django_capture_on_commit_callbacks(execute=True):
         client_a.post(reverse("customers:import_job", args=[job.pk]), {"action": "run"})
     job.refresh_from_db()
-    assert job.status == ImportJob.Status.DONE and job.created_count == 2
+    assert job.status == ImportJob.Status.DONE
+    assert job.created_count == 2
     assert set(Customer.objects.values_list("name", flat=True)) == {"赵一", "孙三"}
     rejected = client_a.get(reverse("customers:import_rejected", args=[job.pk]))
     assert "钱二" in b"".join(rejected.streaming_content).decode("utf-8-sig")
     fragment = client_a.get(reverse("customers:import_job", args=[job.pk]), HTTP_HX_REQUEST="true")
-    assert 'id="import-job"' in fragment.content.decode() and "<html" not in fragment.content.decode()
+    assert 'id="import-job"' in fragment.content.decode()
+    assert "<html" not in fragment.content.decode()
 
 
 def test_import_mapping_without_name_is_refused(client_a, store_a, settings, tmp_path):
@@ -178,7 +185,8 @@ def test_import_mapping_without_name_is_refused(client_a, store_a, settings, tmp
     client_a.post(reverse("customers:imports"), {"file": upload, "target": "customers"})
     job = ImportJob.objects.get()
     response = client_a.post(reverse("customers:import_mapping", args=[job.pk]), {"col-0": "phone"})
-    assert response.status_code == 200 and response.context["errors"]
+    assert response.status_code == 200
+    assert response.context["errors"]
     assert ImportJob.objects.count() == 1
 
 
@@ -201,7 +209,8 @@ def test_360_masks_contacts_for_roles_without_full_contacts(client, marketer_a, 
     c = make_customer(store=store_a, name="遮挡", phone="+8613812341234", email="zhedang@example.com")
     client.force_login(marketer_a)
     body = client.get(reverse("customers:customer", args=[c.pk])).content.decode()
-    assert "138****1234" in body and "13812341234" not in body
+    assert "138****1234" in body
+    assert "13812341234" not in body
     assert "zhedang@" not in body
 
 
@@ -231,7 +240,8 @@ def test_upload_refuses_other_files(client_a, settings, tmp_path):
     upload = io.BytesIO(b"%PDF-1.4")
     upload.name = "members.pdf"
     response = client_a.post(reverse("customers:imports"), {"file": upload, "target": "customers"})
-    assert response.status_code == 200 and response.context["form"].errors["file"]
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"]
     assert not ImportJob.objects.exists()
 
 
@@ -273,7 +283,8 @@ def test_progress_fragment_polls_while_running_and_stops_when_done(client_a, sta
         created_by=staff_a,
     )
     fragment = client_a.get(reverse("customers:import_job", args=[job.pk]), HTTP_HX_REQUEST="true").content.decode()
-    assert 'hx-trigger="every 1s"' in fragment and 'aria-valuenow="25"' in fragment
+    assert 'hx-trigger="every 1s"' in fragment
+    assert 'aria-valuenow="25"' in fragment
     ImportJob.objects.filter(pk=job.pk).update(status="done", processed_rows=200)
     fragment = client_a.get(reverse("customers:import_job", args=[job.pk]), HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in fragment
@@ -295,14 +306,16 @@ def test_edit_custom_attributes_with_inline_errors(client_a, store_a):
     page = client_a.get(url)
     assert "attr_shoe_size" in page.context["form"].fields
     response = client_a.post(url, {"name": "属性", "attr_shoe_size": "99", "attr_vip_level": "金"})
-    assert response.status_code == 200 and response.context["form"].errors["attr_shoe_size"]
+    assert response.status_code == 200
+    assert response.context["form"].errors["attr_shoe_size"]
     c.refresh_from_db()
     assert c.custom_attributes == {}
     assert client_a.post(url, {"name": "属性", "attr_shoe_size": "42", "attr_vip_level": "金"}).status_code == 302
     c.refresh_from_db()
     assert c.custom_attributes == {"shoe_size": 42, "vip_level": "金"}
     body = client_a.get(reverse("customers:customer", args=[c.pk])).content.decode()
-    assert "鞋码" in body and "42" in body
+    assert "鞋码" in body
+    assert "42" in body
 
 
 def test_add_tag_and_important_date_on_360(client_a, store_a):
@@ -310,7 +323,8 @@ def test_add_tag_and_important_date_on_360(client_a, store_a):
     client_a.post(reverse("customers:customer_tag", args=[c.pk]), {"tag": "老客"})
     assert list(c.tags.values_list("name", flat=True)) == ["老客"]
     response = client_a.post(reverse("customers:customer_date", args=[c.pk]), {"kind": "other", "date": "2015-10-01"})
-    assert response.status_code == 200 and response.context["date_form"].errors["label"]
+    assert response.status_code == 200
+    assert response.context["date_form"].errors["label"]
     response = client_a.post(
         reverse("customers:customer_date", args=[c.pk]), {"kind": "other", "date": "2015-02-30", "label": "x"}
     )

@@ -23,7 +23,8 @@ def test_member_list_is_store_scoped_and_runs_constant_queries(api_a, members, d
         response = api_a.get("/api/loyalty/members/")
     assert response.status_code == 200
     rows = response.json()["results"]
-    assert len(rows) == 3 and {r["points_balance"] for r in rows} == {100, 101, 102}
+    assert len(rows) == 3
+    assert {r["points_balance"] for r in rows} == {100, 101, 102}
 
 
 def test_points_and_wallet_statements_have_constant_queries(api_admin, members, django_assert_num_queries):
@@ -54,9 +55,11 @@ def test_enrol_top_up_and_redeem_through_the_api(api_a, store_a, tiers, program)
     pk = response.json()["id"]
     top = api_a.post(f"/api/loyalty/members/{pk}/top-up/", {"amount": "100.00", "reference": "wx-1"}, format="json")
     again = api_a.post(f"/api/loyalty/members/{pk}/top-up/", {"amount": "100.00", "reference": "wx-1"}, format="json")
-    assert top.status_code == 201 and again.status_code == 200
+    assert top.status_code == 201
+    assert again.status_code == 200
     bad = api_a.post(f"/api/loyalty/members/{pk}/top-up/", {"amount": "abc", "reference": "wx-2"}, format="json")
-    assert bad.status_code == 400 and "amount" in bad.json()
+    assert bad.status_code == 400
+    assert "amount" in bad.json()
     assert (
         api_a.post(f"/api/loyalty/members/{pk}/points-adjust/", {"points": 5, "reason": "x"}, format="json").status_code
         == 403
@@ -71,7 +74,8 @@ def test_other_stores_members_are_invisible(api_b, members):
         {"customer_id": m.customer_id, "lines": [{"name": "x", "unit_price": "10.00"}]},
         format="json",
     )
-    assert response.status_code == 400 and "customer_id" in response.json()
+    assert response.status_code == 400
+    assert "customer_id" in response.json()
 
 
 def test_checkout_price_commit_refund_over_http(api_a, members, staff_a):
@@ -84,14 +88,17 @@ def test_checkout_price_commit_refund_over_http(api_a, members, staff_a):
     }
     price = api_a.post("/api/loyalty/checkout/price", body, format="json")
     assert price.status_code == 200, price.json()
-    assert price.json()["points"] == 100 and price.json()["wallet_amount"] == "50.00"
+    assert price.json()["points"] == 100
+    assert price.json()["wallet_amount"] == "50.00"
     commit = api_a.post("/api/loyalty/checkout/commit", {**body, "key": "web-1", "external_ref": "W-1"}, format="json")
     assert commit.status_code == 201, commit.json()
     assert commit.json()["paid_amount"] == "59.00"
     replay = api_a.post("/api/loyalty/checkout/commit", {**body, "key": "web-1", "external_ref": "W-1"}, format="json")
-    assert replay.status_code == 200 and replay.json() == commit.json()
+    assert replay.status_code == 200
+    assert replay.json() == commit.json()
     refund = api_a.post("/api/loyalty/checkout/refund", {"key": "web-1", "reference": "RF-W-1"}, format="json")
-    assert refund.status_code == 201 and refund.json()["points_returned"] == 100
+    assert refund.status_code == 201
+    assert refund.json()["points_returned"] == 100
     m.wallet.refresh_from_db()
     assert str(m.wallet.balance) == "50.00"
     assert Checkout.objects.count() == 1

@@ -38,10 +38,15 @@ def test_price_applies_member_discount_coupon_points_and_wallet_in_order(loaded)
     member, coupon = loaded
     q = services.checkout_price(actor=None, data=_data(member, coupon)).as_dict()
     # 300 − 5% (15.00) = 285 − coupon 20 = 265; cap 50% → ¥132.50 → 13,250 points max, 10,000 held
-    assert q["member_discount"] == "15.00" and q["coupon_discount"] == "20.00"
-    assert q["points_max"] == 10000 and q["points"] == 5000 and q["points_value"] == "50.00"
-    assert q["wallet_amount"] == "100.00" and q["other_paid"] == "115.00"
-    assert q["discount_amount"] == "85.00" and q["paid_amount"] == "215.00"
+    assert q["member_discount"] == "15.00"
+    assert q["coupon_discount"] == "20.00"
+    assert q["points_max"] == 10000
+    assert q["points"] == 5000
+    assert q["points_value"] == "50.00"
+    assert q["wallet_amount"] == "100.00"
+    assert q["other_paid"] == "115.00"
+    assert q["discount_amount"] == "85.00"
+    assert q["paid_amount"] == "215.00"
     assert q["points_earned"] == 322  # floor(215 × 1 × 1.5)
     with pytest.raises(ValidationError) as exc:
         services.checkout_price(actor=None, data=_data(member, coupon, points="20000"))
@@ -57,17 +62,20 @@ def test_commit_writes_order_and_ledgers_once_and_replay_changes_nothing(loaded)
     checkout, created = services.checkout_commit(actor=None, data=data)
     assert created
     order = checkout.order
-    assert order.discount_amount == Decimal("85.00") and order.paid_amount == Decimal("215.00")
+    assert order.discount_amount == Decimal("85.00")
+    assert order.paid_amount == Decimal("215.00")
     assert order.payment_method == "mixed"
     coupon.refresh_from_db()
-    assert coupon.status == "redeemed" and coupon.redeemed_order_id == order.pk
+    assert coupon.status == "redeemed"
+    assert coupon.redeemed_order_id == order.pk
     member.points.refresh_from_db()
     member.wallet.refresh_from_db()
     assert member.points.balance == 10000 - 5000 + 322
     assert member.wallet.balance == Decimal("450.00")
     counts = (Order.objects.count(), PointsEntry.objects.count(), WalletEntry.objects.count())
     replay, created = services.checkout_commit(actor=None, data=data)
-    assert not created and replay.pk == checkout.pk
+    assert not created
+    assert replay.pk == checkout.pk
     assert counts == (Order.objects.count(), PointsEntry.objects.count(), WalletEntry.objects.count())
     assert_ledgers_consistent()
 
@@ -91,14 +99,16 @@ def test_partial_then_full_refund_returns_exactly_what_was_applied(loaded):
     checkout, _ = services.checkout_commit(actor=None, data=_data(member, coupon, key="k1", external_ref="O-1"))
     # refund 43.00 of 215.00 paid = 20%
     first = services.checkout_refund(actor=None, checkout=checkout, reference="RF-1", amount="43.00")
-    assert first["points_returned"] == 1000 and first["coupon_restored"] is False
+    assert first["points_returned"] == 1000
+    assert first["coupon_restored"] is False
     assert Decimal(first["wallet_principal_returned"]) + Decimal(first["wallet_bonus_returned"]) == Decimal("20.00")
     assert services.checkout_refund(actor=None, checkout=checkout, reference="RF-1", amount="43.00")["created"] is False
     member.points.refresh_from_db()
     earned_back = 64  # floor(322 × 20%) of the earned points go back
     assert member.points.balance == 10000 - 5000 + 1000 + 322 - earned_back
     final = services.checkout_refund(actor=None, checkout=checkout, reference="RF-2")
-    assert final["points_returned"] == 5000 and final["coupon_restored"] is True
+    assert final["points_returned"] == 5000
+    assert final["coupon_restored"] is True
     member.points.refresh_from_db()
     member.wallet.refresh_from_db()
     assert member.points.balance == 10000
@@ -137,9 +147,13 @@ def test_checkout_ebill_carries_points_used_and_wallet_paid(loaded):
     member, coupon = loaded
     checkout, _ = services.checkout_commit(actor=None, data=_data(member, coupon, key="k4", external_ref="O-4"))
     payload = Event.objects.get(name="loyalty.ebill", aggregate_id=str(checkout.order_id)).payload
-    assert payload["points_used"] == 5000 and payload["wallet_paid"] == "100.00"
-    assert payload["amount"] == "215.00" and payload["discount"] == "85.00" and payload["points_earned"] == 322
-    assert payload["wallet_balance"] == "450.00" and payload["points_balance"] == 10000 - 5000 + 322
+    assert payload["points_used"] == 5000
+    assert payload["wallet_paid"] == "100.00"
+    assert payload["amount"] == "215.00"
+    assert payload["discount"] == "85.00"
+    assert payload["points_earned"] == 322
+    assert payload["wallet_balance"] == "450.00"
+    assert payload["points_balance"] == 10000 - 5000 + 322
 
 
 def test_random_checkouts_and_refunds_keep_ledgers_equal_to_balances(loaded):

@@ -19,7 +19,8 @@ def test_fifty_concurrent_wallet_spends_never_overdraw_or_lose_an_update(member)
     ok, refused = _race(
         50, lambda i: services.wallet_spend(actor=None, membership=member, amount="15.00", reference=f"spend-{i}")
     )
-    assert len(ok) == 33 and len(refused) == 17
+    assert len(ok) == 33
+    assert len(refused) == 17
     member.wallet.refresh_from_db()
     assert member.wallet.balance == Decimal("5.00")
     assert WalletEntry.objects.filter(kind="spend").count() == 33
@@ -31,7 +32,8 @@ def test_fifty_concurrent_point_redemptions_never_overdraw_or_lose_an_update(mem
     ok, refused = _race(
         50, lambda i: services.points_redeem(actor=None, membership=member, points=300, reference=f"r-{i}")
     )
-    assert len(ok) == 33 and len(refused) == 17
+    assert len(ok) == 33
+    assert len(refused) == 17
     member.points.refresh_from_db()
     assert member.points.balance == 100
     assert PointsEntry.objects.filter(kind="redeem").count() == 33
@@ -53,7 +55,8 @@ def test_the_same_coupon_redeemed_at_once_succeeds_exactly_once(member):
     ok, refused = _race(
         10, lambda i: services.coupon_redeem(actor=None, code=code, customer_id=member.customer_id, amount="50.00")
     )
-    assert len(ok) == 1 and len(refused) == 9
+    assert len(ok) == 1
+    assert len(refused) == 9
     assert Coupon.objects.get(code=code).status == "redeemed"
 
 
@@ -67,9 +70,11 @@ def test_concurrent_commits_with_one_key_write_one_order(member):
         "lines": [{"name": "x", "quantity": 1, "unit_price": "120.00"}],
     }
     results, refused = _race(10, lambda i: services.checkout_commit(actor=None, data=dict(data)))
-    assert len(results) == 10 and not refused
+    assert len(results) == 10
+    assert not refused
     assert sum(1 for _c, created in results if created) == 1
-    assert Checkout.objects.count() == 1 and Order.objects.count() == 1
+    assert Checkout.objects.count() == 1
+    assert Order.objects.count() == 1
     member.wallet.refresh_from_db()
     assert member.wallet.balance == Decimal("380.00")
     assert_ledgers_consistent()

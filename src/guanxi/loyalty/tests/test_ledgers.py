@@ -23,10 +23,13 @@ def _earn(member, amount="100.00", **extra):
 
 def test_enrol_gives_number_code_base_tier_and_is_idempotent(member, tiers):
     assert member.member_no == f"M{member.pk:08d}"
-    assert len(member.invite_code) == 8 and member.tier == tiers["normal"]
-    assert member.points.balance == 0 and member.wallet.balance == 0
+    assert len(member.invite_code) == 8
+    assert member.tier == tiers["normal"]
+    assert member.points.balance == 0
+    assert member.wallet.balance == 0
     again, created = services.member_enrol(actor=None, customer=member.customer)
-    assert not created and again.pk == member.pk
+    assert not created
+    assert again.pk == member.pk
     assert TierChange.objects.filter(membership=member, reason="enrol").count() == 1
 
 
@@ -81,7 +84,8 @@ def test_order_paid_event_from_any_channel_earns_points_and_emits_an_ebill(membe
     assert member.points.balance == 129
     ebill = Event.objects.get(name="loyalty.ebill")
     assert ebill.payload["order_ref"] == order.external_ref
-    assert ebill.payload["amount"] == "129.00" and ebill.payload["points_balance"] == 129
+    assert ebill.payload["amount"] == "129.00"
+    assert ebill.payload["points_balance"] == 129
     assert ebill.payload["wallet_balance"] == "0.00"
     entry = TimelineEntry.objects.get(kind="loyalty.ebill", customer=member.customer)
     from guanxi.customers.timeline import render
@@ -109,7 +113,9 @@ def test_adjust_needs_a_reason_and_redeem_never_overdraws(member):
     assert "points" in exc.value.message_dict
     entry, created = services.points_redeem(actor=None, membership=member, points=20, reference="r1")
     replay, created_again = services.points_redeem(actor=None, membership=member, points=20, reference="r1")
-    assert created and not created_again and replay.pk == entry.pk
+    assert created
+    assert not created_again
+    assert replay.pk == entry.pk
     member.points.refresh_from_db()
     assert member.points.balance == 30
     assert_ledgers_consistent()
@@ -119,9 +125,12 @@ def test_top_up_bonus_rule_limit_and_replay(member, program):
     TopUpRuleFactory(min_amount="500.00", bonus="50.00")
     TopUpRuleFactory(min_amount="1000.00", bonus="150.00")
     entry, created = services.wallet_top_up(actor=None, membership=member, amount="500.00", reference="pay-1")
-    assert created and entry.principal == Decimal("500.00") and entry.bonus == Decimal("50.00")
+    assert created
+    assert entry.principal == Decimal("500.00")
+    assert entry.bonus == Decimal("50.00")
     again, created = services.wallet_top_up(actor=None, membership=member, amount="500.00", reference="pay-1")
-    assert not created and again.pk == entry.pk
+    assert not created
+    assert again.pk == entry.pk
     services.wallet_top_up(actor=None, membership=member, amount="1000.00", reference="pay-2")
     member.wallet.refresh_from_db()
     assert (member.wallet.principal, member.wallet.bonus) == (Decimal("1500.00"), Decimal("200.00"))
@@ -156,7 +165,8 @@ def test_wallet_refund_returns_principal_only_and_forfeits_bonus_in_proportion(m
         services.wallet_refund(actor=None, membership=member, reference="rf2", amount="300.00")
     services.wallet_refund(actor=None, membership=member, reference="rf3")
     member.wallet.refresh_from_db()
-    assert member.wallet.principal == 0 and member.wallet.bonus == 0
+    assert member.wallet.principal == 0
+    assert member.wallet.bonus == 0
     assert_ledgers_consistent()
 
 
@@ -182,7 +192,8 @@ def test_upgrade_at_once_downgrade_only_at_review(member, tiers, program):
     later = timezone.now() + dt.timedelta(days=400)
     counts = services.tier_review(now=later)
     member.refresh_from_db()
-    assert counts["downgraded"] == 1 and member.tier == tiers["normal"]
+    assert counts["downgraded"] == 1
+    assert member.tier == tiers["normal"]
     assert list(TierChange.objects.filter(membership=member).values_list("reason", flat=True).order_by("pk")) == [
         "enrol",
         "upgrade",
@@ -204,7 +215,8 @@ def test_refund_reverses_earned_points_in_proportion(member):
     services.points_reverse_for_refund(order=order, refund_id=refund2.pk)
     member.points.refresh_from_db()
     member.refresh_from_db()
-    assert member.points.balance == 0 and member.growth == 0
+    assert member.points.balance == 0
+    assert member.growth == 0
     assert_ledgers_consistent()
 
 
@@ -220,7 +232,8 @@ def test_referral_rewards_both_once_on_first_purchase(member, program, store_a):
     _earn(friend, "10.00")
     member.points.refresh_from_db()
     friend.points.refresh_from_db()
-    assert member.points.balance == 200 and friend.points.balance == 100 + 20
+    assert member.points.balance == 200
+    assert friend.points.balance == 100 + 20
     with pytest.raises(ValidationError):
         services.member_enrol(actor=None, customer=make_customer(store=store_a), invite_code="NOPE")
 
@@ -267,7 +280,8 @@ def test_coupon_redeem_checks_owner_threshold_window_and_single_use(member, stor
             services.coupon_redeem(actor=None, code=coupon.code, **kwargs)
         assert "coupon_code" in exc.value.message_dict
     used = services.coupon_redeem(actor=None, code=coupon.code.lower(), customer_id=member.customer_id, amount="100.00")
-    assert used.status == Coupon.Status.REDEEMED and used.discount == Decimal("20.00")
+    assert used.status == Coupon.Status.REDEEMED
+    assert used.discount == Decimal("20.00")
     with pytest.raises(ValidationError):
         services.coupon_redeem(actor=None, code=coupon.code, customer_id=member.customer_id, amount="100.00")
     Coupon.objects.filter(pk=coupon.pk).update(status="issued", expires_at=timezone.now() - dt.timedelta(seconds=1))
@@ -348,7 +362,8 @@ def test_periodic_jobs_run_from_the_command_and_are_scheduled(member, program):
 
     out = StringIO()
     call_command("loyalty_run", "all", stdout=out)
-    assert "points expired" in out.getvalue() and "tier review" in out.getvalue()
+    assert "points expired" in out.getvalue()
+    assert "tier review" in out.getvalue()
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert schedule["loyalty-points-expire"]["task"] == "guanxi.loyalty.tasks.points_expire_task"
     assert schedule["loyalty-tier-review"]["task"] == "guanxi.loyalty.tasks.tier_review_task"

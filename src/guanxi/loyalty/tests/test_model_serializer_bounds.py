@@ -19,7 +19,9 @@ def test_model_serializers_take_their_bounds_from_the_columns():
             fields = ["per_customer_limit", "amount"]
 
     price = ProductIn().fields["price"]
-    assert isinstance(price, fields.MoneyField) and price.max_value == max_amount(14, 2) and price.min_value == 0
+    assert isinstance(price, fields.MoneyField)
+    assert price.max_value == max_amount(14, 2)
+    assert price.min_value == 0
     limit = TemplateIn().fields["per_customer_limit"]
     assert (limit.min_value, limit.max_value) == (0, 2147483647)  # a PositiveIntegerField, on every backend
     assert TemplateIn().fields["amount"].max_value == max_amount(10, 2)

@@ -18,7 +18,8 @@ def test_panel_context_runs_constant_queries(rf, member, admin_user, django_asse
     request.user = admin_user
     with django_assert_num_queries(6):  # membership, points, wallet, coupons, tiers, program
         context = customer_panel_context(request, member.customer)
-    assert len(context["points_entries"]) == 6 and len(context["wallet_entries"]) == 6
+    assert len(context["points_entries"]) == 6
+    assert len(context["wallet_entries"]) == 6
 
 
 def test_360_page_shows_the_panel_and_counter_forms_work(client, member, staff_a):
@@ -53,7 +54,7 @@ def test_enrol_from_the_panel_and_other_store_is_hidden(client, store_a, staff_a
     assert Membership.objects.filter(customer=customer).exists()
 
 
-@pytest.mark.parametrize("lang, word", [("en", "Tiers"), ("zh-hans", "等级")])
+@pytest.mark.parametrize(("lang", "word"), [("en", "Tiers"), ("zh-hans", "等级")])
 def test_program_page_in_both_languages(client, admin_user, tiers, program, lang, word):
     client.force_login(admin_user)
     with translation.override(lang):
@@ -83,7 +84,8 @@ def test_manager_edits_tiers_rules_and_coupons(client, admin_user, tiers, progra
             "per_customer_limit": "1",
         },
     )
-    assert r.status_code == 200 and "threshold" in r.context["form"].errors
+    assert r.status_code == 200
+    assert "threshold" in r.context["form"].errors
 
 
 def test_bad_adjust_form_is_reported_and_writes_nothing(client, member, admin_user):

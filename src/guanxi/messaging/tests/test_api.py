@@ -33,7 +33,8 @@ def test_message_list_runs_constant_queries_and_respects_store_visibility(
 
 def test_message_list_filters(api_admin, messages_ab):
     got = api_admin.get("/api/messaging/messages/", {"channel": "email"}).json()["results"]
-    assert len(got) == 4 and {r["channel"] for r in got} == {"email"}
+    assert len(got) == 4
+    assert {r["channel"] for r in got} == {"email"}
     assert (
         len(api_admin.get("/api/messaging/messages/", {"status": "queued", "template": "otp"}).json()["results"]) == 10
     )
@@ -47,7 +48,8 @@ def test_template_api_refuses_unknown_variable_naming_the_field(db, admin_user):
         format="json",
     )
     assert response.status_code == 400
-    assert "body" in response.json() and "{foo}" in response.json()["body"][0]
+    assert "body" in response.json()
+    assert "{foo}" in response.json()["body"][0]
     assert not MessageTemplate.objects.exists()
     ok = client.post(
         "/api/messaging/templates/",
@@ -73,7 +75,8 @@ def test_enqueue_api_for_a_marketer(marketer_a, store_a, store_b):
         {"channel": "sms", "template_code": "promo", "customer_ids": [mine.pk, theirs.pk]},
         format="json",
     )
-    assert refused.status_code == 400 and "customer_ids" in refused.json()
+    assert refused.status_code == 400
+    assert "customer_ids" in refused.json()
     assert not Message.objects.exists()
     response = client.post(
         "/api/messaging/enqueue/",
@@ -110,7 +113,8 @@ def test_resend_via_api_makes_a_new_message_with_a_derived_key(api_admin, messag
     response = api_admin.post(f"/api/messaging/messages/{failed.pk}/resend/")
     assert response.status_code == 201
     copy = Message.objects.get(pk=response.json()["id"])
-    assert copy.dedupe_key == f"resend:{failed.pk}" and copy.resent_from_id == failed.pk
+    assert copy.dedupe_key == f"resend:{failed.pk}"
+    assert copy.resent_from_id == failed.pk
     assert copy.to_address == failed.to_address
     again = api_admin.post(f"/api/messaging/messages/{failed.pk}/resend/")
     assert again.json()["id"] == copy.pk  # resending twice does not send twice

@@ -14,11 +14,13 @@ def test_a_batch_key_reused_for_other_recipients_or_another_template_is_a_409(ma
     body = {"channel": "sms", "template_code": "notice", "customer_ids": [first.pk], "dedupe_key": "batch-1"}
     assert client.post("/api/messaging/enqueue/", body, format="json").status_code == 202
     replay = client.post("/api/messaging/enqueue/", body, format="json")
-    assert replay.status_code == 202 and replay.json()["duplicates"] == 1
+    assert replay.status_code == 202
+    assert replay.json()["duplicates"] == 1
     count = Message.objects.count()
     for change in ({"customer_ids": [first.pk, second.pk]}, {"template_code": "other"}):
         reused = client.post("/api/messaging/enqueue/", {**body, **change}, format="json")
-        assert reused.status_code == 409 and "dedupe_key" in reused.json()
+        assert reused.status_code == 409
+        assert "dedupe_key" in reused.json()
     assert Message.objects.count() == count
 
 
@@ -30,5 +32,6 @@ def test_query_parameters_out_of_range_or_impossible_are_a_400_naming_them(api_a
         ("/api/messaging/consents/?customer=99999999999999999999999", "customer"),
     ):
         response = api_admin.get(url)
-        assert response.status_code == 400 and name in response.json(), url
+        assert response.status_code == 400, url
+        assert name in response.json(), url
     assert api_admin.get("/api/messaging/messages/?date_from=2020-02-28&customer=").status_code == 200

@@ -54,10 +54,12 @@ def test_marketing_goes_only_to_customers_with_current_consent(store_a, promo):
     assert got[yes.pk] == ("queued", "")
     assert got[never.pk] == ("suppressed", "no consent")
     assert got[withdrew.pk] == ("suppressed", "no consent")
-    assert result.queued == 1 and result.suppressed["no consent"] == 2
+    assert result.queued == 1
+    assert result.suppressed["no consent"] == 2
     message = Message.objects.get(customer=yes)
     assert message.body == "【关系】甲您好,会员日8折回T退订"
-    assert message.to_masked.startswith("139") and "****" in message.to_masked
+    assert message.to_masked.startswith("139")
+    assert "****" in message.to_masked
 
 
 def test_consent_is_per_channel(store_a, promo):
@@ -96,7 +98,8 @@ def test_quiet_hours_defer_marketing_to_8am_but_not_transactional(store_a, promo
     )
     assert marketing.deferred == 1
     m = Message.objects.get(batch_ref=marketing.batch_ref)
-    assert m.status == "queued" and m.reason == "quiet hours"
+    assert m.status == "queued"
+    assert m.reason == "quiet hours"
     assert m.next_attempt_at == dt.datetime(2026, 3, 3, 8, 0, tzinfo=SH)
     bill = message_enqueue(channel="sms", template_code="ebill", customer_ids=[customer.pk], now=late, dispatch=False)
     assert Message.objects.get(batch_ref=bill.batch_ref).next_attempt_at == late
@@ -176,7 +179,9 @@ def test_replaying_the_same_dedupe_key_writes_nothing_new(store_a, ebill):
     again = message_enqueue(
         channel="sms", template_code="ebill", customer_ids=ids, dedupe_prefix="order:1", dispatch=False
     )
-    assert first.queued == 3 and again.queued == 0 and again.duplicates == 3
+    assert first.queued == 3
+    assert again.queued == 0
+    assert again.duplicates == 3
     assert Message.objects.count() == 3
 
 
@@ -187,7 +192,8 @@ def test_language_preference_picks_the_body(store_a):
     chinese = make_customer(store=store_a, name="王")
     message_enqueue(channel="sms", template_code="hello", customer_ids=[english.pk, chinese.pk], dispatch=False)
     bodies = dict(Message.objects.values_list("customer_id", "body"))
-    assert bodies[english.pk] == "【关系】Hello Amy" and bodies[chinese.pk] == "【关系】您好王"
+    assert bodies[english.pk] == "【关系】Hello Amy"
+    assert bodies[chinese.pk] == "【关系】您好王"
 
 
 def test_bulk_enqueue_query_count_does_not_grow_with_recipients(store_a, promo):
@@ -215,4 +221,5 @@ def test_bulk_enqueue_query_count_does_not_grow_with_recipients(store_a, promo):
     # template, then per chunk: dedupe keys, customers, contacts, suppression list, consent, frequency cap
     # (the insert is a COPY on PostgreSQL, bulk INSERTs of at most 999 parameters on SQLite)
     assert len(many) == len(few) == 7, many
-    assert result.queued == 20 and result.suppressed["no consent"] == 20
+    assert result.queued == 20
+    assert result.suppressed["no consent"] == 20

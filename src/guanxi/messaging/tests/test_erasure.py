@@ -27,12 +27,14 @@ def test_erasing_a_customer_clears_their_name_and_number_from_messages(store_a):
     [sent_message] = Message.objects.filter(batch_ref=sent.batch_ref)
     assert messages_send(message_ids=[sent_message.pk]).sent == 1  # the console backend
     sent_message.refresh_from_db()
-    assert "欧阳娜娜" in sent_message.body and sent_message.to_address == "+8613912345678"
+    assert "欧阳娜娜" in sent_message.body
+    assert sent_message.to_address == "+8613912345678"
     queued = message_enqueue(
         channel="sms", template_code="hello", customer_ids=[customer.pk], dedupe_prefix="again", dispatch=False
     )
     [queued_message] = Message.objects.filter(batch_ref=queued.batch_ref)
-    assert queued_message.status == "queued" and "欧阳娜娜" in queued_message.body
+    assert queued_message.status == "queued"
+    assert "欧阳娜娜" in queued_message.body
     receipt = [{"phone_number": "13912345678", "success": True, "err_code": "DELIVERED",
                 "biz_id": sent_message.provider_message_id, "out_id": str(sent_message.pk)}]  # fmt: skip
     assert APIClient().post(webhook_url("aliyun_receipts"), receipt, format="json").status_code == 200

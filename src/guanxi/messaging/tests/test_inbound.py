@@ -51,11 +51,14 @@ def test_aliyun_sms_report_marks_delivered_and_failed(store_a):
         {"phone_number": "13900000001", "success": False, "err_code": "MK:0001", "err_msg": "空号", "biz_id": "900002"},
     ]
     response = APIClient().post(webhook_url("aliyun_receipts"), payload, format="json")
-    assert response.status_code == 200 and response.json() == {"code": 0, "msg": "接收成功"}
+    assert response.status_code == 200
+    assert response.json() == {"code": 0, "msg": "接收成功"}
     ok.refresh_from_db()
     bad.refresh_from_db()
-    assert ok.status == "delivered" and ok.delivered_at is not None
-    assert (bad.status, bad.reason) == ("failed", "undelivered") and "MK:0001" in bad.error
+    assert ok.status == "delivered"
+    assert ok.delivered_at is not None
+    assert (bad.status, bad.reason) == ("failed", "undelivered")
+    assert "MK:0001" in bad.error
     assert DeliveryReceipt.objects.count() == 2
 
 
@@ -84,7 +87,8 @@ def test_tencent_callback_replies_result_zero(store_a):
         }
     ]
     response = APIClient().post(webhook_url("tencent_receipts"), payload, format="json")
-    assert response.status_code == 200 and response.json()["result"] == 0
+    assert response.status_code == 200
+    assert response.json()["result"] == 0
     message.refresh_from_db()
     assert message.status == "delivered"
 
@@ -152,14 +156,17 @@ def test_opt_out_reply_withdraws_marketing_sms_consent_at_once(store_a, promo, r
     row = Consent.objects.filter(customer=customer).latest("id")
     assert (row.granted, row.source) == (False, "sms reply")
     inbound = InboundMessage.objects.get()
-    assert inbound.is_opt_out and inbound.customer == customer and inbound.from_masked == "139****5678"
+    assert inbound.is_opt_out
+    assert inbound.customer == customer
+    assert inbound.from_masked == "139****5678"
     assert customer.timeline.filter(kind="message.reply").exists()
     assert customer.timeline.filter(kind="consent.withdrawn.sms.marketing").exists()
     assert Suppression.objects.filter(channel="sms").count() == 1
     # what was still waiting is stopped, and the next campaign does not reach them
     assert Message.objects.get(batch_ref=queued.batch_ref).status == "suppressed"
     again = message_enqueue(channel="sms", template_code="promo", customer_ids=[customer.pk], dispatch=False)
-    assert again.queued == 0 and sum(again.suppressed.values()) == 1
+    assert again.queued == 0
+    assert sum(again.suppressed.values()) == 1
 
 
 def test_opted_out_phone_still_gets_transactional_messages(store_a):

@@ -170,7 +170,8 @@ def test_standin_acs3_verifier_accepts_the_published_example_and_only_with_the_r
     wrong = verify_acs3(
         method="POST", target=target, headers=headers, body=b"", secrets_by_key={"YourAccessKeyId": "x"}
     )
-    assert wrong is not None and wrong.code == "SignatureDoesNotMatch"
+    assert wrong is not None
+    assert wrong.code == "SignatureDoesNotMatch"
 
 
 TENCENT_DOC_PAYLOAD = b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'
@@ -215,7 +216,8 @@ def test_standin_tc3_verifier_accepts_the_published_example_and_rejects_a_change
     common = {"method": "POST", "target": "/", "headers": headers, "secrets_by_id": keys, "service": "cvm"}
     assert verify_tc3(body=TENCENT_DOC_PAYLOAD, **common) is None
     changed = verify_tc3(body=TENCENT_DOC_PAYLOAD.replace(b"1", b"2"), **common)
-    assert changed is not None and changed.code == "AuthFailure.SignatureFailure"
+    assert changed is not None
+    assert changed.code == "AuthFailure.SignatureFailure"
 
 
 # ----------------------------------------------------------------------------------- Aliyun
@@ -298,7 +300,8 @@ def test_aliyun_wrong_secret_gets_signature_does_not_match(aliyun_server):
     assert {"RequestId", "HostId", "Code", "Message", "Recommend"} <= reply.body.keys()
     provider = AliyunSmsProvider(client, sign_name=SIGN)
     (result,) = provider.send(otp("+8613800138000"))
-    assert result.outcome is Outcome.PERMANENT and result.code == "SignatureDoesNotMatch"
+    assert result.outcome is Outcome.PERMANENT
+    assert result.code == "SignatureDoesNotMatch"
     assert aliyun_server.sent == []
 
 
@@ -348,7 +351,8 @@ def test_aliyun_replayed_request_is_refused_by_nonce(aliyun_server, aliyun_provi
         first = http.send(request)
         again = http.send(aliyun_provider.client.signed_request("SendSms", params))
         replay = http.send(request)
-    assert first.json()["Code"] == "OK" and again.json()["Code"] == "OK"
+    assert first.json()["Code"] == "OK"
+    assert again.json()["Code"] == "OK"
     assert replay.json()["Code"] == "SignatureNonceUsed"
     assert len(aliyun_server.sent) == 2
 
@@ -392,7 +396,8 @@ def test_aliyun_answers_become_temporary_or_permanent(aliyun_server, aliyun_prov
     aliyun_server.fail_next(code="ServiceUnavailable")  # HTTP 503 with a gateway body
     throttled, system, unavailable = (aliyun_provider.send(otp("+8613800138000"))[0] for _ in range(3))
     for result in (throttled, system, unavailable):
-        assert result.outcome is Outcome.TEMPORARY and result.retryable
+        assert result.outcome is Outcome.TEMPORARY
+        assert result.retryable
     aliyun_server.fail_next(code="InternalError")  # HTTP 500: the backend may have acted
     (internal,) = aliyun_provider.send(otp("+8613800138000"))
     assert (internal.outcome, internal.maybe_sent) == (Outcome.TEMPORARY, True)
@@ -451,7 +456,9 @@ def test_dropped_connection_before_processing_is_temporary_but_maybe_sent(aliyun
     aliyun_server.drop_next()
     (result,) = aliyun_provider.send(otp("+8613800138000"))
     # From the client's side a lost answer cannot be told apart from a lost request.
-    assert result.outcome is Outcome.TEMPORARY and result.maybe_sent and not result.retryable
+    assert result.outcome is Outcome.TEMPORARY
+    assert result.maybe_sent
+    assert not result.retryable
     assert aliyun_server.sent == []
 
 
@@ -459,7 +466,8 @@ def test_lost_answer_is_not_retried_so_nothing_is_sent_twice(aliyun_server, aliy
     aliyun_server.drop_next(after_processing=True)
     (result,) = aliyun_provider.send(otp("+8613800138000"))
 
-    assert result.outcome is Outcome.TEMPORARY and result.maybe_sent
+    assert result.outcome is Outcome.TEMPORARY
+    assert result.maybe_sent
     assert result.code == "network.error"
     assert len(aliyun_server.requests) == 1  # the provider did not try again by itself
     assert len(aliyun_server.sent_to("+8613800138000")) == 1  # …and the message did go out
@@ -509,7 +517,8 @@ def test_rate_limit_answers_with_the_throttling_error(aliyun_server, aliyun_prov
     first, second, third = (aliyun_provider.send(otp("+8613800138000"))[0] for _ in range(3))
     assert first.accepted
     assert (second.code, third.code) == ("isv.BUSINESS_LIMIT_CONTROL",) * 2
-    assert second.retryable and third.retryable
+    assert second.retryable
+    assert third.retryable
 
     tencent_server.set_rate_limit(1)
     batch = SendBatch(template="1110", recipients=[Recipient("+8613800138000", {"1": "9"})])
@@ -531,7 +540,8 @@ def test_concurrent_senders_share_one_provider(aliyun_server, aliyun_provider):
         t.start()
     for t in threads:
         t.join()
-    assert len(results) == 40 and all(r.accepted for r in results)
+    assert len(results) == 40
+    assert all(r.accepted for r in results)
     assert sorted(m.to for m in aliyun_server.sent) == sorted(p[3:] for p in phones)
 
 
@@ -548,15 +558,18 @@ def test_tencent_send_sms_is_signed_and_answered_per_number(tencent_server, tenc
     )
     ok, throttled, blacklisted = tencent_provider.send(batch)
 
-    assert ok.accepted and ok.provider_message_id.startswith("2433:")
+    assert ok.accepted
+    assert ok.provider_message_id.startswith("2433:")
     assert (throttled.outcome, throttled.code) == (Outcome.TEMPORARY, "LimitExceeded.PhoneNumberDailyLimit")
     assert (blacklisted.outcome, blacklisted.code) == (Outcome.PERMANENT, "FailedOperation.PhoneNumberInBlacklist")
     (request,) = tencent_server.requests
     payload = json.loads(request.incoming.body)
     assert payload["PhoneNumberSet"] == ["+8613800138000", "+8613900139000", "+8613700137000"]
     assert payload["SmsSdkAppId"] == "1400000000"
-    assert payload["SignName"] == SIGN and payload["TemplateId"] == "1110"
-    assert payload["TemplateParamSet"] == ["4711"] and payload["SessionContext"] == "batch-9"
+    assert payload["SignName"] == SIGN
+    assert payload["TemplateId"] == "1110"
+    assert payload["TemplateParamSet"] == ["4711"]
+    assert payload["SessionContext"] == "batch-9"
     assert request.incoming.headers["x-tc-action"] == "SendSms"
     assert request.incoming.headers["x-tc-version"] == "2021-01-11"
     assert request.incoming.headers["x-tc-region"] == "ap-guangzhou"
@@ -686,7 +699,8 @@ def test_wechat_template_message_with_a_cached_token(wechat_server, wechat_provi
     results = wechat_provider.send(order_notice("o-alice", "o-bob"))
     wechat_provider.send(order_notice("o-alice"))
 
-    assert all(r.accepted for r in results) and results[0].provider_message_id
+    assert all(r.accepted for r in results)
+    assert results[0].provider_message_id
     assert wechat_server.tokens_issued == 1
     body = json.loads(wechat_server.requests_for(SEND_PATH)[0].incoming.body)
     assert body == {

@@ -54,7 +54,8 @@ def test_sign_counts_towards_length(db, settings):
     settings.GUANXI_SMS_SIGN_NAME = "关系"
     template = make_template(code="t", purpose="transactional", body="字" * 66)
     shown = preview(template)
-    assert shown.length == 70 and shown.segments == 1
+    assert shown.length == 70
+    assert shown.segments == 1
     template.body = "字" * 67
     assert preview(template).segments == 2
 

@@ -45,7 +45,9 @@ def test_email_is_sent_as_html_and_text_with_store_reply_to(smtp_server, store_a
     summary = messages_send(message_ids=[message.pk])
     assert summary.sent == 1
     message.refresh_from_db()
-    assert message.status == "sent" and message.provider == "smtp" and message.provider_message_id
+    assert message.status == "sent"
+    assert message.provider == "smtp"
+    assert message.provider_message_id
     assert len(smtp_server.received) == 1
     envelope = smtp_server.received[0]
     assert envelope.rcpt_tos == ["lilei@example.com"]
@@ -58,7 +60,8 @@ def test_email_is_sent_as_html_and_text_with_store_reply_to(smtp_server, store_a
         if not part.is_multipart()
     }
     assert "李雷您好,您本次消费99.00元。" in parts["text/plain"]
-    assert "李雷您好" in parts["text/html"] and "<p>" in parts["text/html"]
+    assert "李雷您好" in parts["text/html"]
+    assert "<p>" in parts["text/html"]
     assert message.customer.timeline.filter(kind="message.sent.email").count() == 1
 
 
@@ -166,7 +169,8 @@ def test_smtp_server_down_is_a_temporary_failure(settings, store_a, receipt_temp
     message = _enqueue(customer)
     assert messages_send(message_ids=[message.pk]).retry == 1
     message.refresh_from_db()
-    assert message.status == "queued" and message.error.startswith("connect")
+    assert message.status == "queued"
+    assert message.error.startswith("connect")
 
 
 def test_sending_keeps_to_the_channel_rate_limit(smtp_server, store_a, receipt_template, settings):
@@ -201,7 +205,8 @@ def test_a_batch_that_cannot_get_rate_tokens_goes_back_to_the_queue_unsent(
     assert (summary.sent, summary.retry) == (1, 1)
     waiting = Message.objects.get(pk=ids[1])
     assert (waiting.status, waiting.attempts, waiting.claim) == ("queued", 0, "")
-    assert len(smtp_server.received) == 1 and smtp_server.rcpt_calls == 1
+    assert len(smtp_server.received) == 1
+    assert smtp_server.rcpt_calls == 1
     settings.GUANXI_MESSAGING_RATE_MAX_WAIT = 5
     assert messages_send(message_ids=ids).sent == 1
     assert len(smtp_server.received) == 2

@@ -91,9 +91,11 @@ def test_wrong_credentials_are_refused_by_the_stand_in_and_fail_permanently(aliy
     settings.GUANXI_SMS_ALIYUN = {**settings.GUANXI_SMS_ALIYUN, "access_key_secret": "wrong"}
     [message] = _queue([make_customer(store=store_a)])
     assert messages_send(message_ids=[message.pk]).failed == 1
-    assert aliyun.sent == [] and aliyun.requests[0].status != 200
+    assert aliyun.sent == []
+    assert aliyun.requests[0].status != 200
     message.refresh_from_db()
-    assert message.status == "failed" and "Signature" in message.error
+    assert message.status == "failed"
+    assert "Signature" in message.error
 
 
 def test_temporary_provider_error_is_retried_with_backoff(aliyun, otp, store_a):
@@ -107,7 +109,8 @@ def test_temporary_provider_error_is_retried_with_backoff(aliyun, otp, store_a):
     message_send_task.delay([message.pk])  # too early: nothing happens
     assert len(aliyun.requests) == 1
     assert messages_send(message_ids=[message.pk], now=message.next_attempt_at).sent == 1
-    assert len(aliyun.requests) == 2 and len(aliyun.sent) == 1
+    assert len(aliyun.requests) == 2
+    assert len(aliyun.sent) == 1
 
 
 def test_permanent_provider_error_is_not_retried_and_the_number_is_suppressed(aliyun, otp, store_a):
@@ -119,7 +122,8 @@ def test_permanent_provider_error_is_not_retried_and_the_number_is_suppressed(al
     assert (message.status, message.reason) == ("failed", "invalid address")
     messages_dispatch_task.delay()
     message_send_task.delay([message.pk])
-    assert len(aliyun.requests) == 1 and aliyun.sent == []
+    assert len(aliyun.requests) == 1
+    assert aliyun.sent == []
     assert Suppression.objects.get().scope == "all"
 
 
@@ -141,7 +145,8 @@ def test_no_duplicate_when_the_worker_dies_after_the_provider_accepted(aliyun, o
     message_send_task.delay([message.pk])
     assert messages_reconcile_stale(now=timezone.now() + dt.timedelta(minutes=6)) == 1
     message_send_task.delay([message.pk])
-    assert len(aliyun.sent) == 1 and len(aliyun.requests_for("/")) == 1
+    assert len(aliyun.sent) == 1
+    assert len(aliyun.requests_for("/")) == 1
     message.refresh_from_db()
     assert message.status == "unknown"
     # the delivery report carries our message id as OutId and settles it
@@ -177,7 +182,8 @@ def test_sending_at_the_stand_in_rate_limit_is_never_throttled(aliyun, otp, stor
     started = time.monotonic()
     assert messages_send(message_ids=[m.pk for m in messages]).sent == 10
     assert time.monotonic() - started >= 1.5  # a burst of 3.5, then the rest at 3.5 per second
-    assert all(r.code == "OK" for r in aliyun.requests) and len(aliyun.sent) == 10
+    assert all(r.code == "OK" for r in aliyun.requests)
+    assert len(aliyun.sent) == 10
 
 
 def test_a_failing_rate_limiter_puts_messages_back_as_not_sent_and_they_go_out_later(aliyun, otp, store_a, settings):

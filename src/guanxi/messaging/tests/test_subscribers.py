@@ -27,7 +27,8 @@ def test_ebill_event_becomes_a_transactional_sms(store_a, django_capture_on_comm
     customer = make_customer(store=store_a, name="韩梅梅")
     event = _emit(customer, django_capture_on_commit_callbacks)
     message = Message.objects.get(customer=customer)
-    assert message.purpose == "transactional" and message.channel == "sms"
+    assert message.purpose == "transactional"
+    assert message.channel == "sms"
     assert message.body == "【关系】韩梅梅您消费268.00元,积分+268,余额1200.00元"
     assert message.dedupe_key == f"event:{event.pk}:sms:{customer.pk}"
 
@@ -39,7 +40,8 @@ def test_ebill_goes_by_wechat_when_the_customer_has_an_openid(store_a, django_ca
     contact_point_add(actor=None, customer=customer, kind="wechat", value="oOPENID123")
     _emit(customer, django_capture_on_commit_callbacks)
     message = Message.objects.get(customer=customer)
-    assert message.channel == "wechat" and message.params == {"amount": "268.00", "order_ref": "A-1001"}
+    assert message.channel == "wechat"
+    assert message.params == {"amount": "268.00", "order_ref": "A-1001"}
 
 
 def test_ebill_without_templates_is_suppressed_with_reason(store_a, django_capture_on_commit_callbacks):

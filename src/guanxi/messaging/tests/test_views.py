@@ -47,9 +47,11 @@ def test_message_log_keyset_pages(client_admin, logged, monkeypatch):
 
 def test_message_log_in_english_and_chinese(client_admin, logged):
     english = client_admin.get("/messaging/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Message log" in english and "Queued" in english
+    assert "Message log" in english
+    assert "Queued" in english
     chinese = client_admin.get("/messaging/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert "消息记录" in chinese and "排队中" in chinese
+    assert "消息记录" in chinese
+    assert "排队中" in chinese
 
 
 def test_store_staff_sees_only_their_customers_messages(staff_b, logged):
@@ -87,7 +89,8 @@ def test_template_page_previews_and_refuses_unknown_variable(client_admin, store
     data.pop("preview")
     data["body"] = "{name}生日快乐{gift}"
     response = client_admin.post("/messaging/templates/new/", data)
-    assert response.status_code == 200 and "{gift}" in response.content.decode()
+    assert response.status_code == 200
+    assert "{gift}" in response.content.decode()
     data["body"] = "{name}生日快乐"
     assert client_admin.post("/messaging/templates/new/", data).status_code == 302
     assert MessageTemplate.objects.get().code == "bday"
@@ -112,7 +115,8 @@ def test_customer_panel_context_runs_constant_queries(rf, admin_user, logged, dj
     customer = logged[0]
     with django_assert_num_queries(2):
         context = customer_panel_context(rf.get("/"), customer)
-        assert len(context["recent_messages"]) == 1 and len(context["consents"]) == 6
+        assert len(context["recent_messages"]) == 1
+        assert len(context["consents"]) == 6
     from django.template.loader import render_to_string
 
     html = render_to_string("messaging/panel.html", context)
@@ -128,10 +132,12 @@ def test_customer_360_page_shows_messages_panel_and_timeline(client_admin, store
     result = message_enqueue(channel="email", template_code="hi", customer_ids=[customer.pk], dispatch=False)
     messages_send(message_ids=Message.objects.filter(batch_ref=result.batch_ref).values_list("id", flat=True))
     chinese = client_admin.get(f"/customers/{customer.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert "最近消息" in chinese and "授权详情" in chinese
+    assert "最近消息" in chinese
+    assert "授权详情" in chinese
     texts = re.findall(r'timeline-text">([^<]*)<', chinese)
     assert any(t.startswith("已通过") and "发送消息(hi)至 z***@example.com" in t for t in texts), texts
     english = client_admin.get(f"/customers/{customer.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Recent messages" in english and "Message sent by E-mail (hi) to" in english
+    assert "Recent messages" in english
+    assert "Message sent by E-mail (hi) to" in english
     assert "Consent to Marketing messages by SMS given (in store)" in english
     assert "已同意接收短信营销消息(in store)" in texts

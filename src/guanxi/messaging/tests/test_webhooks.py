@@ -63,7 +63,8 @@ def _untrusted_urls(endpoint):
 def _unchanged(customer, message):
     message.refresh_from_db()
     assert message.status == "sent"
-    assert not DeliveryReceipt.objects.exists() and not InboundMessage.objects.exists()
+    assert not DeliveryReceipt.objects.exists()
+    assert not InboundMessage.objects.exists()
     assert not Suppression.objects.exists()
     assert consent_current(customer_ids=[customer.pk], channel="sms", purpose="marketing") == {customer.pk: True}
     assert Consent.objects.filter(customer=customer).count() == 1
@@ -107,7 +108,8 @@ def test_an_endpoint_without_a_secret_refuses_everything(subscribed, settings, e
     path = webhook_url(endpoint).partition("?")[0]
     for url in (path, f"{path}?token=", f"{path}?token={WEBHOOK_TOKENS[endpoint]}"):
         response = APIClient().post(url, body, format="json")
-        assert response.status_code == 403 and response.json()["errmsg"] == "webhook not configured"
+        assert response.status_code == 403
+        assert response.json()["errmsg"] == "webhook not configured"
     _unchanged(customer, message)
 
 
@@ -149,9 +151,11 @@ def test_wechat_url_check_answers_echostr_only_when_signed(db):
     token = WEBHOOK_TOKENS["wechat"]
     client = APIClient()
     good = client.get(WECHAT_URL, {**_wechat_signed(token, int(NOW.timestamp())), "echostr": "e-42"})
-    assert good.status_code == 200 and good.content == b"e-42"
+    assert good.status_code == 200
+    assert good.content == b"e-42"
     forged = client.get(WECHAT_URL, {**_wechat_signed("guess", int(NOW.timestamp())), "echostr": "e-42"})
-    assert forged.status_code == 403 and b"e-42" not in forged.content
+    assert forged.status_code == 403
+    assert b"e-42" not in forged.content
 
 
 @time_machine.travel(NOW, tick=False)
@@ -171,10 +175,12 @@ def test_wechat_event_needs_a_fresh_valid_signature(wechat_message, settings):
     settings.GUANXI_MESSAGING_WEBHOOK_TOKENS = {**WEBHOOK_TOKENS, "wechat": ""}
     assert _post_event(_wechat_signed("", now), body).status_code == 403  # no Token configured
     wechat_message.refresh_from_db()
-    assert wechat_message.status == "sent" and not DeliveryReceipt.objects.exists()
+    assert wechat_message.status == "sent"
+    assert not DeliveryReceipt.objects.exists()
     settings.GUANXI_MESSAGING_WEBHOOK_TOKENS = dict(WEBHOOK_TOKENS)
     response = _post_event(_wechat_signed(token, now - 10), body)
-    assert response.status_code == 200 and response.content == b"success"
+    assert response.status_code == 200
+    assert response.content == b"success"
     wechat_message.refresh_from_db()
     assert wechat_message.status == "delivered"
 
@@ -199,14 +205,17 @@ def test_stand_ins_push_callbacks_our_webhooks_accept(live_server, transactional
 
     with AliyunSmsStandIn() as aliyun, TencentSmsStandIn() as tencent, WechatStandIn() as wechat:
         reply = aliyun.push_receipts(live_server.url + webhook_url("aliyun_receipts"), [sent(0, "13912345678")])
-        assert reply.status_code == 200 and reply.json()["code"] == 0
+        assert reply.status_code == 200
+        assert reply.json()["code"] == 0
         reply = tencent.push_receipts(live_server.url + webhook_url("tencent_receipts"), [sent(1, "+8613912345678")])
-        assert reply.status_code == 200 and reply.json()["result"] == 0
+        assert reply.status_code == 200
+        assert reply.json()["result"] == 0
         # the same pushes without Guanxi's secret are refused
         path = live_server.url + webhook_url("aliyun_receipts").partition("?")[0]
         assert aliyun.push_receipts(path, [sent(0, "13912345678")]).status_code == 403
         [reply] = wechat.push_events(live_server.url + WECHAT_URL, [sent(2, "o-alice")], token=WEBHOOK_TOKENS["wechat"])
-        assert reply.status_code == 200 and reply.text == "success"
+        assert reply.status_code == 200
+        assert reply.text == "success"
         [forged] = wechat.push_events(live_server.url + WECHAT_URL, [sent(2, "o-alice")], token="not-ours")
         assert forged.status_code == 403
     assert [m.status for m in Message.objects.filter(pk__in=[m.pk for m in messages]).order_by("pk")] == [
@@ -230,10 +239,13 @@ def test_stored_payloads_keep_no_phone_number_in_clear(subscribed):
     stored = json.dumps([receipt.raw, inbound.raw], ensure_ascii=False)
     for clear in ("13912345678", "13800001111", "a.b@example.com"):
         assert clear not in stored
-    assert receipt.raw["phone_number"] == "139****5678" and receipt.raw["biz_id"] == "biz-1"
-    assert inbound.raw["mobile"] == "139****5678" and inbound.raw["text"] == "T 新号 138****1111 a***@example.com"
+    assert receipt.raw["phone_number"] == "139****5678"
+    assert receipt.raw["biz_id"] == "biz-1"
+    assert inbound.raw["mobile"] == "139****5678"
+    assert inbound.raw["text"] == "T 新号 138****1111 a***@example.com"
     # what the product needs is still there: the sender (encrypted) matched the customer, and the message settled
-    assert inbound.customer == customer and inbound.from_address == "+8613912345678"
+    assert inbound.customer == customer
+    assert inbound.from_address == "+8613912345678"
     message.refresh_from_db()
     assert message.status == "delivered"
 

@@ -30,9 +30,11 @@ def test_merge_and_timeline_endpoints(api_a, store_a):
     b = make_customer(store=store_a, name="甲")
     make_order(customer=b)
     response = api_a.post(f"/api/customers/{a.pk}/merge/", {"merged": b.pk}, format="json")
-    assert response.status_code == 200 and response.json()["order_count"] == 1
+    assert response.status_code == 200
+    assert response.json()["order_count"] == 1
     kinds = [e["kind"] for e in api_a.get(f"/api/customers/{a.pk}/timeline/").json()]
-    assert "customer.merged" in kinds and "order.paid" in kinds
+    assert "customer.merged" in kinds
+    assert "order.paid" in kinds
     assert api_a.get(f"/api/customers/{b.pk}/").status_code == 404
 
 
@@ -41,5 +43,6 @@ def test_delete_erases_personal_data_but_keeps_orders(api_admin, store_a):
     order = make_order(customer=customer)
     assert api_admin.delete(f"/api/customers/{customer.pk}/").status_code == 204
     customer.refresh_from_db()
-    assert customer.name != "要删除" and not customer.contact_points.exists()
+    assert customer.name != "要删除"
+    assert not customer.contact_points.exists()
     assert order.customer_id == customer.pk

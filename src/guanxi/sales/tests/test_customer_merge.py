@@ -27,7 +27,8 @@ def test_merge_keeps_every_order_note_tag_contact_and_timeline_entry(admin_user,
     survivor.refresh_from_db()
     twin.refresh_from_db()
     assert twin.merged_into == survivor
-    assert survivor.orders.count() == 3 and survivor.order_count == 3
+    assert survivor.orders.count() == 3
+    assert survivor.order_count == 3
     assert str(survivor.total_spent) == "1099.00"
     assert Note.objects.get().customer == survivor
     assert list(survivor.tags.values_list("name", flat=True)) == ["VIP"]

@@ -28,6 +28,8 @@ def test_order_import_groups_lines_and_replays_nothing(tmp_path, store_a):
     job = import_run(import_job_create(actor=None, path=path, target="orders", dry_run=False))
     assert (job.created_count, job.rejected_count) == (1, 1)
     order = Order.objects.get()
-    assert order.total_amount == 537 and order.lines.count() == 2
+    assert order.total_amount == 537
+    assert order.lines.count() == 2
     again = import_run(import_job_create(actor=None, path=path, target="orders", dry_run=False))
-    assert again.matched_count == 1 and Order.objects.count() == 1
+    assert again.matched_count == 1
+    assert Order.objects.count() == 1

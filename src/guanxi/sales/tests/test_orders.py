@@ -37,7 +37,8 @@ def test_order_ingest_records_lines_totals_customer_and_stats(store_a, coat):
     result = order_ingest(actor=None, data=ORDER)
     order = result.order
     assert result.created
-    assert order.total_amount == Decimal("977.00") and order.paid_amount == Decimal("967.00")
+    assert order.total_amount == Decimal("977.00")
+    assert order.paid_amount == Decimal("967.00")
     assert [(ln.name, ln.quantity, ln.amount) for ln in order.lines.order_by("id")] == [
         ("羊毛大衣", 1, Decimal("899.00")),
         ("连裤袜", 2, Decimal("78.00")),
@@ -45,7 +46,8 @@ def test_order_ingest_records_lines_totals_customer_and_stats(store_a, coat):
     customer = order.customer
     assert customer.home_store == store_a
     customer.refresh_from_db()
-    assert customer.order_count == 1 and customer.total_spent == Decimal("967.00")
+    assert customer.order_count == 1
+    assert customer.total_spent == Decimal("967.00")
     assert customer.last_order_at == order.ordered_at
     assert Event.objects.filter(name="order.paid", customer_id=customer.pk).count() == 1
     assert TimelineEntry.objects.filter(customer=customer, kind="order.paid").count() == 1
@@ -61,7 +63,8 @@ def test_replaying_an_order_changes_nothing(store_a, coat):
         Customer.objects.count(),
     )
     again = order_ingest(actor=None, data=dict(ORDER))
-    assert not again.created and again.order.pk == first.order.pk
+    assert not again.created
+    assert again.order.pk == first.order.pk
     # The same order number with other lines is not a replay: refused, and still nothing written.
     with pytest.raises(IdempotencyConflict):
         order_ingest(actor=None, data={**ORDER, "lines": [{"name": "x", "quantity": 9, "unit_price": "1.00"}]})
@@ -100,7 +103,8 @@ def test_bad_orders_are_refused_naming_the_field_and_write_nothing(store_a, coat
     with pytest.raises(ValidationError) as exc:
         order_ingest(actor=None, data={**ORDER, **change})
     assert field in exc.value.message_dict
-    assert not Order.objects.exists() and not Customer.objects.exists()
+    assert not Order.objects.exists()
+    assert not Customer.objects.exists()
 
 
 def test_refund_is_idempotent_bounded_and_updates_stats(store_a):
@@ -110,11 +114,13 @@ def test_refund_is_idempotent_bounded_and_updates_stats(store_a):
     refund, created = refund_create(
         actor=None, order=order, external_ref="R1", lines=[{"order_line": line.pk, "quantity": 1}]
     )
-    assert created and refund.amount == Decimal("300.00")
+    assert created
+    assert refund.amount == Decimal("300.00")
     again, created_again = refund_create(
         actor=None, order=order, external_ref="R1", lines=[{"order_line": line.pk, "quantity": 1}]
     )
-    assert not created_again and again.pk == refund.pk
+    assert not created_again
+    assert again.pk == refund.pk
     with pytest.raises(IdempotencyConflict):  # the same refund number for another amount is not a replay
         refund_create(actor=None, order=order, external_ref="R1", amount="600.00")
     with pytest.raises(ValidationError) as exc:
@@ -123,17 +129,21 @@ def test_refund_is_idempotent_bounded_and_updates_stats(store_a):
     refund_create(actor=None, order=order, external_ref="R3", amount="300.00")
     order.refresh_from_db()
     customer.refresh_from_db()
-    assert order.status == Order.Status.REFUNDED and order.refunded_amount == order.paid_amount
-    assert customer.total_spent == Decimal("0.00") and Refund.objects.count() == 2
+    assert order.status == Order.Status.REFUNDED
+    assert order.refunded_amount == order.paid_amount
+    assert customer.total_spent == Decimal("0.00")
+    assert Refund.objects.count() == 2
 
 
 def test_api_order_ingest_is_idempotent_and_errors_name_the_field(api_admin, store_a, coat):
     first = api_admin.post("/api/orders/", ORDER, format="json")
     assert first.status_code == 201, first.content
     replay = api_admin.post("/api/orders/", ORDER, format="json")
-    assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
+    assert replay.status_code == 200
+    assert replay.json()["id"] == first.json()["id"]
     bad = api_admin.post("/api/orders/", {**ORDER, "external_ref": "POS-2", "store": "nowhere"}, format="json")
-    assert bad.status_code == 400 and "store" in bad.json()
+    assert bad.status_code == 400
+    assert "store" in bad.json()
     assert Order.objects.count() == 1
 
 

@@ -540,4 +540,5 @@ def test_store_staff_cannot_enter_the_django_admin(staff_a, client):
     assert not staff_a.is_staff
     client.force_login(staff_a)
     response = client.get("/admin/")
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]

@@ -18,7 +18,8 @@ def client_a(client, staff_a):
 
 def test_pages_need_sign_in(client, db):
     response = client.get(reverse("customers:customers"))
-    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
 
 
 def test_login_page_renders(client, db):
@@ -36,13 +37,18 @@ def test_home_shows_figures_occasions_and_empty_tasks(client_a, store_a, store_b
     response = client_a.get(reverse("workspace:home"))
     body = response.content.decode()
     assert response.status_code == 200
-    assert "寿星甲" in body and "别店寿星" not in body
+    assert "寿星甲" in body
+    assert "别店寿星" not in body
     figures = response.context["figures"]
-    assert figures["members"] == 1 and figures["new_this_month"] == 1 and figures["active_90"] == 1
+    assert figures["members"] == 1
+    assert figures["new_this_month"] == 1
+    assert figures["active_90"] == 1
     assert str(figures["sales_this_month"]) == "88.00"
-    assert 'id="tasks"' in body and response.context["open_tasks"] == []
+    assert 'id="tasks"' in body
+    assert response.context["open_tasks"] == []
     chart = client_a.get(reverse("workspace:home_sales_chart"), HTTP_HX_REQUEST="true")
-    assert chart.context["sales_chart"][-1]["amount"] == "88.00" and len(chart.context["sales_chart"]) == 12
+    assert chart.context["sales_chart"][-1]["amount"] == "88.00"
+    assert len(chart.context["sales_chart"]) == 12
     assert 'id="sales-data"' in chart.content.decode()
 
 
@@ -70,7 +76,8 @@ def test_language_switch_remembers_english(client_a):
     response = client_a.post(reverse("set_language"), {"language": "en", "next": "/customers/"})
     assert response.status_code == 302
     body = client_a.get(reverse("customers:customers")).content.decode()
-    assert "Customers" in body and 'lang="en"' in body
+    assert "Customers" in body
+    assert 'lang="en"' in body
 
 
 def test_password_change(client_a, staff_a):
