@@ -1,4 +1,4 @@
-"""List and 360 pages run the same number of queries for a customer with one row of everything as with many."""
+"""List, 360 and home pages run the same number of queries for a customer with one row of everything as with many."""
 
 import pytest
 from django.db import connection
@@ -65,3 +65,12 @@ def test_list_page_queries_do_not_grow_with_rows_tags_or_contacts(client_a, stor
     assert len(response.context["page"].rows) == 9
     with django_assert_num_queries(baseline):
         client_a.get(reverse("customers:customers"), {"q": "乙", "sort": "name"})
+
+
+def test_home_queries_do_not_grow_with_orders(client_a, store_a, django_assert_num_queries):
+    _enrich(make_customer(store=store_a, name="甲"), store_a, 1)
+    baseline = _count(client_a, reverse("workspace:home"))
+    for i in range(5):
+        _enrich(make_customer(store=store_a, name=f"乙{i}"), store_a, 2)
+    with django_assert_num_queries(baseline):
+        client_a.get(reverse("workspace:home"))
