@@ -41,8 +41,13 @@ class ImportTakenOver(Exception):  # noqa: N818 - a situation, not a failure
 
 
 def _checkpoint(job: ImportJob, **values: int) -> None:
-    """Record progress with the rows it covers, in their transaction, if no other run of the job moved it."""
-    if not ImportJob.objects.filter(pk=job.pk, committed_line=job.committed_line).update(**values):
+    """Record progress with the rows it covers, in their transaction, if no other run of the job moved it.
+
+    It is also the run's sign of life: ``update`` skips ``auto_now``, so the heartbeat is set here, or the reaper
+    would take any import longer than ``GUANXI_IMPORT_STALE_SECONDS`` for a dead one while it still runs.
+    """
+    values_with_heartbeat: dict[str, Any] = {**values, "heartbeat_at": timezone.now()}
+    if not ImportJob.objects.filter(pk=job.pk, committed_line=job.committed_line).update(**values_with_heartbeat):
         raise ImportTakenOver(job.pk)
 
 

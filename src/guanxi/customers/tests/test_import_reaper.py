@@ -81,3 +81,19 @@ def test_the_import_ticks_its_heartbeat(csv_file):
         import_run(job)
     job.refresh_from_db()
     assert job.heartbeat_at == later
+
+
+def test_each_committed_batch_is_a_sign_of_life_so_a_long_import_is_not_reaped(csv_file, settings):
+    """A real run writes its progress with ``update`` (no ``auto_now``): the checkpoint itself sets the heartbeat."""
+    from guanxi.customers.imports.writing import _checkpoint
+
+    settings.GUANXI_IMPORT_STALE_SECONDS = 180
+    job = _job(csv_file, status=ImportJob.Status.RUNNING, processed=0)
+    for minute in range(1, 6):  # a batch a minute, for five minutes: longer than the stale limit
+        with time_machine.travel(T0 + dt.timedelta(minutes=minute), tick=False):
+            _checkpoint(job, committed_line=minute + 1, processed_rows=minute)
+            job.committed_line = minute + 1
+            assert import_jobs_reap_stale().failed == []
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.RUNNING
+    assert job.heartbeat_at == T0 + dt.timedelta(minutes=5)
