@@ -11,9 +11,12 @@ put them on every date, time and number field, so no form has to remember to.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 
 class DateInput(forms.DateInput):
@@ -108,3 +111,45 @@ class ModelForm(forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         use_native_inputs(self.fields)
+
+
+#: Error keys that belong to no one field: shown as the message alone.
+NON_FIELD_KEYS = frozenset({"__all__", "non_field_errors"})
+
+
+def labelled(label: Any, message: Any) -> str:
+    """One error as users read it, "金额：必须大于零。", with the punctuation of the active language."""
+    return _("%(field)s: %(message)s") % {"field": label, "message": message}
+
+
+def error_lines(errors: ValidationError | Mapping[str, Iterable[Any]], labels: Mapping[str, Any]) -> list[str]:
+    """Every message of ``errors`` named by the field's translated label, never by its code.
+
+    ``labels`` maps field codes to labels (``form_labels(form)``, ``model_labels(Model)``); a field
+    without a label, and errors of no one field, read as the message alone.
+    """
+    if isinstance(errors, ValidationError):
+        if not hasattr(errors, "error_dict"):
+            return [str(m) for m in errors.messages]
+        errors = errors.message_dict
+    lines = []
+    for field, messages in errors.items():
+        label = None if field in NON_FIELD_KEYS else labels.get(field)
+        for message in messages:
+            lines.append(labelled(label, message) if label else str(message))
+    return lines
+
+
+def form_labels(form: forms.BaseForm) -> dict[str, Any]:
+    """The form's fields' labels by name (a field without a label reads as its pretty name)."""
+    return {name: form[name].label for name in form.fields}
+
+
+def model_labels(model: Any) -> dict[str, Any]:
+    """A model's fields' verbose names by name, for errors raised by its services."""
+    return {f.name: f.verbose_name for f in model._meta.get_fields() if hasattr(f, "verbose_name")}
+
+
+def form_error_lines(form: forms.BaseForm) -> list[str]:
+    """A bound form's errors as labelled lines, for a flash message when the form is not on the page."""
+    return error_lines(form.errors, form_labels(form))

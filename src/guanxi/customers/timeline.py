@@ -33,8 +33,31 @@ def _field_labels(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "fields": ", ".join(labels)}
 
 
+#: The channels a write arrives by (``customer_create(channel=…)``, the audit's ``channel``), as people say them.
+CHANNEL_LABELS = {
+    "web": _("staff pages"),
+    "api": _("API"),
+    "import": _("import"),
+    "order": _("an order"),
+    "checkout": _("counter sale"),
+    "webhook": _("till (POS) webhook"),
+    "cli": _("command line"),
+    "demo": _("demo data"),
+}
+
+
+def channel_label(code: str) -> str:
+    """A channel code as words in the viewer's language; an unknown code reads as given."""
+    label = CHANNEL_LABELS.get(code)
+    return str(label) if label is not None else code
+
+
+def _channel(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "channel": channel_label(str(data.get("channel", "")))}
+
+
 KINDS = [
-    TimelineKind("customer.created", _("Customer record created (%(channel)s)")),
+    TimelineKind("customer.created", _("Customer record created (%(channel)s)"), prepare=_channel),
     TimelineKind("customer.updated", _("Profile changed: %(fields)s"), prepare=_field_labels),
     TimelineKind("customer.merged", _("Merged with customer #%(merged_id)s (%(merged_name)s)")),
     TimelineKind("contact.added", _("%(kind)s added: %(masked)s")),

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from guanxi.accounts.permissions import can, can_change, require
+from guanxi.core.forms import error_lines, form_error_lines, model_labels
 from guanxi.customers.models import Customer
 from guanxi.loyalty import selectors, services
 from guanxi.loyalty.forms import (
@@ -24,7 +25,27 @@ from guanxi.loyalty.forms import (
     TopUpForm,
     TopUpRuleForm,
 )
-from guanxi.loyalty.models import CouponTemplate, Membership, Tier, TopUpRule
+from guanxi.loyalty.models import CouponTemplate, Membership, ProgramSettings, Tier, TopUpRule
+
+#: The counter forms of the 360 panel, by the name their refused input is kept under.
+PANEL_FORMS = {"topup": TopUpForm, "redeem": RedeemForm, "adjust": AdjustForm, "issue": IssueForm}
+#: The session key holding the input the last counter action refused, to show it again with the errors inline.
+REFUSED = "loyalty.refused"
+
+
+def _refused_form(request, name: str, default):
+    """The panel's form ``name``: again with what was typed and its errors if the last try was refused."""
+    refused = request.session.get(REFUSED) if hasattr(request, "session") else None
+    if not refused or refused.get("form") != name:
+        return default()
+    del request.session[REFUSED]
+    form = PANEL_FORMS[name](refused["data"])
+    form.is_valid()
+    for field, messages in refused["errors"].items():
+        key = field if field in form.fields else None
+        if messages and messages[0] not in (form.errors.get(key or "__all__") or []):
+            form.add_error(key, messages)
+    return form
 
 
 def customer_panel_context(request, customer) -> dict:
@@ -40,10 +61,14 @@ def customer_panel_context(request, customer) -> dict:
         wallet_entries=list(selectors.wallet_entries(membership=membership)[:10]),
         coupons=list(selectors.coupon_list(user=request.user, customer_id=customer.pk).filter(status="issued")[:20]),
         tiers=list(selectors.tiers()),
-        topup_form=TopUpForm(initial={"reference": f"counter-{uuid.uuid4().hex[:12]}"}),
-        redeem_form=RedeemForm(initial={"reference": f"gift-{uuid.uuid4().hex[:12]}"}),
-        adjust_form=AdjustForm(),
-        issue_form=IssueForm(),
+        topup_form=_refused_form(
+            request, "topup", lambda: TopUpForm(initial={"reference": f"counter-{uuid.uuid4().hex[:12]}"})
+        ),
+        redeem_form=_refused_form(
+            request, "redeem", lambda: RedeemForm(initial={"reference": f"gift-{uuid.uuid4().hex[:12]}"})
+        ),
+        adjust_form=_refused_form(request, "adjust", AdjustForm),
+        issue_form=_refused_form(request, "issue", IssueForm),
         review_months=services.program().tier_review_months,
     )
     return context
@@ -62,10 +87,28 @@ def _back(customer_id: int):
     return redirect("customers:customer", customer_id)
 
 
-def _errors(request, exc: ValidationError) -> None:
-    for field, msgs in exc.message_dict.items():
-        for msg in msgs:
-            flash.error(request, f"{field}: {msg}")
+def _errors(request, exc: ValidationError, labels: dict | None = None) -> None:
+    """A refusal as flash messages naming each field by its label ("积分：…"), never by its code."""
+    for line in error_lines(exc, labels if labels is not None else model_labels(Membership)):
+        flash.error(request, line)
+
+
+def _refuse(request, name: str, form, exc: ValidationError | None = None) -> None:
+    """Keep what was typed and why it was refused for the panel to show inline, and say so in a flash."""
+    if exc is not None:
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        for field, messages in errors.items():
+            if field in form.fields:
+                form.add_error(field, messages)
+            else:
+                form.add_error(None, error_lines({field: messages}, model_labels(Membership)))
+    request.session[REFUSED] = {
+        "form": name,
+        "data": {key: request.POST.get(key, "") for key in form.fields},
+        "errors": {field: [str(m) for m in messages] for field, messages in form.errors.items()},
+    }
+    for line in form_error_lines(form):
+        flash.error(request, line)
 
 
 @login_required
@@ -101,9 +144,9 @@ def top_up(request, customer_id: int):
                 else _("This top-up was already recorded."),
             )
         except ValidationError as exc:
-            _errors(request, exc)
+            _refuse(request, "topup", form, exc)
     else:
-        flash.error(request, form.errors.as_text())
+        _refuse(request, "topup", form)
     return _back(customer_id)
 
 
@@ -123,9 +166,9 @@ def redeem(request, customer_id: int):
             )
             flash.success(request, _("Points redeemed."))
         except ValidationError as exc:
-            _errors(request, exc)
+            _refuse(request, "redeem", form, exc)
     else:
-        flash.error(request, form.errors.as_text())
+        _refuse(request, "redeem", form)
     return _back(customer_id)
 
 
@@ -145,9 +188,9 @@ def adjust(request, customer_id: int):
             )
             flash.success(request, _("Points adjusted."))
         except ValidationError as exc:
-            _errors(request, exc)
+            _refuse(request, "adjust", form, exc)
     else:
-        flash.error(request, form.errors.as_text())
+        _refuse(request, "adjust", form)
     return _back(customer_id)
 
 
@@ -164,9 +207,9 @@ def issue(request, customer_id: int):
             )
             flash.success(request, _("Coupon issued."))
         except ValidationError as exc:
-            _errors(request, exc)
+            _refuse(request, "issue", form, exc)
     else:
-        flash.error(request, form.errors.as_text())
+        _refuse(request, "issue", form)
     return _back(customer_id)
 
 
@@ -222,7 +265,8 @@ def program(request):
             "tiers": selectors.tiers(),
             "rules": selectors.top_up_rules(),
             "templates": selectors.coupon_templates(),
-            "can_manage": can(request.user, "loyalty.manage"),
+            # the settings form and the edit links only for who may save them: nobody sees inputs they cannot save
+            "can_manage": can_change(request.user, ProgramSettings),
         },
     )
 

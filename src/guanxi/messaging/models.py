@@ -84,6 +84,28 @@ class MessageTemplate(models.Model):
         super().save(*args, **kwargs)
 
 
+#: Where a consent decision came from (``Consent.source`` keeps the code), as staff read it.
+CONSENT_SOURCE_LABELS = {
+    "in store": _("In store"),
+    "counter": _("At the counter"),
+    "phone call": _("Phone call"),
+    "paper form": _("Paper form"),
+    "customer request": _("Customer request"),
+    "sms reply": _("SMS reply"),
+    "api": _("API"),
+    "import": _("Import"),
+    "web": _("Staff pages"),
+    "portal": _("Customer portal"),
+    "demo": _("Demo data"),
+}
+
+
+def consent_source_label(source: str) -> str:
+    """A consent source as words; a source typed by hand (through the API) reads as given."""
+    label = CONSENT_SOURCE_LABELS.get(source)
+    return str(label) if label is not None else source
+
+
 #: Why a message was not (or not yet) sent, as staff read it; the reason column keeps the stable English code.
 REASON_LABELS = {
     "no template": _("no template"),
@@ -207,6 +229,10 @@ class Consent(models.Model):
         verbose_name = _("consent")
         verbose_name_plural = _("consent ledger")
         indexes = [models.Index(fields=["customer", "channel", "purpose", "-at", "-id"], name="consent_latest")]
+
+    @property
+    def source_label(self) -> str:
+        return consent_source_label(self.source)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

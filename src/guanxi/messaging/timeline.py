@@ -6,10 +6,17 @@ Entries store codes, not sentences; the channel and purpose are part of the kind
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.timeline import TimelineKind
-from guanxi.messaging.models import Channel, Purpose
+from guanxi.messaging.models import Channel, Purpose, consent_source_label
+
+
+def _consent(data: dict[str, Any]) -> dict[str, Any]:
+    """The consent's source in words ("门店", "API"), never its code."""
+    return {**data, "source": consent_source_label(str(data.get("source", "")))}
 
 
 class _Phrase:
@@ -50,6 +57,7 @@ def kinds() -> list[TimelineKind]:
                         channel=channel.label,
                         purpose=purpose.label,
                     ),
+                    prepare=_consent,
                 )
             )
             out.append(
@@ -60,6 +68,7 @@ def kinds() -> list[TimelineKind]:
                         channel=channel.label,
                         purpose=purpose.label,
                     ),
+                    prepare=_consent,
                 )
             )
     out.append(TimelineKind("message.reply", _("SMS reply from %(from)s: “%(text)s”")))

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from guanxi.accounts.permissions import can, can_change, require
+from guanxi.core.forms import error_lines, model_labels
 from guanxi.customers.models import Customer
 from guanxi.customers.selectors import customer_detail
 from guanxi.messaging import selectors, services
@@ -81,7 +82,8 @@ def message_resend(request, pk: int):
     try:
         copy = services.message_resend(actor=request.user, message=message)
     except ValidationError as exc:
-        flash.error(request, " ".join(exc.messages))
+        for line in error_lines(exc, model_labels(Message)):
+            flash.error(request, line)
         return redirect("messaging:detail", pk=pk)
     flash.success(request, _("Queued again as message #%(id)s.") % {"id": copy.pk})
     return redirect("messaging:detail", pk=copy.pk)

@@ -14,11 +14,18 @@ class SalesConfig(AppConfig):
         from guanxi.customers.imports import import_kind_register
         from guanxi.sales.imports import ORDERS
         from guanxi.sales.services import merge_orders
+        from guanxi.sales.timeline import order_paid, order_refunded
         from guanxi.sales.views import customer_orders_panel_context
 
         register_merge_hook(MergeHook(key="sales", function=merge_orders, order=10))
-        register_timeline_kind(TimelineKind("order.paid", _("Order %(ref)s paid: ¥%(amount)s at %(store)s")))
-        register_timeline_kind(TimelineKind("order.refunded", _("Refund %(ref)s on order %(order_ref)s: ¥%(amount)s")))
+        register_timeline_kind(
+            TimelineKind("order.paid", _("Order %(ref)s paid: %(amount)s at %(store)s"), prepare=order_paid)
+        )
+        register_timeline_kind(
+            TimelineKind(
+                "order.refunded", _("Refund %(ref)s on order %(order_ref)s: %(amount)s"), prepare=order_refunded
+            )
+        )
         register_customer_panel(
             CustomerPanel(
                 key="orders",

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext_lazy
 
 from guanxi.customers.imports import ImportKind, ImportRun, Row, format_errors, oversized_cell
 from guanxi.customers.imports.cleaning import Rejected
@@ -179,10 +180,29 @@ def run_orders(run: ImportRun, rows: Iterator[Row]) -> None:
         run.advance(last_line, size, created, matched, n_rejected)
 
 
+#: What each field is called on the mapping page.
+ORDER_LABELS = {
+    "external_ref": gettext_lazy("Order number"),
+    "source": gettext_lazy("Sales channel"),
+    "ordered_at": gettext_lazy("Order time"),
+    "customer_id": gettext_lazy("Customer number"),
+    "phone": gettext_lazy("Mobile phone"),
+    "email": gettext_lazy("E-mail"),
+    "name": gettext_lazy("Customer name"),
+    "store": gettext_lazy("Store"),
+    "sku": gettext_lazy("Product code"),
+    "item": gettext_lazy("Product name"),
+    "quantity": gettext_lazy("Quantity"),
+    "unit_price": gettext_lazy("Unit price"),
+    "discount_amount": gettext_lazy("Discount"),
+    "payment_method": gettext_lazy("Payment method"),
+}
+
 ORDERS = ImportKind(
     name="orders",
     fields=ORDER_FIELDS,
     aliases=ORDER_ALIASES,
     required=["external_ref", "unit_price"],
     run=run_orders,
+    labels=ORDER_LABELS,
 )

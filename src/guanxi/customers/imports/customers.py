@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from guanxi.accounts.models import Store
 from guanxi.core.crypto import blind_index
@@ -660,6 +661,29 @@ def run_customers(run: ImportRun, rows: Iterator[Row]) -> None:
         run.advance(last_line, size, created, matched, n_rejected)
 
 
+#: What each field is called on the mapping page.
+LABELS = {
+    "name": gettext_lazy("Name"),
+    "phone": gettext_lazy("Mobile phone"),
+    "email": gettext_lazy("E-mail"),
+    "wechat": gettext_lazy("WeChat ID"),
+    "address": gettext_lazy("Address"),
+    "gender": gettext_lazy("Gender"),
+    "birthday": gettext_lazy("Birthday"),
+    "region": gettext_lazy("Region"),
+    "occupation": gettext_lazy("Occupation"),
+    "income_band": gettext_lazy("Income"),
+    "education": gettext_lazy("Education"),
+    "family_size": gettext_lazy("Family size"),
+    "organisation_name": gettext_lazy("Organisation"),
+    "id_number": gettext_lazy("ID number"),
+    "home_store": gettext_lazy("Store"),
+    "tags": gettext_lazy("Tags"),
+    "is_key_account": gettext_lazy("Key account"),
+    "source": gettext_lazy("Source"),
+    "kind": pgettext_lazy("customer", "Person or organisation"),
+}
+
 CUSTOMERS = ImportKind(
     name="customers",
     fields=CUSTOMER_FIELDS,
@@ -667,4 +691,5 @@ CUSTOMERS = ImportKind(
     required=["name"],
     run=run_customers,
     custom_attributes=True,
+    labels=LABELS,
 )

@@ -14,8 +14,8 @@ text})``; it writes (or, in a dry run, counts) batch by batch, each batch with i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -41,6 +41,13 @@ class ImportKind:
     run: Callable[[ImportRun, Iterator[Row]], None]
     #: Whether columns named after a custom attribute map to it (``attr:<key>``).
     custom_attributes: bool = False
+    #: Field -> its label (lazy strings) for the mapping page; a field without one reads as its code.
+    labels: Mapping[str, Any] = field(default_factory=dict)
+
+    def label(self, name: str) -> str:
+        """The field's label as users read it ("姓名", "订单号"), never its code when a label is registered."""
+        label = self.labels.get(name)
+        return str(label) if label is not None else name
 
 
 _kinds: dict[str, ImportKind] = {}

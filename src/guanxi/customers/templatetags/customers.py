@@ -31,3 +31,12 @@ def primary_contact(customer: Any, kind: str) -> Any:
 @register.filter
 def timeline_text(entry: Any) -> str:
     return render_timeline(entry.kind, entry.data or {}, entry.summary)
+
+
+@register.filter
+def import_field_label(name: str, target: str) -> str:
+    """An import field's label for the kind ``target`` (``{{ f|import_field_label:job.target }}``)."""
+    from guanxi.customers.imports.kinds import import_kinds
+
+    kind = import_kinds().get(target)
+    return kind.label(name) if kind is not None else name

@@ -95,5 +95,6 @@ def test_bad_adjust_form_is_reported_and_writes_nothing(client, member, admin_us
         reverse("loyalty:adjust", args=[member.customer_id]), {"points": "many", "reason": ""}, follow=True
     )
     assert response.status_code == 200
-    assert any("points" in str(m) for m in response.context["messages"])
+    # named by the field's label in the page's language, never by its code ("points: …")
+    assert any(str(m).startswith("积分（+/-）：") for m in response.context["messages"])
     assert PointsEntry.objects.count() == before

@@ -135,9 +135,9 @@ def test_customer_360_page_shows_messages_panel_and_timeline(client_admin, store
     assert "最近消息" in chinese
     assert "授权详情" in chinese
     texts = re.findall(r'timeline-text">([^<]*)<', chinese)
-    assert any(t.startswith("已通过") and "发送消息(hi)至 z***@example.com" in t for t in texts), texts
+    assert any(t.startswith("已通过") and "发送消息（hi）至 z***@example.com" in t for t in texts), texts
     english = client_admin.get(f"/customers/{customer.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Recent messages" in english
     assert "Message sent by E-mail (hi) to" in english
-    assert "Consent to Marketing messages by SMS given (in store)" in english
-    assert "已同意接收短信营销消息(in store)" in texts
+    assert "Consent to Marketing messages by SMS given (In store)" in english
+    assert "已同意接收短信营销消息（门店）" in texts
