@@ -230,7 +230,7 @@ def test_contacts_added_corrected_made_primary_and_removed_with_audit(client_a, 
     audited = list(
         AuditLog.objects.filter(object_type="contact_point", customer_id=customer.pk).values_list("changes", flat=True)
     )
-    assert {next(iter(c)) for c in audited} >= {"added", "changed", "primary", "removed"}
+    assert {key for c in audited for key in c} >= {"added", "changed", "primary", "removed"}  # (jsonb sorts keys)
     kinds = set(TimelineEntry.objects.filter(customer=customer).values_list("kind", flat=True))
     assert {"contact.added", "contact.changed", "contact.primary", "contact.removed"} <= kinds
     body = client_a.get(reverse("customers:customer", args=[customer.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
