@@ -32,4 +32,9 @@ class CustomersConfig(AppConfig):
             NavItem(key="duplicates", label=_("Duplicates"), url_name="customers:duplicates", order=12, icon="copy")
         )
         register_nav(NavItem(key="imports", label=_("Import"), url_name="customers:imports", order=14, icon="upload"))
+        register_nav(
+            NavItem(
+                key="new_customer", label=_("New customer"), url_name="customers:customer_new", order=15, icon="plus"
+            )
+        )
         import_kind_register(CUSTOMERS)

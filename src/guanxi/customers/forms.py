@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.core.forms import DateInput, Form, ModelForm
-from guanxi.customers.models import CustomAttribute, Customer, ImportantDate, ImportJob
+from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, ImportantDate, ImportJob
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -241,6 +242,19 @@ class BulkTagForm(Form):
 class ImportUploadForm(Form):
     file = forms.FileField(label=gettext_lazy("File (CSV or XLSX)"))
     target = forms.ChoiceField(label=gettext_lazy("What the file holds"), choices=ImportJob.Target.choices)
+    store = forms.TypedChoiceField(
+        label=gettext_lazy("Store"),
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text=gettext_lazy("Customers whose row names no store join this one."),
+    )
+
+    def __init__(self, *args: Any, stores: Sequence[Any] = (), **kwargs: Any) -> None:
+        """``stores``: those the user may put customers in; left out of a post, the view picks the user's own."""
+        super().__init__(*args, **kwargs)
+        choices = [(s.pk, s.name) for s in stores]
+        self.fields["store"].choices = choices or [("", "—")]  # type: ignore[attr-defined]
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -279,3 +293,71 @@ def attribute_initial(definition: CustomAttribute, value) -> str:
     if definition.type == CustomAttribute.Type.BOOLEAN:
         return "yes" if value is True else "no"
     return str(value)
+
+
+# --- the new-customer page and contact editing on the 360 page ---------------------------------------------------
+
+
+class NewCustomerForm(Form):
+    """The counter's own fields; the profile rules stay in ``CustomerForm`` (the service applies them)."""
+
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
+    mobile = forms.CharField(
+        label=gettext_lazy("Mobile"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    email = forms.CharField(label=gettext_lazy("E-mail"), max_length=254, required=False)
+    birthday = forms.DateField(label=gettext_lazy("Birthday"), required=False, widget=DateInput())
+    gender = forms.ChoiceField(label=gettext_lazy("Gender"), choices=Customer.Gender.choices, required=False)
+    home_store = forms.TypedChoiceField(label=gettext_lazy("Store"), coerce=int, empty_value=None)
+    tags = forms.CharField(
+        label=gettext_lazy("Tags"),
+        required=False,
+        max_length=500,
+        help_text=gettext_lazy("Separate tags with commas."),
+    )
+
+    def __init__(self, *args: Any, stores: Sequence[Any], store_required: bool, **kwargs: Any) -> None:
+        """``stores``: those the user may put customers in. Store-bound staff get no blank choice (left out of a
+        post, the view picks their own store); the service refuses any other store whatever is posted."""
+        super().__init__(*args, **kwargs)
+        choices = [(s.pk, s.name) for s in stores]
+        field = self.fields["home_store"]
+        field.choices = choices if store_required and choices else [("", "—"), *choices]  # type: ignore[attr-defined]
+        field.required = False
+        self.fields["birthday"].error_messages["invalid"] = gettext_lazy("Enter a real date, e.g. 1990-05-17.")
+        self.fields["name"].error_messages["required"] = gettext_lazy("Enter the customer's name.")
+        self.fields["mobile"].error_messages["required"] = gettext_lazy("Enter the customer's mobile number.")
+
+    def clean_birthday(self) -> dt.date | None:
+        return CustomerForm.clean_birthday(self)  # type: ignore[arg-type]  # the one rule, on this form's data
+
+    def clean_mobile(self) -> str:
+        from guanxi.customers.contacts import normalize_phone
+
+        return normalize_phone(self.cleaned_data.get("mobile") or "")
+
+    def clean_email(self) -> str:
+        from guanxi.customers.contacts import normalize_email
+
+        value = (self.cleaned_data.get("email") or "").strip()
+        return normalize_email(value) if value else ""
+
+    def clean_tags(self) -> list[str]:
+        text = (self.cleaned_data.get("tags") or "").replace("，", ",").replace("、", ",")
+        names = [t.strip() for t in text.split(",") if t.strip()]
+        if any(len(n) > 50 for n in names):
+            raise ValidationError(_("A tag name has at most 50 characters."), code="max_length")
+        return list(dict.fromkeys(names))
+
+
+class ContactAddForm(Form):
+    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=ContactPoint.Kind.choices)
+    value = forms.CharField(label=gettext_lazy("Value"), max_length=500)
+    label = forms.CharField(label=gettext_lazy("Label"), required=False, max_length=32)
+
+
+class ContactChangeForm(Form):
+    value = forms.CharField(label=gettext_lazy("Value"), max_length=500)
+    label = forms.CharField(label=gettext_lazy("Label"), required=False, max_length=32)

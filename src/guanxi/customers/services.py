@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +19,11 @@ from guanxi.accounts.models import User
 from guanxi.accounts.permissions import default_store_id, is_store_scoped, may_assign_owner, may_use_store
 from guanxi.core.audit import audit_record
 from guanxi.core.crypto import blind_index
+from guanxi.core.customer_create import CustomerCreateSection
 from guanxi.core.events import event_record
 from guanxi.core.merge import MergeFollower, merge_followers, merge_hooks
 from guanxi.core.personal_data import personal_data_erase
+from guanxi.core.registry import allowed
 from guanxi.customers.contacts import contact_indexes, mask_value, normalize_contact
 from guanxi.customers.forms import CustomerForm, clean_custom_attributes
 from guanxi.customers.models import (
@@ -169,6 +172,19 @@ def customer_find_existing(
     return None, ""
 
 
+def customer_match(*, actor: User | None, phone: str = "", email: str = "") -> tuple[Customer | None, str]:
+    """The customer ``actor`` sees who already has this phone (or else e-mail); a value that is no phone or
+    e-mail matches nobody. For the new-customer page's check as the clerk types."""
+    items: list[CleanContact] = []
+    for kind, value in (("phone", phone), ("email", email)):
+        if value:
+            try:
+                items += _clean_contacts([ContactInput(kind=kind, value=value)])
+            except ValidationError:
+                continue
+    return customer_find_existing(items, actor=actor) if items else (None, "")
+
+
 @transaction.atomic
 def customer_create(
     *,
@@ -245,6 +261,40 @@ def customer_create(
         changes={"fields": sorted(profile)},
     )
     return CustomerCreateResult(customer=customer, created=True, contacts_added=added)
+
+
+@transaction.atomic
+def customer_create_with_sections(
+    *,
+    actor: Actor,
+    data: dict[str, Any],
+    contacts: list[ContactInput] | None = None,
+    tags: list[str] | None = None,
+    sections: Sequence[tuple[CustomerCreateSection, dict[str, Any]]] = (),
+    channel: str = "web",
+    force_new: bool = False,
+) -> CustomerCreateResult:
+    """The new-customer page's create: the customer, then every section (membership, consents…) in ONE transaction.
+
+    When the phone or e-mail already belongs to a customer the actor sees, nothing is written and the result
+    names that customer (``created=False``), so the page can offer it instead of a twin. A section that raises
+    ``ValidationError`` (or anything else) rolls back the customer and every section before it.
+    """
+    user = _user(actor)
+    for section, _cleaned in sections:
+        if not allowed(section.roles, user):
+            raise ValidationError({section.key: [_("You may not use “%(section)s”.") % {"section": section.label}]})
+    result = customer_create(actor=actor, data=data, contacts=contacts, tags=tags, channel=channel, force_new=force_new)
+    if not result.created:
+        return result
+    for section, cleaned in sections:
+        try:
+            section.save(result.customer, cleaned, actor)
+        except ValidationError as exc:  # keyed "<section key>.<field>" so the page puts it under the field
+            if hasattr(exc, "error_dict"):
+                raise ValidationError({f"{section.key}.{k}": v for k, v in exc.message_dict.items()}) from exc
+            raise ValidationError({section.key: exc.messages}) from exc
+    return result
 
 
 def _user(actor: Actor) -> User | None:
@@ -413,7 +463,7 @@ def contact_point_add(
     if value_index:
         clash = ContactPoint.objects.filter(customer=customer, kind=kind, value_index=value_index).first()
         if clash:
-            raise ValidationError({"value": [_("This customer already has this %(kind)s.") % {"kind": kind}]})
+            raise ValidationError({"value": [_already_has(kind)]})
     contact = _add_contacts(customer, cleaned)[0]
     masked = mask_value(kind, normalized)
     event = event_record(
@@ -440,6 +490,72 @@ def contact_point_add(
         customer_id=customer.pk,
         channel=channel,
         changes={"added": kind},
+    )
+    return contact
+
+
+def _already_has(kind: str) -> str:
+    return _("This customer already has this %(kind)s.") % {"kind": str(ContactPoint.Kind(kind).label).lower()}
+
+
+def _clean_one_contact(kind: str, value: str) -> tuple[str, str, str]:
+    """(normal form, blind index, last four) of one value, errors keyed ``value`` as the pages name the field."""
+    try:
+        cleaned = _clean_contacts([ContactInput(kind=kind, value=value)])
+    except ValidationError as exc:
+        raise ValidationError({"value": exc.messages}) from None
+    _item, normalized, value_index, last4 = cleaned[0]
+    return normalized, value_index, last4
+
+
+@transaction.atomic
+def contact_point_change(
+    *, actor: Actor, contact: ContactPoint, value: str, label: str | None = None, channel: str = "api"
+) -> ContactPoint:
+    """Correct a contact's value (a mistyped phone, a new address); the audit row and timeline keep both, masked.
+
+    The customer may not hold the new value twice. A phone or e-mail the customer was created under keeps that
+    identity claim when nobody else claims the new value; otherwise the corrected contact is an ordinary one
+    (as contacts added later are), so a correction never fails because of a customer the actor may not see.
+    """
+    contact = ContactPoint.objects.select_for_update().get(pk=contact.pk)
+    normalized, value_index, last4 = _clean_one_contact(contact.kind, value)
+    new_label = contact.label if label is None else label.strip()[:32]
+    if normalized == contact.value and new_label == contact.label:
+        return contact
+    if (
+        value_index
+        and ContactPoint.objects.filter(customer_id=contact.customer_id, kind=contact.kind, value_index=value_index)
+        .exclude(pk=contact.pk)
+        .exists()
+    ):
+        raise ValidationError({"value": [_already_has(contact.kind)]})
+    before = mask_value(contact.kind, contact.value)
+    contact.value, contact.value_index, contact.last4_index, contact.label = normalized, value_index, last4, new_label
+    fields = ["value", "value_index", "last4_index", "label", "verified_at"]
+    contact.verified_at = None  # a corrected value has not been verified
+    try:
+        with transaction.atomic():
+            contact.save(update_fields=fields)
+    except IntegrityError:  # another customer claims the new value as identity
+        contact.is_identity = False
+        contact.save(update_fields=[*fields, "is_identity"])
+    after = mask_value(contact.kind, contact.value)
+    timeline_record(
+        customer_id=contact.customer_id,
+        kind="contact.changed",
+        summary=f"{contact.kind} changed",
+        data={"kind": str(ContactPoint.Kind(contact.kind).label), "from": before, "to": after},
+        actor=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="update",
+        object_type="contact_point",
+        object_id=contact.pk,
+        customer_id=contact.customer_id,
+        channel=channel,
+        changes={"changed": contact.kind, "from": before, "to": after},
     )
     return contact
 
@@ -481,7 +597,9 @@ def contact_point_remove(*, actor: Actor, contact: ContactPoint, channel: str = 
 
 
 @transaction.atomic
-def contact_point_set_primary(*, actor: Actor, contact: ContactPoint) -> ContactPoint:
+def contact_point_set_primary(*, actor: Actor, contact: ContactPoint, channel: str = "api") -> ContactPoint:
+    if contact.is_primary:
+        return contact
     ContactPoint.objects.filter(customer_id=contact.customer_id, kind=contact.kind, is_primary=True).exclude(
         pk=contact.pk
     ).update(is_primary=False)
@@ -493,6 +611,15 @@ def contact_point_set_primary(*, actor: Actor, contact: ContactPoint) -> Contact
         summary="primary changed",
         data={"kind": str(ContactPoint.Kind(contact.kind).label), "masked": mask_value(contact.kind, contact.value)},
         actor=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="update",
+        object_type="contact_point",
+        object_id=contact.pk,
+        customer_id=contact.customer_id,
+        channel=channel,
+        changes={"primary": contact.kind},
     )
     return contact
 

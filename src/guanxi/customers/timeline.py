@@ -63,6 +63,7 @@ KINDS = [
     TimelineKind("contact.added", _("%(kind)s added: %(masked)s")),
     TimelineKind("contact.removed", _("%(kind)s removed: %(masked)s")),
     TimelineKind("contact.primary", _("Primary %(kind)s set to %(masked)s")),
+    TimelineKind("contact.changed", _("%(kind)s corrected: %(from)s → %(to)s")),
     TimelineKind("tag.added", _("Tagged “%(tag)s”")),
     TimelineKind("tag.removed", _("Tag “%(tag)s” removed")),
     TimelineKind("note.added", _("Note: %(excerpt)s")),

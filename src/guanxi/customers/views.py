@@ -22,26 +22,44 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from guanxi.accounts.caching import cached
+from guanxi.accounts.permissions import default_store_id, is_store_scoped
 from guanxi.accounts.stores import current_store_id, scoped, switchable_stores
 from guanxi.core.audit import audit_record
+from guanxi.core.customer_create import customer_create_sections
 from guanxi.core.registry import customer_panels
 from guanxi.customers.duplicates import duplicate_pair_ids, duplicate_pairs
 from guanxi.customers.exports import export_response
 from guanxi.customers.forms import (
     PROFILE_EDIT_FIELDS,
     BulkTagForm,
+    ContactAddForm,
+    ContactChangeForm,
     CustomerForm,
     ImportantDateForm,
     ImportUploadForm,
+    NewCustomerForm,
     NoteForm,
     attribute_field,
     attribute_initial,
 )
 from guanxi.customers.imports import import_dir, import_job_create, import_kind, read_header
 from guanxi.customers.listing import CustomerFilterForm, filtered_customers, keyset_page
-from guanxi.customers.models import CustomAttribute, Customer, ImportJob, Note
+from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, ImportJob, Note
 from guanxi.customers.selectors import customer_detail, customer_list, customer_timeline
-from guanxi.customers.services import customer_merge, customer_tag, customer_update, important_date_add, note_add
+from guanxi.customers.services import (
+    ContactInput,
+    contact_point_add,
+    contact_point_change,
+    contact_point_remove,
+    contact_point_set_primary,
+    customer_create_with_sections,
+    customer_match,
+    customer_merge,
+    customer_tag,
+    customer_update,
+    important_date_add,
+    note_add,
+)
 from guanxi.customers.tasks import import_job_run
 
 BULK_TAG_LIMIT = 10_000
@@ -110,6 +128,116 @@ def customer_export(request):
     return export_response(user=request.user, queryset=_filtered(request, data).order_by("id"), fmt=fmt)
 
 
+# --- new customer (the counter) -------------------------------------------------------------------------------
+
+
+def _store_choice(request, stores) -> int | None:
+    """The store a new customer joins unless the clerk picks another: the switcher's, else the user's only one."""
+    store_id = current_store_id(request) or default_store_id(request.user)
+    if store_id is None and is_store_scoped(request.user) and stores:
+        store_id = stores[0].pk
+    return store_id if any(s.pk == store_id for s in stores) else None
+
+
+def _new_customer_forms(request, data=None):
+    stores = switchable_stores(request.user)
+    form = NewCustomerForm(
+        data,
+        stores=stores,
+        store_required=is_store_scoped(request.user),
+        initial={"home_store": _store_choice(request, stores)},
+    )
+    form.fields["mobile"].widget.attrs.update(
+        {
+            "hx-get": reverse("customers:customer_new_check"),
+            "hx-trigger": "input changed delay:400ms, blur",
+            "hx-target": "#mobile-match",
+            "hx-swap": "innerHTML",
+        }
+    )
+    sections = [
+        (section, section.form_class(data, prefix=section.key, user=request.user))
+        for section in customer_create_sections(request.user)
+    ]
+    return form, sections
+
+
+def _render_new(request, form, sections, *, match=None, matched_by="", status=200):
+    rendered = [{"section": section, "form": section_form} for section, section_form in sections]
+    context = {"form": form, "sections": rendered, "match": match, "matched_by": matched_by}
+    if match is not None:
+        context["match_last4"] = (form.cleaned_data.get("mobile") or "")[-4:] if matched_by == "phone" else ""
+    return render(request, "customers/new.html", context, status=status)
+
+
+def _new_customer_errors(exc: ValidationError, form, sections) -> None:
+    """Put each error under the field it names: profile fields, contacts[0] (mobile), contacts[1] (e-mail),
+    ``<section key>.<field>`` for a section."""
+    contact_fields = {"contacts[0]": "mobile", "contacts[1]": "email"}
+    by_key = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    for key, errors in by_key.items():
+        for section, section_form in sections:
+            if key == section.key or key.startswith(section.key + "."):
+                name = key[len(section.key) + 1 :]
+                section_form.add_error(name if name in section_form.fields else None, errors)
+                break
+        else:
+            name = contact_fields.get(key.rsplit(".", 1)[0], key)
+            form.add_error(name if name in form.fields else None, errors)
+
+
+@login_required
+def customer_new(request):
+    """新建客户: the customer, the sections other apps add (membership, consents), all in one transaction.
+
+    A mobile or e-mail that a customer the user sees already has is not created twice: the page shows that
+    customer instead, and "create anyway" (``force_new``) makes a second record on purpose (a family sharing
+    a phone)."""
+    if request.method != "POST":
+        form, sections = _new_customer_forms(request)
+        return _render_new(request, form, sections)
+    form, sections = _new_customer_forms(request, request.POST)
+    valid = form.is_valid()
+    for _section, section_form in sections:  # every form, so every error shows at once
+        valid = section_form.is_valid() and valid
+    if not valid:
+        return _render_new(request, form, sections, status=400)
+    data = form.cleaned_data
+    contacts = [ContactInput(kind="phone", value=data["mobile"])]
+    if data["email"]:
+        contacts.append(ContactInput(kind="email", value=data["email"]))
+    profile = {"name": data["name"], "gender": data["gender"] or "", "birthday": data["birthday"]}
+    store_id = data["home_store"] or _store_choice(request, switchable_stores(request.user))
+    if store_id:
+        profile["home_store"] = store_id
+    try:
+        result = customer_create_with_sections(
+            actor=request.user,
+            data=profile,
+            contacts=contacts,
+            tags=data["tags"],
+            sections=[(section, section_form.cleaned_data) for section, section_form in sections],
+            channel="web",
+            force_new=request.POST.get("force_new") == "1",
+        )
+    except ValidationError as exc:
+        _new_customer_errors(exc, form, sections)
+        return _render_new(request, form, sections, status=400)
+    if not result.created:
+        return _render_new(request, form, sections, match=result.customer, matched_by=result.matched_by)
+    messages.success(request, _("Customer %(name)s created.") % {"name": result.customer.name})
+    return redirect("customers:customer", pk=result.customer.pk)
+
+
+@login_required
+def customer_new_check(request):
+    """The htmx check under the mobile field: the customer the user sees who has this number, or nothing."""
+    mobile = request.GET.get("mobile", "").strip()
+    customer, _by = customer_match(actor=request.user, phone=mobile) if mobile else (None, "")
+    digits = "".join(c for c in mobile if c.isdigit())
+    return render(request, "customers/_match.html", {"match": customer, "match_last4": digits[-4:]})
+
+
 # --- customer 360 ----------------------------------------------------------------------------------------------
 
 
@@ -136,7 +264,31 @@ def _profile_form(customer: Customer, data=None, definitions=None) -> CustomerFo
     return form
 
 
-def _detail_context(request, customer: Customer, *, note_form=None, tag_form=None, date_form=None) -> dict:
+def _contact_rows(customer: Customer, full: bool, failed: ContactPoint | None = None, failed_form=None) -> list:
+    """Each contact with its correction form; the value is filled in only for those who see it in full."""
+    rows = []
+    for c in sorted(customer.contact_points.all(), key=lambda c: (c.kind, not c.is_primary, c.pk)):
+        if failed is not None and c.pk == failed.pk:
+            form = failed_form
+        else:
+            form = ContactChangeForm(
+                auto_id=f"contact{c.pk}_%s", initial={"value": c.value if full else "", "label": c.label}
+            )
+        rows.append({"contact": c, "form": form})
+    return rows
+
+
+def _detail_context(
+    request,
+    customer: Customer,
+    *,
+    note_form=None,
+    tag_form=None,
+    date_form=None,
+    contact_form=None,
+    failed_contact=None,
+    change_form=None,
+) -> dict:
     panels = []
     for panel in customer_panels(request.user):
         extra = panel.context(request, customer) if panel.context else {}
@@ -150,7 +302,8 @@ def _detail_context(request, customer: Customer, *, note_form=None, tag_form=Non
     ]
     return {
         "customer": customer,
-        "contacts": sorted(customer.contact_points.all(), key=lambda c: (c.kind, not c.is_primary, c.pk)),
+        "contacts": _contact_rows(customer, request.user.sees_full_contacts, failed_contact, change_form),
+        "contact_form": contact_form or ContactAddForm(auto_id="contact_%s"),
         "timeline": customer_timeline(customer=customer, limit=30),
         "notes": list(Note.objects.filter(customer=customer).select_related("author").order_by("-created_at")[:10]),
         "attributes": attributes,
@@ -253,6 +406,75 @@ def customer_note_add(request, pk: int):
     return redirect(reverse("customers:customer", kwargs={"pk": customer.pk}) + "#notes")
 
 
+def _form_errors(form, exc: ValidationError) -> None:
+    """A service's errors under the form's fields: ``contacts[0].value`` and ``value`` both land on ``value``."""
+    by_key = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    for key, errors in by_key.items():
+        name = key.rsplit(".", 1)[-1]
+        form.add_error(name if name in form.fields else None, errors)
+
+
+def _back_to_contacts(customer: Customer):
+    return redirect(reverse("customers:customer", kwargs={"pk": customer.pk}) + "#contacts")
+
+
+@login_required
+@require_POST
+def customer_contact_add(request, pk: int):
+    customer = _visible_customer(request, pk)
+    form = ContactAddForm(request.POST, auto_id="contact_%s")
+    if form.is_valid():
+        try:
+            contact_point_add(actor=request.user, customer=customer, channel="web", **form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+    if form.errors:
+        context = _detail_context(request, customer, contact_form=form)
+        return render(request, "customers/detail.html", context, status=400)
+    messages.success(request, _("Contact added."))
+    return _back_to_contacts(customer)
+
+
+def _visible_contact(request, pk: int, contact_id: int) -> tuple[Customer, ContactPoint]:
+    customer = _visible_customer(request, pk)
+    return customer, get_object_or_404(ContactPoint, pk=contact_id, customer=customer)
+
+
+@login_required
+@require_POST
+def customer_contact_change(request, pk: int, contact_id: int):
+    customer, contact = _visible_contact(request, pk, contact_id)
+    form = ContactChangeForm(request.POST, auto_id=f"contact{contact.pk}_%s")
+    if form.is_valid():
+        try:
+            contact_point_change(actor=request.user, contact=contact, channel="web", **form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+    if form.errors:
+        context = _detail_context(request, customer, failed_contact=contact, change_form=form)
+        return render(request, "customers/detail.html", context, status=400)
+    messages.success(request, _("Contact corrected."))
+    return _back_to_contacts(customer)
+
+
+@login_required
+@require_POST
+def customer_contact_remove(request, pk: int, contact_id: int):
+    customer, contact = _visible_contact(request, pk, contact_id)
+    contact_point_remove(actor=request.user, contact=contact, channel="web")
+    messages.success(request, _("Contact removed."))
+    return _back_to_contacts(customer)
+
+
+@login_required
+@require_POST
+def customer_contact_primary(request, pk: int, contact_id: int):
+    customer, contact = _visible_contact(request, pk, contact_id)
+    contact_point_set_primary(actor=request.user, contact=contact, channel="web")
+    messages.success(request, _("Primary contact set."))
+    return _back_to_contacts(customer)
+
+
 # --- duplicates ------------------------------------------------------------------------------------------------
 
 
@@ -305,7 +527,13 @@ def _job(request, pk: int) -> ImportJob:
 
 @login_required
 def import_start(request):
-    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    stores = switchable_stores(request.user)
+    form = ImportUploadForm(
+        request.POST or None,
+        request.FILES or None,
+        stores=stores,
+        initial={"store": _store_choice(request, stores)},
+    )
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         suffix = Path(upload.name).suffix.lower()
@@ -314,7 +542,7 @@ def import_start(request):
             for chunk in upload.chunks():
                 handle.write(chunk)
         try:
-            job = _create_job(request, path, form.cleaned_data["target"], upload.name)
+            job = _create_job(request, path, form.cleaned_data["target"], upload.name, form.cleaned_data["store"])
         except (ValidationError, ValueError, OSError) as exc:
             path.unlink(missing_ok=True)  # no job will ever read it
             form.add_error("file", getattr(exc, "messages", None) or _("This file cannot be read."))
@@ -324,14 +552,15 @@ def import_start(request):
     return render(request, "customers/imports/start.html", {"form": form, "jobs": jobs})
 
 
-def _create_job(request, path: Path, target: str, name: str) -> ImportJob:
+def _create_job(request, path: Path, target: str, name: str, store_id: int | None = None) -> ImportJob:
+    """The job remembers the store its customers join (rows naming no store): the one chosen in the wizard (one
+    of the user's, the form offers no other), else the switcher's or the user's own, so the importer sees them."""
     from guanxi.accounts.models import Store
     from guanxi.customers.imports import auto_mapping, file_sha256
 
-    store_id = current_store_id(request)
-    if store_id is None:
-        stores = switchable_stores(request.user)
-        store_id = stores[0].pk if len(stores) == 1 else None
+    stores = switchable_stores(request.user)
+    if store_id is None or not any(s.pk == store_id for s in stores):
+        store_id = _store_choice(request, stores)
     return ImportJob.objects.create(
         target=target,
         file=str(path),

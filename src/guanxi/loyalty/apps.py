@@ -64,4 +64,17 @@ class LoyaltyConfig(AppConfig):
                 order=20,
             )
         )
+        from guanxi.core.customer_create import CustomerCreateSection, register_customer_create_section
+        from guanxi.loyalty.customer_create import EnrolSectionForm, enrol_section_save
+
+        register_customer_create_section(
+            CustomerCreateSection(
+                key="loyalty.enrol",
+                label=_("Membership"),
+                form_class=EnrolSectionForm,
+                template="loyalty/_create_section.html",
+                save=enrol_section_save,
+                order=20,
+            )
+        )
         # The nightly jobs are scheduled in settings/celery.py with every other beat entry.

@@ -31,3 +31,16 @@ class MessagingConfig(AppConfig):
                 order=40,
             )
         )
+        from guanxi.core.customer_create import CustomerCreateSection, register_customer_create_section
+        from guanxi.messaging.customer_create import ConsentSectionForm, consent_section_save
+
+        register_customer_create_section(
+            CustomerCreateSection(
+                key="messaging.consent",
+                label=_("Consent asked at the counter"),
+                form_class=ConsentSectionForm,
+                template="messaging/_create_section.html",
+                save=consent_section_save,
+                order=40,
+            )
+        )

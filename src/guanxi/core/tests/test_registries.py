@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
-from guanxi.core import care, merge, personal_data, registry, segments, timeline
+from guanxi.core import care, customer_create, merge, personal_data, registry, segments, timeline
 
 
 @dataclass(frozen=True)
@@ -162,3 +162,26 @@ def test_care_triggers_by_event_and_actions_by_order():
         care.CARE_TRIGGERS.unregister("zz.birthday")
         care.CARE_TRIGGERS.unregister("zz.first")
         care.CARE_ACTIONS.unregister("zz.tag")
+
+
+def test_customer_create_sections_by_role_and_the_apps_entries():
+    reg = customer_create.CUSTOMER_CREATE_SECTIONS
+    section = customer_create.CustomerCreateSection(
+        key="zz-test",
+        label="T",
+        form_class=object,
+        template="x.html",
+        save=lambda c, d, a: None,
+        order=-1,
+        roles=frozenset({"manager"}),
+    )
+    customer_create.register_customer_create_section(section)
+    try:
+        assert customer_create.customer_create_sections(_User("manager"))[0].key == "zz-test"
+        assert "zz-test" not in [s.key for s in customer_create.customer_create_sections(_User("store_staff"))]
+        with pytest.raises(ImproperlyConfigured):
+            customer_create.register_customer_create_section(section)
+    finally:
+        reg.unregister("zz-test")
+    keys = [s.key for s in customer_create.customer_create_sections(_User("store_staff"))]
+    assert keys == ["loyalty.enrol", "messaging.consent"]

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from guanxi.accounts.models import Store
+from guanxi.accounts.permissions import is_store_scoped
 from guanxi.core.crypto import blind_index
 from guanxi.core.db import integrity_errors, is_postgres, plan_without_parallel_workers
 from guanxi.core.db.copy import (
@@ -154,9 +155,13 @@ class CustomerRowCleaner:
     Holds no database connection once built, so import worker processes can use a copy.
     """
 
-    def __init__(self, mapping: dict[str, str], default_store: Store | None = None) -> None:
+    def __init__(
+        self, mapping: dict[str, str], default_store: Store | None = None, own_store_ids: set[int] | None = None
+    ) -> None:
         self.mapping = {column: field for column, field in mapping.items() if field}
         self.stores = {s.code: s.pk for s in Store.objects.all()}
+        #: Store-bound importers put customers only in their own stores (None: any store).
+        self.own_store_ids = own_store_ids
         self.definitions = list(CustomAttribute.objects.all())
         self.default_store = default_store
         self.validator = CustomerRowValidator()
@@ -244,6 +249,8 @@ class CustomerRowCleaner:
         if store_code:
             if store_code not in self.stores:
                 errors["home_store"] = [_("There is no store “%(store)s”.") % {"store": store_code}]
+            elif self.own_store_ids is not None and self.stores[store_code] not in self.own_store_ids:
+                errors["home_store"] = [_("“%(store)s” is not one of your stores.") % {"store": store_code}]
             data["home_store"] = self.stores.get(store_code)
         elif self.default_store:
             data["home_store"] = self.default_store.pk
@@ -621,7 +628,9 @@ def run_customers(run: ImportRun, rows: Iterator[Row]) -> None:
     """The customers kind's part of ``import_run``: clean in batches (in worker processes for big files),
     then match and write each batch in file order."""
     job, dry_run = run.job, run.dry_run
-    cleaner = CustomerRowCleaner(job.mapping, default_store=job.store)
+    importer = job.created_by
+    own = set(importer.stores.values_list("pk", flat=True)) if importer and is_store_scoped(importer) else None
+    cleaner = CustomerRowCleaner(job.mapping, default_store=job.store, own_store_ids=own)
     copy_rows = None
     if not dry_run and is_postgres(connection):
         copy_rows = CustomerCopyRows()

@@ -459,6 +459,10 @@ PAGE_OBJECTS = {
     "customers:customer_note": "customer",
     "customers:customer_tag": "customer",
     "customers:customer_date": "customer",
+    "customers:customer_contact_add": "customer",
+    "customers:customer_contact_change": "customer",
+    "customers:customer_contact_remove": "customer",
+    "customers:customer_contact_primary": "customer",
     "customers:import_mapping": "job",
     "customers:import_job": "job",
     "customers:import_rejected": "job",
@@ -469,7 +473,7 @@ PAGE_OBJECTS = {
     "loyalty:rule_edit": "rule",
     "loyalty:coupon_edit": "coupon_template",
 }
-PAGE_PARAMS = {"customer_id": "customer", "first": "customer", "second": "own"}
+PAGE_PARAMS = {"customer_id": "customer", "first": "customer", "second": "own", "contact_id": "contact"}
 #: Not walked, with the reason.
 PAGE_EXCEPTIONS = {
     "api": "walked through the OpenAPI document above",
