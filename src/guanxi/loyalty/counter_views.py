@@ -244,31 +244,22 @@ def counter_commit(request: HttpRequest) -> HttpResponse:
     member = _member(request, request.POST.get("customer"))
     if member is None:
         raise Http404
-    context = _quote_context(request, member)
-    data = {
-        **context["data"],
-        "key": context["key"],
-        "external_ref": _order_number(context["key"]),
-    }
-    if not context["lines"]:
-        context["errors"] = [_("Add at least one product to the basket.")]
-    elif context["store"] not in [s.pk for s in context["stores"]] and (
-        context["stores"] or is_store_scoped(request.user)
-    ):
-        context["errors"] = [_("Choose one of your own stores.")]
+    state = _form_state(request, member)  # the commit prices the sale itself: no quote before it
+    data = {**state["data"], "key": state["key"], "external_ref": _order_number(state["key"])}
+    errors: list[str] = []
+    if not state["lines"]:
+        errors = [_("Add at least one product to the basket.")]
+    elif state["store"] not in [s.pk for s in state["stores"]] and (state["stores"] or is_store_scoped(request.user)):
+        errors = [_("Choose one of your own stores.")]
     else:
         try:
             checkout, _created = services.checkout_commit(actor=request.user, data=data)
             return redirect("loyalty:counter_receipt", checkout.order_id)
         except ValidationError as exc:
-            context["errors"] = _errors(exc)
-    stores, store = context["stores"], context["store"]
-    return render(
-        request,
-        "loyalty/counter.html",
-        {**context, "q": "", "stores": stores, "store": store},
-        status=400,
-    )
+            errors = _errors(exc)
+    context = _quote_context(request, member)
+    context["errors"] = errors + [e for e in context["errors"] if e not in errors]
+    return render(request, "loyalty/counter.html", {**context, "q": ""}, status=400)
 
 
 def _order_number(key: str) -> str:
