@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from guanxi.accounts.actors import signed_in
 from guanxi.accounts.permissions import is_store_scoped
 from guanxi.accounts.stores import current_store_id, switchable_stores
 from guanxi.core.db.search import substring_q
@@ -97,7 +98,7 @@ def _form_state(request: HttpRequest, member: Membership) -> dict[str, Any]:
         p.sku: p
         for p in Product.objects.filter(sku__in=[s for s, _ in pairs], is_active=True).select_related("category")
     }
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"product": products[sku], "quantity": qty, "amount": products[sku].price * qty}
         for sku, qty in pairs
         if sku in products
@@ -107,7 +108,7 @@ def _form_state(request: HttpRequest, member: Membership) -> dict[str, Any]:
     if method not in COUNTER_METHODS:
         method = PaymentMethod.CASH
     stores, default_store = _stores(request, member)
-    store = post.get("store") or default_store
+    store = str(post.get("store") or default_store or "")
     data: dict[str, Any] = {
         "customer_id": member.customer_id,
         "lines": [{"sku": ln["product"].sku, "quantity": ln["quantity"]} for ln in lines],
@@ -122,7 +123,7 @@ def _form_state(request: HttpRequest, member: Membership) -> dict[str, Any]:
         "lines": lines,
         "data": data,
         "stores": stores,
-        "store": int(store) if str(store or "").isdigit() else None,
+        "store": int(store) if store.isdigit() else None,
         "coupon_code": (post.get("coupon_code") or "").strip(),
         "coupon_pick": (post.get("coupon_pick") or "").strip().upper(),
         "key": (post.get("key") or "").strip()[:80] or _new_key(),
@@ -135,7 +136,7 @@ def _new_key() -> str:
 
 def _errors(exc: ValidationError) -> list[str]:
     """The checkout's errors in the clerk's words: the field's label, never its code."""
-    out = []
+    out: list[str] = []
     for field, msgs in exc.message_dict.items():
         base = field.split("[")[0].split(".")[0]
         label = FIELD_LABELS.get(base, FIELD_LABELS["lines"] if base.startswith("lines") else "")
@@ -159,7 +160,7 @@ def _quote_context(request: HttpRequest, member: Membership) -> dict[str, Any]:
     quote, errors = None, []
     if state["lines"]:
         try:
-            quote = services.checkout_price(actor=request.user, data=state["data"], locked=member)
+            quote = services.checkout_price(actor=signed_in(request.user), data=state["data"], locked=member)
         except ValidationError as exc:
             errors = _errors(exc)
     return {
@@ -253,7 +254,7 @@ def counter_commit(request: HttpRequest) -> HttpResponse:
         errors = [_("Choose one of your own stores.")]
     else:
         try:
-            checkout, _created = services.checkout_commit(actor=request.user, data=data)
+            checkout, _created = services.checkout_commit(actor=signed_in(request.user), data=data)
             return redirect("loyalty:counter_receipt", checkout.order_id)
         except ValidationError as exc:
             errors = _errors(exc)
@@ -339,7 +340,9 @@ def counter_refund(request: HttpRequest, order_id: int) -> HttpResponse:
             flash.error(request, _("Choose the items to refund, or refund the whole order."))
             return redirect("loyalty:counter_receipt", order_id)
     try:
-        result = services.checkout_refund(actor=request.user, checkout=checkout, reference=reference, lines=lines)
+        result = services.checkout_refund(
+            actor=signed_in(request.user), checkout=checkout, reference=reference, lines=lines
+        )
         flash.success(
             request,
             _("Refunded ¥%(amount)s.") % {"amount": result["amount"]}
