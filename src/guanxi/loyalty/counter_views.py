@@ -25,7 +25,6 @@ from django.views.decorators.http import require_POST
 from guanxi.accounts.actors import signed_in
 from guanxi.accounts.permissions import is_store_scoped
 from guanxi.accounts.stores import current_store_id, switchable_stores
-from guanxi.core.db.search import substring_q
 from guanxi.customers.models import Customer
 from guanxi.customers.selectors import customer_search
 from guanxi.loyalty import services
@@ -222,7 +221,7 @@ def counter_products(request: HttpRequest) -> HttpResponse:
     if q:
         products = list(
             Product.objects.filter(is_active=True)
-            .filter(Q(sku__iexact=q) | substring_q("name", q) | Q(sku__istartswith=q))
+            .filter(Q(name__icontains=q) | Q(sku__istartswith=q))  # a short list: no index needed
             .order_by("sku")[:20]
         )
     return render(request, "loyalty/_counter_products.html", {"pq": q, "products": products})

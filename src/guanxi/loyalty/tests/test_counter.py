@@ -238,3 +238,12 @@ QUOTE_QUERIES = 13
 COMMIT_QUERIES = 78
 #: the member, the checkout found by its key and the idempotency claim compared; nothing written
 REPLAY_QUERIES = 10
+
+
+def test_products_found_by_name_or_code(client, shop, staff_a):
+    client.force_login(staff_a)
+    by_name = client.get(reverse("loyalty:counter_products"), {"pq": "外套"}).content.decode()
+    assert "COAT-1" in by_name
+    assert "SCARF-1" not in by_name
+    by_code = client.get(reverse("loyalty:counter_products"), {"pq": "scarf"}).content.decode()
+    assert "真丝围巾" in by_code
