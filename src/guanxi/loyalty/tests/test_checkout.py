@@ -4,23 +4,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from guanxi.loyalty import services
-from guanxi.loyalty.models import Checkout, Coupon, Membership, PointsEntry, WalletEntry
+from guanxi.loyalty.models import Checkout, Coupon, PointsEntry, WalletEntry
 from guanxi.loyalty.tests.conftest import assert_ledgers_consistent
-from guanxi.loyalty.tests.factories import CouponTemplateFactory, TopUpRuleFactory, make_member
+from guanxi.loyalty.tests.factories import CouponTemplateFactory, make_member
 from guanxi.sales.models import Order
-
-
-@pytest.fixture
-def loaded(member, tiers, program):
-    """A silver member with 10,000 points, ¥550 stored value (500 + 50 bonus) and a 满100减20 coupon."""
-    Membership.objects.filter(pk=member.pk).update(tier=tiers["silver"])
-    member.refresh_from_db()
-    services.points_adjust(actor=None, membership=member, points=10000, reason="opening balance")
-    TopUpRuleFactory(min_amount="500.00", bonus="50.00")
-    services.wallet_top_up(actor=None, membership=member, amount="500.00", reference="pay-1")
-    template = CouponTemplateFactory(name="满100减20", kind="threshold", amount="20.00", threshold="100.00")
-    coupon = services.coupon_issue(actor=None, template=template, customer_ids=[member.customer_id])[0]
-    return member, coupon
 
 
 def _data(member, coupon, **extra):

@@ -7,9 +7,9 @@ import time_machine
 from django.urls import reverse
 
 from guanxi.loyalty import services
-from guanxi.loyalty.models import Checkout, Coupon, Membership
+from guanxi.loyalty.models import Checkout, Coupon
 from guanxi.loyalty.tests.conftest import assert_ledgers_consistent
-from guanxi.loyalty.tests.factories import CouponTemplateFactory, TopUpRuleFactory
+from guanxi.loyalty.tests.factories import CouponTemplateFactory
 from guanxi.sales.models import Order
 from guanxi.sales.tests.factories import ProductFactory
 
@@ -25,15 +25,9 @@ def _clock():
 
 
 @pytest.fixture
-def shop(member, tiers, program):
-    """A silver member with 10,000 points, ¥550 stored value, a 满100减20 coupon; a coat and a scarf on sale."""
-    Membership.objects.filter(pk=member.pk).update(tier=tiers["silver"])
-    member.refresh_from_db()
-    services.points_adjust(actor=None, membership=member, points=10000, reason="opening balance")
-    TopUpRuleFactory(min_amount="500.00", bonus="50.00")
-    services.wallet_top_up(actor=None, membership=member, amount="500.00", reference="pay-1")
-    template = CouponTemplateFactory(name="满100减20", kind="threshold", amount="20.00", threshold="100.00")
-    coupon = services.coupon_issue(actor=None, template=template, customer_ids=[member.customer_id])[0]
+def shop(loaded):
+    """The loaded silver member (conftest) and a coat and a scarf on sale."""
+    member, coupon = loaded
     coat = ProductFactory(sku="COAT-1", name="羊毛外套", price="200.00")
     scarf = ProductFactory(sku="SCARF-1", name="真丝围巾", price="50.00")
     return member, coupon, coat, scarf
