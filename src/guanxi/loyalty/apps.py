@@ -54,6 +54,7 @@ class LoyaltyConfig(AppConfig):
             )
         )
         register_merge_hook(MergeHook(key="loyalty", function=merge_loyalty, order=20))
+        register_nav(NavItem(key="loyalty.counter", label=_("Counter"), url_name="loyalty:counter", order=15))
         register_nav(NavItem(key="loyalty", label=_("Loyalty"), url_name="loyalty:program", order=40))
         register_customer_panel(
             CustomerPanel(

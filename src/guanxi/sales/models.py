@@ -169,7 +169,8 @@ class Refund(models.Model):
         verbose_name_plural = _("refunds")
         constraints = [
             models.UniqueConstraint(fields=["order", "external_ref"], name="refund_unique_external_ref"),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            # ¥0 when goods paid wholly by points or a coupon come back: the lines are returned, no money
+            models.CheckConstraint(condition=Q(amount__gte=0), name="refund_amount_not_negative"),
         ]
 
 

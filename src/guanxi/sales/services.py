@@ -382,13 +382,14 @@ def refund_create(
         refund_lines.append((line, qty))
         lines_amount += (line.amount * qty / line.quantity).quantize(CENT)
     value = (
-        parse_money_field(amount, "amount", errors=errors, allow_zero=False)
+        parse_money_field(amount, "amount", errors=errors, allow_zero=bool(refund_lines))
         if amount not in (None, "")
         else lines_amount
     )
     when = _parse_time(refunded_at or timezone.now(), "refunded_at", errors)
     if not errors:
-        if value is None or value <= 0:
+        # ¥0 only when goods come back that cost nothing in money (paid by points or a coupon)
+        if value is None or value < 0 or (value == 0 and not refund_lines):
             errors["amount"] = [_("Give the amount or the lines to refund.")]
         elif value > order.paid_amount - order.refunded_amount:
             errors["amount"] = [
@@ -402,8 +403,13 @@ def refund_create(
         RefundLine.objects.create(refund=refund, order_line=line, quantity=qty)
         OrderLine.objects.filter(pk=line.pk).update(refunded_quantity=F("refunded_quantity") + qty)
     order.refunded_amount += value
+    returned = {line.pk: line.refunded_quantity + qty for line, qty in refund_lines}
+    all_back = all(returned.get(ln.pk, ln.refunded_quantity) >= ln.quantity for ln in order_lines.values())
+    # an order paid ¥0 is refunded when its goods are all back; otherwise when its money is
     order.status = (
-        Order.Status.REFUNDED if order.refunded_amount == order.paid_amount else Order.Status.PARTIALLY_REFUNDED
+        Order.Status.REFUNDED
+        if order.refunded_amount == order.paid_amount and (order.paid_amount > 0 or all_back)
+        else Order.Status.PARTIALLY_REFUNDED
     )
     order.save(update_fields=["refunded_amount", "status"])
     Customer.objects.filter(pk=order.customer_id).update(total_spent=F("total_spent") - value)

@@ -297,33 +297,64 @@ def _checkout_write(*, actor: User | None, data: dict[str, Any], key: str, membe
 
 
 @transaction.atomic
-def checkout_refund(*, actor: User | None, checkout: Checkout, reference: str, amount: Any = None) -> dict[str, Any]:
+def checkout_refund(
+    *,
+    actor: User | None,
+    checkout: Checkout,
+    reference: str,
+    amount: Any = None,
+    lines: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Refund (part of) a checkout: the sales refund plus exactly what the checkout applied, in proportion.
 
     Points used and stored value come back in the cumulative refunded share (floored; the final refund
     returns the rest); the coupon comes back only on a full refund, while it is still valid, when the
     program says so; earned points are reversed in the same proportion.
+
+    ``lines`` (``[{"order_line": id, "quantity": n}]``) returns goods: the money refunded is their share of
+    what was paid. An order paid ¥0 (points, coupon) is refunded by its goods: its share is theirs.
     """
     from guanxi.sales.services import refund_create
 
     lock_membership(checkout.membership_id)
     checkout = lock_checkout(checkout.pk)
     order = checkout.order
-    value = amount if amount not in (None, "") else str(order.paid_amount - order.refunded_amount)
+    order_lines = list(order.lines.order_by("pk"))
+    left = order.paid_amount - order.refunded_amount
+    fingerprint: dict[str, Any] = {"checkout": checkout.key, "amount": None if amount in (None, "") else amount}
+    if lines:
+        fingerprint["lines"] = lines
+        value: Any = _lines_money(order_lines, lines, paid=order.paid_amount, total=checkout.total, left=left)
+    elif amount not in (None, ""):
+        value = amount
+    else:  # the whole rest: the money and the goods not yet returned
+        value = str(left)
+        lines = [
+            {"order_line": ln.pk, "quantity": ln.quantity - ln.refunded_quantity}
+            for ln in order_lines
+            if ln.quantity > ln.refunded_quantity
+        ]
     refund, created = refund_create(
         actor=actor,
         order=order,
         external_ref=reference,
         amount=value,
+        lines=lines or None,
         channel="checkout",
-        fingerprint_params={"checkout": checkout.key, "amount": None if amount in (None, "") else amount},
+        fingerprint_params=fingerprint,
     )
     if created:
         order.refresh_from_db()
         cum = order.refunded_amount
         paid = checkout.paid
-        full = cum >= paid
-        share = Decimal(1) if full else cum / paid
+        if paid > 0:
+            full = cum >= paid
+            share = Decimal(1) if full else cum / paid
+        else:  # paid ¥0: the share of the goods returned
+            returned = order.lines.values_list("quantity", "refunded_quantity", "amount")
+            full = all(back >= qty for qty, back, _amount in returned)
+            gross = sum((amt * back / qty for qty, back, amt in returned), ZERO)
+            share = Decimal(1) if full or not checkout.total else min(Decimal(1), gross / checkout.total)
         ref = f"return:{refund.pk}"
         points_target = (
             checkout.points_used
@@ -397,3 +428,26 @@ def checkout_refund(*, actor: User | None, checkout: Checkout, reference: str, a
         "wallet_bonus_returned": str(checkout.bonus_returned),
         "coupon_restored": checkout.coupon_restored,
     }
+
+
+def _lines_money(
+    order_lines: list[Any], lines: list[dict[str, Any]], *, paid: Decimal, total: Decimal, left: Decimal
+) -> str:
+    """The money for returned goods: their share of the order's total, applied to what was paid (floored);
+    the goods that make the order complete take the rest, so the shares add up to what was paid."""
+    by_pk = {ln.pk: ln for ln in order_lines}
+    back = {ln.pk: ln.refunded_quantity for ln in order_lines}
+    for item in lines:
+        line = by_pk.get(int(item["order_line"])) if str(item.get("order_line", "")).isdigit() else None
+        qty = item.get("quantity")
+        if line is None or not isinstance(qty, int) or qty < 1:
+            return "0"  # refund_create names the bad line
+        back[line.pk] += qty
+    if all(back[ln.pk] >= ln.quantity for ln in order_lines):
+        return str(left)
+    if not total:
+        return "0"
+    gross = sum((ln.amount * min(back[ln.pk], ln.quantity) / ln.quantity for ln in order_lines), ZERO)
+    before = paid - left
+    value = (paid * gross / total).quantize(CENT, rounding=ROUND_DOWN) - before
+    return str(max(ZERO, min(value, left)))

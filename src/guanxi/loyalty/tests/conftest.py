@@ -1,8 +1,8 @@
 import pytest
 
 from guanxi.loyalty import services
-from guanxi.loyalty.models import PointsAccount, PointsEntry, ProgramSettings, Wallet, WalletEntry
-from guanxi.loyalty.tests.factories import TierFactory, make_member
+from guanxi.loyalty.models import Membership, PointsAccount, PointsEntry, ProgramSettings, Wallet, WalletEntry
+from guanxi.loyalty.tests.factories import CouponTemplateFactory, TierFactory, TopUpRuleFactory, make_member
 
 
 @pytest.fixture
@@ -29,6 +29,19 @@ def program(db):
 @pytest.fixture
 def member(store_a, tiers, program):
     return make_member(store=store_a, name="王芳", phone="13800138000")
+
+
+@pytest.fixture
+def loaded(member, tiers, program):
+    """A silver member with 10,000 points, ¥550 stored value (500 + 50 bonus) and a 满100减20 coupon."""
+    Membership.objects.filter(pk=member.pk).update(tier=tiers["silver"])
+    member.refresh_from_db()
+    services.points_adjust(actor=None, membership=member, points=10000, reason="opening balance")
+    TopUpRuleFactory(min_amount="500.00", bonus="50.00")
+    services.wallet_top_up(actor=None, membership=member, amount="500.00", reference="pay-1")
+    template = CouponTemplateFactory(name="满100减20", kind="threshold", amount="20.00", threshold="100.00")
+    coupon = services.coupon_issue(actor=None, template=template, customer_ids=[member.customer_id])[0]
+    return member, coupon
 
 
 def assert_ledgers_consistent():

@@ -4,23 +4,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from guanxi.loyalty import services
-from guanxi.loyalty.models import Checkout, Coupon, Membership, PointsEntry, WalletEntry
+from guanxi.loyalty.models import Checkout, Coupon, PointsEntry, WalletEntry
 from guanxi.loyalty.tests.conftest import assert_ledgers_consistent
-from guanxi.loyalty.tests.factories import CouponTemplateFactory, TopUpRuleFactory, make_member
+from guanxi.loyalty.tests.factories import CouponTemplateFactory, make_member
 from guanxi.sales.models import Order
-
-
-@pytest.fixture
-def loaded(member, tiers, program):
-    """A silver member with 10,000 points, ¥550 stored value (500 + 50 bonus) and a 满100减20 coupon."""
-    Membership.objects.filter(pk=member.pk).update(tier=tiers["silver"])
-    member.refresh_from_db()
-    services.points_adjust(actor=None, membership=member, points=10000, reason="opening balance")
-    TopUpRuleFactory(min_amount="500.00", bonus="50.00")
-    services.wallet_top_up(actor=None, membership=member, amount="500.00", reference="pay-1")
-    template = CouponTemplateFactory(name="满100减20", kind="threshold", amount="20.00", threshold="100.00")
-    coupon = services.coupon_issue(actor=None, template=template, customer_ids=[member.customer_id])[0]
-    return member, coupon
 
 
 def _data(member, coupon, **extra):
@@ -205,3 +192,97 @@ def test_a_key_used_by_another_member_is_refused(loaded, store_a):
             },
         )
     assert "key" in exc.value.message_dict
+
+
+@pytest.fixture
+def paid_nothing(member, program):
+    """A normal member whose ¥150 basket is paid ¥0: a ¥50 voucher and 10,000 points (cap 100%)."""
+    program.redeem_cap_percent = 100
+    program.save()
+    services.points_adjust(actor=None, membership=member, points=10000, reason="opening balance")
+    template = CouponTemplateFactory(name="代金券50", kind="fixed", amount="50.00")
+    coupon = services.coupon_issue(actor=None, template=template, customer_ids=[member.customer_id])[0]
+    data = {
+        "customer_id": member.customer_id,
+        "key": "zero-1",
+        "external_ref": "Z-1",
+        "lines": [
+            {"name": "外套", "quantity": 1, "unit_price": "100.00"},
+            {"name": "帽子", "quantity": 2, "unit_price": "25.00"},
+        ],
+        "coupon_code": coupon.code,
+        "points": "max",
+    }
+    checkout, _ = services.checkout_commit(actor=None, data=data)
+    assert checkout.paid == 0
+    assert checkout.points_used == 10000
+    return member, coupon, checkout
+
+
+def test_an_order_paid_nothing_is_refunded_by_its_goods(paid_nothing):
+    """Paid wholly by a coupon and points: once refused (a ¥0 refund); now the goods come back with what paid them."""
+    member, coupon, checkout = paid_nothing
+    order = checkout.order
+    hat = order.lines.get(name="帽子")
+    # the hats are a third of the basket: a third of the points come back, the coupon stays used
+    part = services.checkout_refund(
+        actor=None, checkout=checkout, reference="ZR-1", lines=[{"order_line": hat.pk, "quantity": 2}]
+    )
+    assert (part["created"], part["amount"], part["points_returned"], part["coupon_restored"]) == (
+        True,
+        "0.00",
+        3333,
+        False,
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.PARTIALLY_REFUNDED
+    assert order.lines.get(pk=hat.pk).refunded_quantity == 2
+    # replaying the same refund changes nothing
+    assert (
+        services.checkout_refund(
+            actor=None, checkout=checkout, reference="ZR-1", lines=[{"order_line": hat.pk, "quantity": 2}]
+        )["created"]
+        is False
+    )
+    # the rest of the order: every point and the coupon come back
+    rest = services.checkout_refund(actor=None, checkout=checkout, reference="ZR-2")
+    assert (rest["amount"], rest["points_returned"], rest["coupon_restored"]) == ("0.00", 10000, True)
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+    member.points.refresh_from_db()
+    assert member.points.balance == 10000
+    assert Coupon.objects.get(pk=coupon.pk).status == "issued"
+    assert_ledgers_consistent()
+
+
+def test_refunding_lines_returns_their_share_of_what_was_paid(loaded):
+    member, coupon = loaded
+    data = _data(
+        member,
+        coupon,
+        key="k-lines",
+        external_ref="O-L",
+        lines=[
+            {"name": "外套", "quantity": 1, "unit_price": "200.00"},
+            {"name": "围巾", "quantity": 1, "unit_price": "100.00"},
+        ],
+    )
+    checkout, _ = services.checkout_commit(actor=None, data=data)
+    scarf = checkout.order.lines.get(name="围巾")
+    first = services.checkout_refund(
+        actor=None, checkout=checkout, reference="L-1", lines=[{"order_line": scarf.pk, "quantity": 1}]
+    )
+    # the scarf is a third of ¥300: a third of the ¥215 paid, of the 5,000 points and of the ¥100 stored value
+    assert first["amount"] == "71.66"
+    assert first["points_returned"] == 1666
+    assert Decimal(first["wallet_principal_returned"]) + Decimal(first["wallet_bonus_returned"]) == Decimal("33.33")
+    with pytest.raises(ValidationError) as exc:
+        services.checkout_refund(
+            actor=None, checkout=checkout, reference="L-2", lines=[{"order_line": scarf.pk, "quantity": 1}]
+        )
+    assert "lines[0].quantity" in exc.value.message_dict
+    rest = services.checkout_refund(actor=None, checkout=checkout, reference="L-3")
+    assert rest["amount"] == "143.34"
+    member.points.refresh_from_db()
+    assert member.points.balance == 10000
+    assert_ledgers_consistent()

@@ -126,6 +126,7 @@ def world(store_a, store_b, staff_a, staff_b):
         "membership": membership,
         "coupon": coupon,
         "checkout": Checkout.objects.get(pk=checkout.pk),
+        "checkout_order": checkout.order,
         "message": message,
         "consent": consent,
         "job": job,
@@ -473,7 +474,13 @@ PAGE_OBJECTS = {
     "loyalty:rule_edit": "rule",
     "loyalty:coupon_edit": "coupon_template",
 }
-PAGE_PARAMS = {"customer_id": "customer", "first": "customer", "second": "own", "contact_id": "contact"}
+PAGE_PARAMS = {
+    "customer_id": "customer",
+    "first": "customer",
+    "second": "own",
+    "contact_id": "contact",
+    "order_id": "checkout_order",
+}
 #: Not walked, with the reason.
 PAGE_EXCEPTIONS = {
     "api": "walked through the OpenAPI document above",
