@@ -30,6 +30,10 @@ def score_for_customer(*, user: Any, customer_id: int) -> CustomerScore | None:
     return scores_visible(user=user).filter(customer_id=customer_id).first()
 
 
+def customer_visible(*, user: Any, customer_id: int) -> bool:
+    return Customer.objects.visible_to(user).filter(pk=customer_id).exists()
+
+
 def at_risk(*, user: Any, max_p_alive: float | None = None) -> QuerySet[CustomerScore]:
     """High-value customers at risk of being lost, largest expected value at risk first."""
     qs = scores_visible(user=user).filter(value_at_risk__gt=0)
