@@ -145,3 +145,21 @@ def test_the_segment_list_runs_constant_queries(store_a, store_b, client, staff_
     with CaptureQueriesContext(connection) as many:
         client.get(url)
     assert len(many) == len(few)
+
+
+@pytest.mark.django_db
+def test_a_customer_with_orders_but_no_scores_is_never_said_to_have_no_purchases(store_a, staff_a, client):
+    from guanxi.customers.models import Customer
+    from guanxi.customers.tests.factories import make_customer
+
+    buyer = make_customer(store=store_a, name="老顾客")
+    Customer.objects.filter(pk=buyer.pk).update(order_count=22)  # 22 orders, the refresh has not run since
+    newcomer = make_customer(store=store_a, name="新顾客")
+    client.force_login(staff_a)
+    html = client.get(reverse("customers:customer", args=[buyer.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "评分尚未计算：每晚 03:30 自动更新" in html
+    assert "没有购买记录" not in html
+    html = client.get(
+        reverse("customers:customer", args=[newcomer.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    assert "暂无订单" in html
