@@ -8,6 +8,7 @@ class AnalyticsConfig(AppConfig):
     verbose_name = _("Analytics")
 
     def ready(self) -> None:
+        from guanxi.analytics import segments
         from guanxi.analytics.views import score_panel_context
         from guanxi.core.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
 
@@ -21,3 +22,4 @@ class AnalyticsConfig(AppConfig):
                 order=30,
             )
         )
+        segments.register()  # the fields its pages link to on the customer list

@@ -30,6 +30,10 @@ def score_for_customer(*, user: Any, customer_id: int) -> CustomerScore | None:
     return scores_visible(user=user).filter(customer_id=customer_id).first()
 
 
+def customer_visible(*, user: Any, customer_id: int) -> bool:
+    return Customer.objects.visible_to(user).filter(pk=customer_id).exists()
+
+
 def at_risk(*, user: Any, max_p_alive: float | None = None) -> QuerySet[CustomerScore]:
     """High-value customers at risk of being lost, largest expected value at risk first."""
     qs = scores_visible(user=user).filter(value_at_risk__gt=0)
@@ -90,7 +94,16 @@ def clv_distribution(*, user: Any) -> list[dict[str, Any]]:
         cond = Q(clv_12m__gte=low) if high is None else Q(clv_12m__gte=low, clv_12m__lt=high)
         aggregates[f"b{i}"] = Count("customer_id", filter=cond)
     counts = scores_visible(user=user).order_by().aggregate(**aggregates)
-    return [{"low": bounds[i], "high": bounds[i + 1], "customers": counts[f"b{i}"]} for i in range(len(bounds) - 1)]
+    return [
+        {
+            "low": bounds[i],
+            "high": bounds[i + 1],
+            "customers": counts[f"b{i}"],
+            # the band's value in a customer-list link (analytics.segments.CLV_BAND)
+            "key": f"{bounds[i]}-" if bounds[i + 1] is None else f"{bounds[i]}-{bounds[i + 1]}",
+        }
+        for i in range(len(bounds) - 1)
+    ]
 
 
 def cohort_retention(*, user: Any, months: int = 12, today: dt.date | None = None) -> list[dict[str, Any]]:
@@ -111,13 +124,18 @@ def cohort_retention(*, user: Any, months: int = 12, today: dt.date | None = Non
     for cohort in sorted(by_cohort):
         size = by_cohort[cohort].get(0, 0)
         reached = current - cohort
+        retention = [
+            (by_cohort[cohort].get(k, 0) / size if size else 0.0) if k <= reached else None for k in range(1, months)
+        ]
         out.append(
             {
                 "month": dt.date(cohort // 12, cohort % 12 + 1, 1),
                 "customers": size,
-                "retention": [
-                    (by_cohort[cohort].get(k, 0) / size if size else 0.0) if k <= reached else None
-                    for k in range(1, months)
+                "retention": retention,
+                # (share, month "YYYY-MM" it counts purchases in): each cell links to the customers behind it
+                "cells": [
+                    (share, f"{(cohort + k) // 12}-{(cohort + k) % 12 + 1:02d}")
+                    for k, share in enumerate(retention, start=1)
                 ],
             }
         )

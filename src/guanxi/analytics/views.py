@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from functools import cache
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from guanxi.accounts.permissions import can, require
 from guanxi.analytics import selectors
 from guanxi.analytics.models import SEGMENT_EXPLANATIONS, Segment
+from guanxi.analytics.segments import CLV_BAND, RFM
 
 #: Chart libraries the workspace may ship under static/vendor/, in order of preference.
 CHART_LIBRARIES = (
@@ -42,13 +46,24 @@ def _chart_context() -> dict:
 def dashboard(request):
     segments = selectors.segment_summary(user=request.user)
     clv = selectors.clv_distribution(user=request.user)
+    customers_url = reverse("customers:customers")
     chart = {
         "segments": [
-            {"key": s["segment"], "label": str(s["label"]), "customers": s["customers"], "revenue": float(s["revenue"])}
+            {
+                "key": s["segment"],
+                "label": str(s["label"]),
+                "customers": s["customers"],
+                "revenue": float(s["revenue"]),
+                "url": f"{customers_url}?{urlencode({'seg.' + RFM: s['segment']})}",
+            }
             for s in segments
         ],
         "clv": [
-            {"label": f"{b['low']}+" if b["high"] is None else f"{b['low']}–{b['high']}", "customers": b["customers"]}
+            {
+                "label": f"{b['low']}+" if b["high"] is None else f"{b['low']}–{b['high']}",
+                "customers": b["customers"],
+                "url": f"{customers_url}?{urlencode({'seg.' + CLV_BAND: b['key']})}",
+            }
             for b in clv
         ],
         "labels": {"customers": _("Customers"), "revenue": _("Revenue"), "clv": _("Lifetime value (12 months)")},
@@ -102,11 +117,25 @@ def refresh(request):
     return redirect("analytics:dashboard")
 
 
+def refresh_time() -> str:
+    """The local time of the nightly scores refresh ("03:30"), as the beat schedule states it."""
+    entry = getattr(settings, "CELERY_BEAT_SCHEDULE", {}).get("analytics-refresh-scores", {})
+    schedule = entry.get("schedule")
+    try:
+        return f"{min(schedule.hour):02d}:{min(schedule.minute):02d}"
+    except (AttributeError, TypeError, ValueError):
+        return "03:30"
+
+
 def score_panel_context(request, customer) -> dict:
-    """The customer 360 panel: two queries (the score row, the names of the top categories)."""
+    """The customer 360 panel: two queries (the score row, then the names of the top categories, or, without a
+    score, whether the customer is one the user sees at all)."""
     score = selectors.score_for_customer(user=request.user, customer_id=customer.pk)
     if score is None:
-        return {"score": None}
+        if not selectors.customer_visible(user=request.user, customer_id=customer.pk):
+            return {"score": None}
+        # say why there is none: never "no purchase" for a customer who has bought (the refresh has not run yet)
+        return {"score": None, "has_orders": bool(customer.order_count), "refresh_at": refresh_time()}
     segment = Segment(score.segment)
     return {
         "score": score,

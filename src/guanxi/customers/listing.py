@@ -14,11 +14,15 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.models import Store
+from guanxi.core.registry import allowed
+from guanxi.core.segments import SEGMENT_FIELDS, segment_filter
 from guanxi.core.widgets import QuickSelect
 from guanxi.customers.models import Customer, Tag
 from guanxi.customers.selectors import customer_search, customers_tagged
@@ -41,6 +45,10 @@ AGE_BANDS = [
     ("45-54", _("45–54"), 45, 54),
     ("55-", _("55 and over"), 55, 150),
 ]
+#: Query parameters ``seg.<field key>=<value>`` filter on a segment field registered in ``core.segments`` by an
+#: app above customers (``?seg.analytics.rfm=important_value``): its pages link here without customers knowing it.
+SEGMENT_PREFIX = "seg."
+
 PURCHASE_WINDOWS = [(30, _("Last 30 days")), (90, _("Last 90 days")), (180, _("Last 180 days")), (365, _("Last year"))]
 
 
@@ -57,8 +65,11 @@ class CustomerFilterForm(forms.Form):
     )
     sort = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, stores: list[Store], **kwargs) -> None:
+    def __init__(self, *args, stores: list[Store], user: Any = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.segments, self.segment_chips, self.segment_errors = segment_conditions(self.data, user=user)
+        for chip in self.segment_chips:  # the filter bar keeps them when another filter changes
+            self.fields[SEGMENT_PREFIX + chip.key] = forms.CharField(required=False, widget=forms.HiddenInput)
         store = cast(forms.ModelChoiceField, self.fields["store"])
         store.queryset = Store.objects.filter(pk__in=[s.pk for s in stores])
         store.empty_label = _("All stores")
@@ -74,6 +85,75 @@ class CustomerFilterForm(forms.Form):
         ]
         cast(forms.ChoiceField, self.fields["purchased_days"]).choices = [("", _("Any time")), *PURCHASE_WINDOWS]
         self.stores = stores
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        # A segment refused is no filter dropped: the list, the export and the bulk tag then match nobody.
+        data["segments"] = None if self.segment_errors else self.segments
+        return data
+
+
+@dataclass(frozen=True)
+class SegmentChip:
+    """An active segment filter as the list shows it: "RFM segment: High value", removable."""
+
+    key: str
+    label: str
+    value: str
+    remove_query: str  # the list's query string without this filter (and back on the first page)
+
+
+def segment_conditions(params: Any, *, user: Any) -> tuple[list[tuple[str, str]], list[SegmentChip], list[str]]:
+    """The ``seg.*`` parameters as (key, value) conditions, their chips, and the messages of those refused.
+
+    A field is refused when no app registered it (or the user's role may not use it) or its value does not
+    clean; the message names the field and the problem.
+    """
+    if not isinstance(params, QueryDict):
+        params = QueryDict(mutable=True)
+    conditions: list[tuple[str, str]] = []
+    chips: list[SegmentChip] = []
+    errors: list[str] = []
+    for name in sorted(params):
+        if not name.startswith(SEGMENT_PREFIX):
+            continue
+        key, raw = name[len(SEGMENT_PREFIX) :], params.get(name) or ""
+        found = SEGMENT_FIELDS.get(key)
+        if found is None or not allowed(found.roles, user):
+            errors.append(str(_("There is no filter “%(key)s”; the link may be from an older version.") % {"key": key}))
+            continue
+        try:
+            value = found.clean(raw)
+        except ValidationError as exc:
+            errors.append(f"{found.label}: {' '.join(exc.messages)}")
+            continue
+        rest = params.copy()
+        rest.pop(name, None)
+        rest.pop("after", None)
+        conditions.append((key, raw))
+        chips.append(SegmentChip(key, str(found.label), _chip_value(found.choices, value), rest.urlencode()))
+    return conditions, chips, errors
+
+
+def _chip_value(choices: Any, value: Any) -> str:
+    if choices is not None:
+        return str(dict(choices()).get(value, value))
+    if value is True:
+        return ""
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m") if value.day == 1 else value.isoformat()
+    return str(value)
+
+
+def apply_segments(qs: QuerySet[Customer], conditions: list[tuple[str, str]] | None) -> QuerySet[Customer]:
+    """Narrow ``qs`` by each segment condition through its registered field; ``None`` (refused) matches nobody."""
+    if conditions is None:
+        return qs.none()
+    for key, raw in conditions:
+        found = SEGMENT_FIELDS.get(key)
+        operator = found.operators[0] if found else "eq"
+        qs = segment_filter(qs, key=key, operator=operator, value=raw)
+    return qs
 
 
 def apply_filters(qs: QuerySet[Customer], data: dict[str, Any], *, today: dt.date | None = None) -> QuerySet[Customer]:
@@ -97,6 +177,8 @@ def apply_filters(qs: QuerySet[Customer], data: dict[str, Any], *, today: dt.dat
         qs = qs.filter(is_key_account=True)
     if data.get("purchased_days"):
         qs = qs.filter(last_order_at__gte=timezone.now() - dt.timedelta(days=data["purchased_days"]))
+    if "segments" in data:
+        qs = apply_segments(qs, data["segments"])
     return qs
 
 

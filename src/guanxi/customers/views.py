@@ -73,7 +73,7 @@ def _customers(request):
 
 
 def _filter_form(request):
-    form = CustomerFilterForm(request.GET or None, stores=switchable_stores(request.user))
+    form = CustomerFilterForm(request.GET or None, stores=switchable_stores(request.user), user=request.user)
     form.is_valid()  # a bad value drops that one filter, not the others
     return form, getattr(form, "cleaned_data", {})
 
@@ -87,9 +87,10 @@ def customer_list_view(request):
     form, data = _filter_form(request)
     page = keyset_page(_filtered(request, data), sort=data.get("sort"), cursor=request.GET.get("after"))
     context = {"form": form, "page": page, "tag_form": BulkTagForm()}
+    status = 400 if form.segment_errors else 200  # a segment filter refused: the page says why, lists nobody
     if request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request:
-        return render(request, "customers/_results.html", context)
-    return render(request, "customers/list.html", context)
+        return render(request, "customers/_results.html", context, status=status)
+    return render(request, "customers/list.html", context, status=status)
 
 
 @login_required
@@ -100,6 +101,9 @@ def customer_bulk_tag(request):
     back = reverse("customers:customers") + ("?" + request.GET.urlencode() if request.GET else "")
     if not tag_form.is_valid():
         messages.error(request, _("Enter a tag name."))
+        return redirect(back)
+    if form.segment_errors:
+        messages.error(request, " ".join(form.segment_errors))
         return redirect(back)
     ids = list(_filtered(request, data).order_by("-id").values_list("id", flat=True)[: BULK_TAG_LIMIT + 1])
     if len(ids) > BULK_TAG_LIMIT:
@@ -123,7 +127,10 @@ def customer_bulk_tag(request):
 
 @login_required
 def customer_export(request):
-    _form, data = _filter_form(request)
+    form, data = _filter_form(request)
+    if form.segment_errors:
+        messages.error(request, " ".join(form.segment_errors))
+        return redirect(reverse("customers:customers") + "?" + request.GET.urlencode())
     fmt = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
     return export_response(user=request.user, queryset=_filtered(request, data).order_by("id"), fmt=fmt)
 

@@ -8,12 +8,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from guanxi.customers.models import Customer, ImportantDate
+from guanxi.loyalty.models import Membership
+from guanxi.messaging.models import Message
 from guanxi.sales.models import Order
+from guanxi.workspace.models import BirthdayDone
+from guanxi.workspace.services import BIRTHDAY_CHANNEL, birthday_dedupe_prefix
 
 CENT = Decimal("0.01")
 
@@ -43,13 +49,24 @@ class Occasion:
 
 
 def occasions(
-    *, customers: QuerySet[Customer], today: dt.date | None = None, days: int = 7, limit: int = 50
+    *,
+    customers: QuerySet[Customer],
+    today: dt.date | None = None,
+    days: int = 7,
+    limit: int = 50,
+    birthdays: bool = True,
 ) -> list[Occasion]:
-    """Birthdays and important dates from today for ``days`` days, soonest first; two queries."""
+    """Birthdays (unless ``birthdays=False``: the home page pages them) and important dates from today for
+    ``days`` days, soonest first; two queries."""
     today = today or timezone.localdate()
     window = month_days(today, days)
     found: list[Occasion] = []
-    for c in customers.filter(birthday_md__in=list(window)).select_related("home_store").order_by("id")[:limit]:
+    for c in (
+        (customers if birthdays else customers.none())
+        .filter(birthday_md__in=list(window))
+        .select_related("home_store")
+        .order_by("id")[:limit]
+    ):
         if c.birthday_md is not None:  # the filter above guarantees it; the type does not know
             found.append(Occasion(c, "birthday", "", window[c.birthday_md], c.birthday))
     dates = (
@@ -63,16 +80,90 @@ def occasions(
     return found
 
 
+#: Why messaging did not send a greeting, in the staff's words (messaging records the reason as a code).
+REASON_LABELS = {
+    "no template": _("there is no birthday message template"),
+    "no address": _("no mobile number on record"),
+    "no consent": _("the customer has not agreed to receive messages"),
+    "opted out": _("the customer unsubscribed"),
+    "invalid address": _("the mobile number does not receive messages"),
+    "frequency cap": _("the customer has had enough messages lately"),
+}
+
+
+def reason_label(code: str) -> str:
+    return str(REASON_LABELS.get(code, code))
+
+
+BIRTHDAYS_PER_PAGE = 10
+BIRTHDAY_DAYS = 7  # today and the next six days
+
+
+@dataclass
+class Birthday:
+    customer: Customer
+    date: dt.date  # the day it falls on this time (29 February on 28 February off leap years)
+    greeted: Message | None  # this year's greeting, as messaging recorded it
+    done: bool
+
+    @property
+    def is_today(self) -> bool:
+        return self.date == timezone.localdate()
+
+    @property
+    def not_sent_because(self) -> str:
+        """Why this year's greeting was not sent ("" if it was sent, is on its way, or there is none)."""
+        if self.greeted is None or self.greeted.status != Message.Status.SUPPRESSED:
+            return ""
+        return reason_label(self.greeted.reason)
+
+
+def birthdays_page(
+    *, customers: QuerySet[Customer], page: Any = 1, today: dt.date | None = None, days: int = BIRTHDAY_DAYS
+) -> tuple[Page[Any], list[Birthday]]:
+    """One page of the birthdays from today for ``days`` days, soonest first, with this year's greeting and
+    "done" mark of each: four queries whatever the page holds (count, customers, greetings, marks)."""
+    today = today or timezone.localdate()
+    window = month_days(today, days)
+    offsets = {md: (day - today).days for md, day in window.items()}
+    soonest = Case(*[When(birthday_md=md, then=Value(n)) for md, n in offsets.items()], output_field=IntegerField())
+    qs = (
+        customers.filter(birthday_md__in=list(window))
+        .select_related("home_store")  # the store's name on each row
+        .annotate(days_away=soonest)
+        .order_by("days_away", "name", "id")
+    )
+    current = Paginator(qs, BIRTHDAYS_PER_PAGE).get_page(page)
+    rows = list(current.object_list)
+    ids = [c.pk for c in rows]
+    prefix = birthday_dedupe_prefix(today.year)
+    greeted = {
+        m.customer_id: m
+        for m in Message.objects.filter(
+            dedupe_key__in=[f"{prefix}:{BIRTHDAY_CHANNEL}:{i}" for i in ids]  # the dedupe key's index serves it
+        ).only("id", "customer_id", "status", "reason", "created_at")
+    }
+    done = set(BirthdayDone.objects.filter(customer_id__in=ids, year=today.year).values_list("customer_id", flat=True))
+    items = [
+        Birthday(c, window[c.birthday_md], greeted.get(c.pk), c.pk in done) for c in rows if c.birthday_md is not None
+    ]
+    return current, items
+
+
 def headline_figures(
     *, customers: QuerySet[Customer], orders: QuerySet[Order], now: dt.datetime | None = None
 ) -> dict[str, Any]:
+    """Members (memberships of the visible customers), active in 90 days, new this month (created since the
+    first of the month in the local time zone) and this month's net sales."""
     now = now or timezone.now()
     local = timezone.localtime(now)
     month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     figures = customers.aggregate(
-        members=Count("id"),
         active_90=Count("id", filter=Q(last_order_at__gte=now - dt.timedelta(days=90))),
         new_this_month=Count("id", filter=Q(created_at__gte=month_start)),
+    )
+    figures["members"] = (
+        Membership.objects.filter(customer__in=customers.values("pk")).exclude(status=Membership.Status.CLOSED).count()
     )
     sales = orders.filter(ordered_at__gte=month_start).aggregate(
         paid=Sum("paid_amount"), refunded=Sum("refunded_amount")

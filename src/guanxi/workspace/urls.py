@@ -23,4 +23,6 @@ urlpatterns = [
     path("store/", views.store_switch, name="store_switch"),
     path("", views.home, name="home"),
     path("home/sales-chart/", views.home_sales_chart, name="home_sales_chart"),
+    path("home/birthdays/<int:customer_id>/greet/", views.birthday_greet, name="birthday_greet"),
+    path("home/birthdays/<int:customer_id>/done/", views.birthday_done, name="birthday_done"),
 ]

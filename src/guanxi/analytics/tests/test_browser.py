@@ -71,3 +71,29 @@ def test_dashboard_charts_and_customer_panel(page, store_a, store_b, staff_a):
     if os.environ.get("GUANXI_SCREENSHOTS"):
         shot = os.path.join(os.environ["GUANXI_SCREENSHOTS"], "analytics-panel.png")
         page.locator("#panel-analytics").screenshot(path=shot)
+
+
+def test_click_a_segment_and_land_on_its_customers(page, store_a, store_b, staff_a):
+    from guanxi.analytics.models import CustomerScore
+
+    base(store_a, store_b)
+    scores_refresh()
+    score = CustomerScore.objects.filter(customer__home_store=store_a).order_by("customer_id").first()
+    members = set(
+        CustomerScore.objects.filter(segment=score.segment, customer__home_store=store_a).values_list(
+            "customer_id", flat=True
+        )
+    )
+    sign_in(page, staff_a.username)
+    page.goto("/analytics/")
+    page.locator(f'#rfm-segments tr[data-segment="{score.segment}"] a.segment-link').click()
+    page.wait_for_url("**/customers/?seg.analytics.rfm=*")
+    chip = page.locator(".segment-chip")
+    expect(chip).to_contain_text("RFM 分群")
+    expect(chip).to_contain_text(str(score.get_segment_display()))
+    rows = page.locator("table.customers tbody tr")
+    expect(rows).to_have_count(len(members))
+    hrefs = {rows.nth(i).locator("a.row-link").get_attribute("href") for i in range(len(members))}
+    assert hrefs == {f"/customers/{pk}/" for pk in members}
+    chip.locator("a.chip-remove").click()  # removing the filter lists every customer again
+    expect(page.locator(".segment-chip")).to_have_count(0)

@@ -261,3 +261,27 @@ def test_every_part_of_the_app_works_under_the_content_security_policy(page, liv
     page.goto("/api/docs/")
     page.locator(".swagger-ui .info").first.wait_for()  # Swagger UI started from its own script file
     page.screenshot(path=str(shots / "api-docs.png"), full_page=False)
+
+
+def test_greet_a_birthday_customer_from_the_home_page(page, new_staff):
+    from guanxi.customers.tests.factories import make_customer
+    from guanxi.messaging.models import Message
+    from guanxi.messaging.tests.factories import make_template
+
+    user, store = new_staff
+    make_template(code="birthday", purpose="transactional", body="{name}，生日快乐！")
+    today = timezone.localdate()
+    guest = make_customer(store=store, name="寿星周", birthday=_this_day_in(1988, today).isoformat())
+    sign_in(page, user.username)
+    row = page.locator(f'#birthdays li[data-customer="{guest.pk}"]')
+    expect(row).to_contain_text("寿星周")
+    row.get_by_role("button", name="发送祝福").click()
+    page.wait_for_load_state()
+    expect(page.locator(".messages")).to_contain_text("生日祝福已加入发送队列")
+    row = page.locator(f'#birthdays li[data-customer="{guest.pk}"]')
+    expect(row).to_contain_text("已祝福")
+    expect(row.get_by_role("button", name="发送祝福")).to_have_count(0)
+    assert Message.objects.filter(customer=guest, template_code="birthday").count() == 1
+    row.get_by_role("button", name="标记已处理").click()
+    page.wait_for_load_state()
+    expect(page.locator(f'#birthdays li[data-customer="{guest.pk}"]')).to_contain_text("已处理")

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from guanxi.customers.tests.factories import make_customer
+from guanxi.loyalty.services import member_enrol
 from guanxi.sales.tests.factories import make_order
 
 
@@ -34,6 +35,7 @@ def test_home_shows_figures_occasions_and_empty_tasks(client_a, store_a, store_b
     mine = make_customer(store=store_a, name="寿星甲", birthday=birthday.isoformat())
     make_customer(store=store_b, name="别店寿星", birthday=birthday.isoformat())
     make_order(customer=mine, store=store_a, lines=[{"name": "蛋糕", "quantity": 1, "unit_price": "88.00"}])
+    member_enrol(actor=None, customer=mine)  # "members" counts memberships, not customers
     response = client_a.get(reverse("workspace:home"))
     body = response.content.decode()
     assert response.status_code == 200

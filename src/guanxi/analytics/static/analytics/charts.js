@@ -13,6 +13,7 @@
       return {
         type: "bar",
         labels: src.segments.map(function (s) { return s.label; }),
+        links: src.segments.map(function (s) { return s.url; }),
         sets: [
           { name: src.labels.customers, values: src.segments.map(function (s) { return s.customers; }) },
           { name: src.labels.revenue, values: src.segments.map(function (s) { return s.revenue; }), axis: 1 }
@@ -23,6 +24,7 @@
       return {
         type: "bar",
         labels: src.clv.map(function (b) { return b.label; }),
+        links: src.clv.map(function (b) { return b.url; }),
         sets: [{ name: src.labels.customers, values: src.clv.map(function (b) { return b.customers; }) }]
       };
     }
@@ -44,16 +46,32 @@
   function drawECharts(el, s) {
     var chart = window.echarts.init(el);
     var twoAxes = s.sets.some(function (set) { return set.axis === 1; });
+    var yLabel = { axisLabel: { hideOverlap: true, formatter: compact } };
     chart.setOption({
       tooltip: { trigger: "axis" },
       legend: { data: s.sets.map(function (set) { return set.name; }) },
-      xAxis: { type: "category", data: s.labels, axisLabel: { interval: 0, rotate: s.labels.length > 8 ? 30 : 0 } },
-      yAxis: twoAxes ? [{ type: "value" }, { type: "value" }] : { type: "value" },
+      // containLabel: rotated category names and long values get room instead of being cut off
+      grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+      xAxis: { type: "category", data: s.labels, axisLabel: { interval: 0, hideOverlap: true, rotate: s.labels.length > 6 ? 30 : 0 } },
+      yAxis: twoAxes ? [{ type: "value", axisLabel: yLabel.axisLabel }, { type: "value", axisLabel: yLabel.axisLabel }] : { type: "value", axisLabel: yLabel.axisLabel },
       series: s.sets.map(function (set) {
         return { name: set.name, type: s.type, data: set.values, yAxisIndex: set.axis || 0, connectNulls: false };
       })
     });
+    if (s.links) {  // a bar is the customers behind it: open them in the customer list
+      chart.on("click", function (p) { if (s.links[p.dataIndex]) { window.location.href = s.links[p.dataIndex]; } });
+    }
     window.addEventListener("resize", function () { chart.resize(); });
+  }
+
+  // 12000 -> "1.2万" in Chinese pages, "12k" otherwise
+  function compact(v) {
+    var n = Number(v), abs = Math.abs(n), zh = (document.documentElement.lang || "").toLowerCase().indexOf("zh") === 0;
+    if (zh && abs >= 1e8) { return +(n / 1e8).toFixed(1) + "亿"; }
+    if (zh && abs >= 1e4) { return +(n / 1e4).toFixed(1) + "万"; }
+    if (!zh && abs >= 1e6) { return +(n / 1e6).toFixed(1) + "M"; }
+    if (!zh && abs >= 1e3) { return +(n / 1e3).toFixed(1) + "k"; }
+    return n.toLocaleString();
   }
 
   function drawChartJs(el, s) {
