@@ -12,6 +12,9 @@ urlpatterns = [
     path("customers/export/", views.customer_export, name="customers_export"),
     path("customers/duplicates/", views.duplicates, name="duplicates"),
     path("customers/duplicates/<int:first>/<int:second>/", views.merge_confirm, name="merge"),
+    path(
+        "customers/duplicates/<int:first>/<int:second>/dismiss/", views.duplicate_dismiss_view, name="duplicate_dismiss"
+    ),
     path("customers/<int:pk>/", views.customer_detail_view, name="customer"),
     path("customers/<int:pk>/edit/", views.customer_edit, name="customer_edit"),
     path("customers/<int:pk>/notes/", views.customer_note_add, name="customer_note"),
