@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import translation
 
 from guanxi.core.models import AuditLog
 from guanxi.customers.duplicates import duplicate_dismiss, duplicate_pair_ids, duplicate_pairs
@@ -35,7 +36,10 @@ def test_shared_email_with_different_name_and_birthday_is_ranked_last_with_its_r
     pairs = list(duplicate_pairs(user=staff_a))
     assert (pairs[-1].first.pk, pairs[-1].second.pk) == (mother.pk, son.pk)
     assert pairs[-1].weak
-    assert pairs[-1].reason_labels == ["same e-mail, different name and birthday"]
+    with translation.override("zh-hans"):
+        assert pairs[-1].reason_labels == ["邮箱相同，但姓名和生日不同"]
+    with translation.override("en"):
+        assert pairs[-1].reason_labels == ["same e-mail, different name and birthday"]
     got = {(p.first.pk, p.second.pk): set(p.reasons) for p in pairs}
     assert got[(a.pk, b.pk)] == {"phone"}
     # the same e-mail with the same name and birthday is strong, and says both
