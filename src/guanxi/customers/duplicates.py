@@ -150,7 +150,7 @@ def duplicate_dismiss(*, actor: Any, first_id: int, second_id: int) -> Dismissed
     for customer_id in (low, high):
         audit_record(
             actor=actor,
-            action="duplicate_dismiss",
+            action="not_duplicate",
             object_type="customer",
             object_id=customer_id,
             customer_id=customer_id,

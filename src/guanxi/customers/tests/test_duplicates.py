@@ -64,7 +64,7 @@ def test_dismissed_pair_never_comes_back_and_is_audited(client_a, staff_a, store
     assert response.status_code == 302
     row = DismissedDuplicate.objects.get()
     assert (row.first_id, row.second_id, row.reasons, row.dismissed_by) == (a.pk, b.pk, ["email_only"], staff_a)
-    assert AuditLog.objects.filter(action="duplicate_dismiss", customer_id__in=[a.pk, b.pk]).count() == 2
+    assert AuditLog.objects.filter(action="not_duplicate", customer_id__in=[a.pk, b.pk]).count() == 2
     assert (a.pk, b.pk) not in _pairs(staff_a)
     assert client_a.get(reverse("customers:duplicates")).context["pairs"] == []
     # twice is once
