@@ -15,7 +15,8 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import F
+from django.db.models import CharField, F, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Concat, LPad
 from django.utils import timezone
 
 from guanxi.customers.models import Customer, TimelineEntry
@@ -43,12 +44,13 @@ from guanxi.loyalty.services import (
 from guanxi.messaging.models import Channel, Consent, MessageTemplate, Purpose
 from guanxi.messaging.services import consent_record, template_save
 from guanxi.messaging.subscribers import EBILL_TEMPLATE
+from guanxi.sales.models import Order
 
 if TYPE_CHECKING:
     import numpy as np
 
     from guanxi.accounts.models import Store, User
-    from guanxi.sales.models import Order, Product
+    from guanxi.sales.models import Product
 
 #: The template codes other parts of Guanxi send with: the e-bill after a purchase (messaging.subscribers),
 #: the birthday greeting (the home page's "greet") and the win-back offer to lapsing customers.
@@ -212,16 +214,10 @@ def members_replay(
         )
         for c in chosen
     ]
-    Membership.objects.bulk_create(memberships, batch_size=1000)
-    for m in memberships:
-        m.member_no = f"M{m.pk:08d}"
-    Membership.objects.bulk_update(memberships, ["member_no"], batch_size=1000)
-    accounts = PointsAccount.objects.bulk_create([PointsAccount(membership=m) for m in memberships], batch_size=1000)
-    Wallet.objects.bulk_create([Wallet(membership=m) for m in memberships], batch_size=1000)
-
+    accounts = [PointsAccount(membership=m) for m in memberships]
     window_start = now - dt.timedelta(days=round(settings.tier_review_months * 30.44))
     ordered_tiers = sorted(tiers, key=lambda t: (t.threshold, t.order))
-    entries, awards, changes, timeline = [], [], [], []
+    entries, awards, changes = [], [], []
     for m, account in zip(memberships, accounts, strict=True):
         balance, growth, window, first = 0, 0, 0, None
         lots: list[tuple[dt.datetime, int, PointsEntry]] = []
@@ -291,6 +287,30 @@ def members_replay(
         if tier != base:
             m.tier = tier
             changes.append(TierChange(membership=m, from_tier=base, to_tier=tier, reason="upgrade", growth=growth))
+    Membership.objects.bulk_create(memberships, batch_size=1000)
+    # the member number the enrolment service gives (M + the id), in one statement
+    Membership.objects.filter(pk__in=[m.pk for m in memberships]).update(
+        member_no=Concat(Value("M"), LPad(Cast("id", CharField()), 8, Value("0")))
+    )
+    for m in memberships:
+        m.member_no = f"M{m.pk:08d}"
+    PointsAccount.objects.bulk_create(accounts, batch_size=1000)
+    Wallet.objects.bulk_create([Wallet(membership=m) for m in memberships], batch_size=1000)
+    # expiry entries must point at their lot, which needs the lot's id: the lots go in first
+    PointsEntry.objects.bulk_create([e for e in entries if e.kind == PointsEntry.Kind.EARN], batch_size=2000)
+    for e in entries:
+        if e.kind == PointsEntry.Kind.EXPIRE:
+            e.reference = f"lot:{e._lot.pk}"  # type: ignore[attr-defined]
+    PointsEntry.objects.bulk_create([e for e in entries if e.kind == PointsEntry.Kind.EXPIRE], batch_size=2000)
+    PointsEntry.objects.filter(account__in=accounts).update(created_at=F("earned_at"))
+    OrderAward.objects.bulk_create(awards, batch_size=2000)
+    # an award dates from its order (the tier review reads its window by it)
+    OrderAward.objects.filter(membership__in=memberships).update(
+        created_at=Subquery(Order.objects.filter(pk=OuterRef("order_id")).values("ordered_at")[:1])
+    )
+    TierChange.objects.bulk_create(changes, batch_size=2000)
+    timeline = []
+    for m in memberships:
         timeline.append(
             TimelineEntry(
                 customer_id=m.customer_id,
@@ -302,21 +322,6 @@ def members_replay(
                 ref_id=str(m.pk),
             )
         )
-    # expiry entries must point at their lot, which needs the lot's id: the lots go in first
-    lots_first = [e for e in entries if e.kind == PointsEntry.Kind.EARN]
-    PointsEntry.objects.bulk_create(lots_first, batch_size=2000)
-    for e in entries:
-        if e.kind == PointsEntry.Kind.EXPIRE:
-            e.reference = f"lot:{e._lot.pk}"  # type: ignore[attr-defined]
-    PointsEntry.objects.bulk_create([e for e in entries if e.kind == PointsEntry.Kind.EXPIRE], batch_size=2000)
-    PointsEntry.objects.filter(account__in=accounts).update(created_at=F("earned_at"))
-    PointsAccount.objects.bulk_update(accounts, ["balance"], batch_size=1000)
-    Membership.objects.bulk_update(memberships, ["growth", "first_order_at", "tier"], batch_size=1000)
-    OrderAward.objects.bulk_create(awards, batch_size=2000)
-    for award in awards:  # an award dates from its order (the tier review reads the window by it)
-        award.created_at = award.order.ordered_at
-    OrderAward.objects.bulk_update(awards, ["created_at"], batch_size=2000)
-    TierChange.objects.bulk_create(changes, batch_size=2000)
     TimelineEntry.objects.bulk_create(timeline, batch_size=2000)
     return memberships
 
@@ -451,12 +456,19 @@ def customers_backdate(*, people: list[Customer], orders: list[Order], rng: np.r
     """A customer was registered at their first purchase (or, for those who never bought, some time ago):
     the home page's "new this month" counts real newcomers, not the moment the demo was loaded."""
     now = timezone.now()
+    buyers = {order.customer_id for order in orders}
+    Customer.objects.filter(pk__in=buyers).update(
+        created_at=Subquery(
+            Order.objects.filter(customer_id=OuterRef("pk")).order_by("ordered_at").values("ordered_at")[:1]
+        )
+    )
+    others = [c for c in people if c.pk not in buyers]
+    for c in others:
+        c.created_at = now - dt.timedelta(days=int(rng.integers(0, 400)), hours=int(rng.integers(0, 24)))
+    Customer.objects.bulk_update(others, ["created_at"], batch_size=1000)
     first: dict[int, dt.datetime] = {}
-    for order in orders:
+    for order in orders:  # the same dates on the objects in hand (the consents are dated by them)
         if order.customer_id not in first or order.ordered_at < first[order.customer_id]:
             first[order.customer_id] = order.ordered_at
     for c in people:
-        c.created_at = first.get(c.pk) or now - dt.timedelta(
-            days=int(rng.integers(0, 400)), hours=int(rng.integers(0, 24))
-        )
-    Customer.objects.bulk_update(people, ["created_at"], batch_size=1000)
+        c.created_at = first.get(c.pk, c.created_at)
