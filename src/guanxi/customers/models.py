@@ -356,3 +356,26 @@ class ImportJob(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+
+class DismissedDuplicate(models.Model):
+    """A pair of customers staff checked and found to be two people: never listed as duplicates again.
+
+    Stored once per pair, lower id first, so the duplicates query excludes it with one indexed lookup.
+    """
+
+    first = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    reasons = models.JSONField(_("what matched"), default=list, blank=True)
+    dismissed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    dismissed_at = models.DateTimeField(_("dismissed at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("dismissed duplicate")
+        verbose_name_plural = _("dismissed duplicates")
+        constraints = [
+            models.UniqueConstraint(fields=["first", "second"], name="customers_dismissed_pair_once"),
+            models.CheckConstraint(
+                condition=models.Q(first__lt=models.F("second")), name="customers_dismissed_ordered"
+            ),
+        ]

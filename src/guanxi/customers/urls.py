@@ -14,6 +14,9 @@ urlpatterns = [
     path("customers/duplicates/<int:first>/<int:second>/", views.merge_confirm, name="merge"),
     path("customers/new/", views.customer_new, name="customer_new"),
     path("customers/new/check/", views.customer_new_check, name="customer_new_check"),
+    path(
+        "customers/duplicates/<int:first>/<int:second>/dismiss/", views.duplicate_dismiss_view, name="duplicate_dismiss"
+    ),
     path("customers/<int:pk>/", views.customer_detail_view, name="customer"),
     path("customers/<int:pk>/contacts/", views.customer_contact_add, name="customer_contact_add"),
     path(

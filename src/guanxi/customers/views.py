@@ -27,7 +27,7 @@ from guanxi.accounts.stores import current_store_id, scoped, switchable_stores
 from guanxi.core.audit import audit_record
 from guanxi.core.customer_create import customer_create_sections
 from guanxi.core.registry import customer_panels
-from guanxi.customers.duplicates import duplicate_pair_ids, duplicate_pairs
+from guanxi.customers.duplicates import duplicate_dismiss, duplicate_pair_ids, duplicate_pairs
 from guanxi.customers.exports import export_response
 from guanxi.customers.forms import (
     PROFILE_EDIT_FIELDS,
@@ -490,6 +490,18 @@ def duplicates(request):
     rows = cached("duplicate_pairs", request, lambda: duplicate_pair_ids(visible=_customers(request)))
     pairs = duplicate_pairs(user=request.user, rows=rows)
     return render(request, "customers/duplicates.html", {"pairs": pairs})
+
+
+@login_required
+@require_POST
+def duplicate_dismiss_view(request, first: int, second: int):
+    """ "Not the same person": the pair leaves the list for good."""
+    try:
+        duplicate_dismiss(actor=request.user, first_id=first, second_id=second)
+    except ValidationError as exc:
+        raise Http404(" ".join(exc.messages)) from exc
+    messages.success(request, _("Marked as two different people; the pair is no longer listed."))
+    return redirect("customers:duplicates")
 
 
 @login_required
