@@ -12,7 +12,10 @@ from guanxi.accounts.permissions import OperationPermission
 from guanxi.analytics import selectors
 from guanxi.analytics.api import serializers as s
 from guanxi.analytics.models import CustomerScore, Segment
+from guanxi.core.api.filters import IntegerFilter
 from guanxi.core.api.pagination import KeysetPagination
+
+SMALLINT_MAX = 32767
 
 
 class ScorePagination(KeysetPagination):
@@ -31,7 +34,11 @@ class CustomerScoreFilter(filters.FilterSet):
     min_p_alive = filters.NumberFilter(field_name="p_alive", lookup_expr="gte")
     max_p_alive = filters.NumberFilter(field_name="p_alive", lookup_expr="lte")
     min_clv = filters.NumberFilter(field_name="clv_12m", lookup_expr="gte")
-    category = filters.NumberFilter(method="filter_category")
+    category = IntegerFilter(method="filter_category")
+    # Bounded like their columns (positive smallint): a score of 58267708961 is a 400 naming it, not a 500.
+    r_score = IntegerFilter(min_value=0, max_value=SMALLINT_MAX)
+    f_score = IntegerFilter(min_value=0, max_value=SMALLINT_MAX)
+    m_score = IntegerFilter(min_value=0, max_value=SMALLINT_MAX)
 
     class Meta:
         model = CustomerScore

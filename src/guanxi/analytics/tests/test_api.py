@@ -158,3 +158,12 @@ def test_anonymous_reads_are_refused(client):
     from rest_framework.test import APIClient
 
     assert APIClient().get("/api/analytics/scores/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_score_or_category_filter_beyond_its_column_is_a_400_naming_it(api_admin):
+    for name, value in (("f_score", "58267708961"), ("r_score", "-1"), ("category", "1.2e31")):
+        response = api_admin.get("/api/analytics/scores/", {name: value})
+        assert response.status_code == 400, (name, response.content)
+        assert name in response.json(), response.json()
+    assert api_admin.get("/api/analytics/scores/", {"f_score": "5"}).status_code == 200
