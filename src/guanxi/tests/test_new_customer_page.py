@@ -3,8 +3,6 @@ one transaction. Here because it uses customers, loyalty and messaging together 
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import time_machine
 from django.urls import reverse
@@ -78,8 +76,8 @@ def test_a_new_member_with_consents_in_one_step(client_a, store_a, base_tier, st
     ]
     assert consents[1].evidence.startswith("我同意本店通过短信")
     assert consents[1].actor == staff_a
-    page = client_a.get(response["Location"]).content.decode()
-    assert membership.member_no in page
+    html = client_a.get(response["Location"]).content.decode()
+    assert membership.member_no in html
 
 
 @pytest.mark.parametrize(
@@ -134,30 +132,12 @@ def test_the_page_with_its_sections_runs_a_constant_number_of_queries(
 
 # --- in a real browser, as the clerk at the counter ---------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "pw-for-tests-123"  # accounts.tests.factories.UserFactory
+# The shared Chromium fixtures: they also fail a test on anything the Content-Security-Policy blocks.
+from guanxi.workspace.tests import test_browser as shared  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, live_server, transactional_db):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1360, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+PASSWORD = shared.PASSWORD
+browser = shared.browser
+page = shared.page
 
 
 @pytest.mark.browser
