@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "guanxi.loyalty",
     "guanxi.messaging",
     "guanxi.analytics",
+    "guanxi.campaigns",
     "guanxi.workspace",
 ]
 
