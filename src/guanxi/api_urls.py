@@ -31,5 +31,6 @@ urlpatterns = [
     path("loyalty/", include("guanxi.loyalty.api.urls")),
     path("messaging/", include("guanxi.messaging.api.urls")),
     path("analytics/", include("guanxi.analytics.api.urls")),
+    path("campaigns/", include("guanxi.campaigns.api.urls")),
     path("", include(router.urls)),
 ]

@@ -8,6 +8,7 @@ urlpatterns = [
     path("loyalty/", include("guanxi.loyalty.urls")),
     path("messaging/", include("guanxi.messaging.urls")),
     path("analytics/", include("guanxi.analytics.urls")),
+    path("campaigns/", include("guanxi.campaigns.urls")),
     path("", include("guanxi.customers.urls")),
     path("", include("guanxi.workspace.urls")),
 ]

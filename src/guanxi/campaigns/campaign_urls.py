@@ -1,0 +1,5 @@
+"""Routes of the campaigns app; combined under the "campaigns" namespace in campaigns/urls.py."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

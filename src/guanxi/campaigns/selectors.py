@@ -1,0 +1,25 @@
+"""Reads of segments and campaigns, always through the one visibility rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from guanxi.campaigns.models import Segment, SegmentMember
+from guanxi.core.segments import segment_apply, segment_rules_clean
+from guanxi.customers.models import Customer
+
+
+def segment_customers(segment: Segment, *, user: Any) -> QuerySet[Customer]:
+    """The segment's customers that ``user`` may see (``None``: the segment creator's view), unevaluated.
+
+    A dynamic segment is its rule tree compiled to one query; a snapshot is its frozen member list, still
+    narrowed by visibility (a customer moved to another store leaves a store marketer's snapshot).
+    """
+    if user is None:
+        user = segment.created_by
+    base = Customer.objects.visible_to(user) if user is not None else Customer.objects.none()
+    if segment.kind == Segment.Kind.SNAPSHOT:
+        return base.filter(pk__in=SegmentMember.objects.filter(segment=segment).values("customer_id"))
+    return segment_apply(base, segment_rules_clean(segment.rules or {"all": []}))
