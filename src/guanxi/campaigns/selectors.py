@@ -22,4 +22,5 @@ def segment_customers(segment: Segment, *, user: Any) -> QuerySet[Customer]:
     base = Customer.objects.visible_to(user) if user is not None else Customer.objects.none()
     if segment.kind == Segment.Kind.SNAPSHOT:
         return base.filter(pk__in=SegmentMember.objects.filter(segment=segment).values("customer_id"))
-    return segment_apply(base, segment_rules_clean(segment.rules or {"all": []}))
+    narrowed: QuerySet[Customer] = segment_apply(base, segment_rules_clean(segment.rules or {"all": []}))
+    return narrowed
