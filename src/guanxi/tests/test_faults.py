@@ -53,7 +53,7 @@ class Served:
         }
         self.env.update(
             GUANXI_VAR_DIR=str(tmp),
-            GUANXI_IMPORT_STALE_SECONDS="15",
+            GUANXI_IMPORT_STALE_SECONDS="40",  # above a batch's time on a loaded two-core host
             GUANXI_IMPORT_REAP_SECONDS="3",
             GUANXI_WEB_WORKERS="2",
             **extra_env,
@@ -153,7 +153,7 @@ def test_a_killed_scheduler_is_restarted_and_schedules_again_within_a_minute(ser
     assert served.child("beat") not in (0, beat)
     # A job whose task was lost is only found by a scheduled sweep (the import reaper): it runs to the end.
     pk = _queue_import(served, _csv(tmp_path / "lost.csv", 3), publish=False)
-    _wait_for(lambda: served.job(pk)[0] == "done", 60, "the lost import run by the scheduled reaper", served.log)
+    _wait_for(lambda: served.job(pk)[0] == "done", 120, "the lost import run by the scheduled reaper", served.log)
     assert "was killed by signal 9" in served.log.read_text() or "the beat" in served.log.read_text()
 
 
@@ -171,9 +171,9 @@ def test_a_worker_killed_mid_import_leaves_no_stuck_job_and_no_twin_rows(served,
     _wait_for(lambda: "restarted the long-job worker" in served.log.read_text(), 15, "worker restarted", served.log)
     # Within a bounded time the job is failed with the reason, not left "importing… N%".
     status, _processed, error = _wait_for(
-        lambda: (job := served.job(pk))[0] == "failed" and job, 45, "the interrupted job marked failed", served.log
+        lambda: (job := served.job(pk))[0] == "failed" and job, 120, "the interrupted job marked failed", served.log
     )
-    assert "15" in error
+    assert "40" in error
     assert error.strip("'\"")
     # Run again (as the workspace's button does): the rows written before the kill are matched, not doubled.
     served.shell(
@@ -266,7 +266,7 @@ def test_a_killed_broker_never_fails_a_committed_write_and_its_events_arrive_onc
             )
 
         assert post("P-1") == 201
-        _wait_for(lambda: undelivered() == 0, 60, "the first order's events delivered", server.log)
+        _wait_for(lambda: undelivered() == 0, 120, "the first order's events delivered", server.log)
         broker.kill()
         broker.wait(10)
         assert post("P-2") == 201  # committed while the broker is dead: a 2xx, never a 500
