@@ -659,7 +659,7 @@ def test_random_trees_select_what_a_python_reference_selects(clock, store_a, sto
     check()
 
     # every field on its own, each operator, selects some and leaves some (the data set exercises them)
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(node=leaves)
     def check_leaf(node: dict[str, Any]) -> None:
         cleaned = segment_rules_clean(node)
@@ -691,11 +691,14 @@ def test_any_input_is_refused_with_a_validation_error_or_runs(clock, db):
         found = SEGMENT_FIELDS.get(key)
         assert found is not None
         op = found.operators[op_index % len(found.operators)]
+        refused: set[str] = set()
         try:
             cleaned = segment_rules_clean({"all": [{"field": key, "op": op, "value": value, "days": days}]})
         except ValidationError as exc:
-            assert set(exc.message_dict) <= {"rules.all.0.value", "rules.all.0.days"}
-            return
-        assert segment_apply(Customer.objects.all(), cleaned).count() == 0
+            refused = set(exc.message_dict)
+        if refused:
+            assert refused <= {"rules.all.0.value", "rules.all.0.days"}
+        else:
+            assert segment_apply(Customer.objects.all(), cleaned).count() == 0
 
     check()
