@@ -203,6 +203,25 @@ def test_age_band_and_age_count_completed_years_on_the_local_date(people):
     assert select(leaf("customers.age", "between", [0, 150])) == {"甲", "乙", "丙", "戊"}  # with a birthday
 
 
+@pytest.mark.parametrize(
+    ("today", "ages"),
+    [
+        (dt.datetime(2028, 2, 29, 23, 30, tzinfo=SHANGHAI), {"闰": 28, "三月": 27, "廿八": 25, "晚一天": 24}),
+        (dt.datetime(2027, 2, 28, 23, 30, tzinfo=SHANGHAI), {"闰": 26, "三月": 26, "廿八": 24, "晚一天": 23}),
+        (dt.datetime(2027, 3, 1, 0, 30, tzinfo=SHANGHAI), {"闰": 27, "三月": 27, "廿八": 24, "晚一天": 24}),
+    ],
+)
+def test_age_on_29_february_and_around_it(db, today, ages):
+    with time_machine.travel(NOW, tick=False):
+        born = {"闰": (2000, 2, 29), "三月": (2000, 3, 1), "廿八": (2003, 2, 28), "晚一天": (2003, 3, 1)}
+        for name, ymd in born.items():
+            customer(name, birthday=dt.date(*ymd), created=NOW)
+    with time_machine.travel(today, tick=False):
+        for age in set(ages.values()):
+            expected = {name for name, years in ages.items() if years == age}
+            assert select(leaf("customers.age", "between", [age, age])) == expected, (today, age)
+
+
 def test_birthday_month(people):
     assert select(leaf("customers.birthday_month", "in", 3)) == {"甲", "乙"}
     assert select(leaf("customers.birthday_month", "in", [2, 7])) == {"丙", "戊"}
