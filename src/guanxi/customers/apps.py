@@ -15,6 +15,7 @@ class CustomersConfig(AppConfig):
         from guanxi.customers.imports import import_kind_register
         from guanxi.customers.imports.customers import CUSTOMERS
         from guanxi.customers.personal_data import customer_personal_data
+        from guanxi.customers.segments import register as register_segment_fields
         from guanxi.customers.services import MERGE_FOLLOWERS
         from guanxi.customers.timeline import KINDS
 
@@ -38,3 +39,4 @@ class CustomersConfig(AppConfig):
             )
         )
         import_kind_register(CUSTOMERS)
+        register_segment_fields()

@@ -136,6 +136,9 @@ def segment_conditions(params: Any, *, user: Any) -> tuple[list[tuple[str, str]]
 
 
 def _chip_value(choices: Any, value: Any) -> str:
+    if isinstance(value, list | tuple):  # fields that take several values: "Female, Male"
+        labels = {str(key): label for key, label in choices()} if choices is not None else {}
+        return ", ".join(str(labels.get(str(item), item)) for item in value)
     if choices is not None:
         return str(dict(choices()).get(value, value))
     if value is True:

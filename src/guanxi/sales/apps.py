@@ -13,6 +13,7 @@ class SalesConfig(AppConfig):
         from guanxi.core.timeline import TimelineKind, register_timeline_kind
         from guanxi.customers.imports import import_kind_register
         from guanxi.sales.imports import ORDERS
+        from guanxi.sales.segments import register as register_segment_fields
         from guanxi.sales.services import merge_orders
         from guanxi.sales.timeline import order_paid, order_refunded
         from guanxi.sales.views import customer_orders_panel_context
@@ -37,3 +38,4 @@ class SalesConfig(AppConfig):
             )
         )
         import_kind_register(ORDERS)
+        register_segment_fields()
