@@ -98,9 +98,9 @@ def _clean_yes(value: Any) -> bool:
 
 def _churn_choices() -> list[tuple[str, Any]]:
     return [
-        ("high", gettext_lazy("High (P(alive) below 30%)")),
-        ("medium", gettext_lazy("Medium (P(alive) 30–70%)")),
-        ("low", gettext_lazy("Low (P(alive) 70% or more)")),
+        ("high", gettext_lazy("High: P(alive) below 0.3")),
+        ("medium", gettext_lazy("Medium: P(alive) from 0.3 to 0.7")),
+        ("low", gettext_lazy("Low: P(alive) 0.7 or more")),
     ]
 
 
