@@ -1,24 +1,39 @@
-"""The segment fields analytics offers (``core.segments``): what the analytics pages link to on the customer list.
+"""The segment fields analytics offers (``core.segments``): what the analytics pages link to on the customer list,
+and what campaign segments and care conditions select on. Registered in ``AnalyticsConfig.ready()``, group
+"analytics".
 
 Each RFM segment, CLV band, cohort cell and the at-risk list of the analytics pages is a link to the customer
 list with one of these fields in its query string (``?seg.analytics.rfm=important_value``), so the customers
-list, exports and tags them without knowing analytics exists. Registered in ``AnalyticsConfig.ready()``.
+list, exports and tags them without knowing analytics exists.
+
+Every field has a ``condition`` (an ``Exists`` over the customer's stored score or orders, or a comparison of
+columns of the customer row), so a rule tree stays one SQL statement; its ``filter`` is
+``queryset.filter(condition(...))``. The score fields read ``CustomerScore`` as of the last refresh: a customer
+without a score row (never bought) or without a prediction (P(alive) and CLV are empty when the models could
+not be fitted) matches neither "less than" nor "at least". "Overdue to buy again" is computed live from the
+purchase figures on the customer row, with the factor the condition names.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, FloatField, Func, OuterRef, Q, QuerySet, Value
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.analytics.models import CustomerScore, Segment
 from guanxi.analytics.selectors import CLV_BUCKETS  # the dashboard's histogram bands
+from guanxi.analytics.services import overdue_factor as default_overdue_factor
+from guanxi.core.money import parse_money
 from guanxi.core.segments import SegmentField, register_segment_field
 from guanxi.sales.models import Order
 
@@ -27,8 +42,18 @@ CLV_BAND = "analytics.clv_band"
 AT_RISK = "analytics.at_risk"
 FIRST_PURCHASE_MONTH = "analytics.first_purchase_month"
 PURCHASE_MONTH = "analytics.purchase_month"
+P_ALIVE = "analytics.p_alive"
+CHURN_RISK = "analytics.churn_risk"
+CLV = "analytics.clv"
+OVERDUE = "analytics.overdue"
+GROUP = "analytics"
+
+#: Churn risk bands by P(alive): [from, to) — high below 0.3, medium to 0.7, low from 0.7.
+CHURN_BANDS: dict[str, tuple[float, float | None]] = {"high": (0.0, 0.3), "medium": (0.3, 0.7), "low": (0.7, None)}
+OVERDUE_FACTORS = (1.0, 5.0)
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 
 
 def clv_band_key(low: int, high: int | None) -> str:
@@ -71,6 +96,84 @@ def _clean_yes(value: Any) -> bool:
     return True
 
 
+def _churn_choices() -> list[tuple[str, Any]]:
+    return [
+        ("high", gettext_lazy("High: P(alive) below 0.3")),
+        ("medium", gettext_lazy("Medium: P(alive) from 0.3 to 0.7")),
+        ("low", gettext_lazy("Low: P(alive) 0.7 or more")),
+    ]
+
+
+def _number(value: Any) -> float:
+    """A finite number from an int, a float, a Decimal or a plain decimal string (booleans refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise ValidationError(_("Enter a number."))
+    if isinstance(value, str):
+        value = value.strip()
+        if len(value) > 32 or not _DECIMAL.fullmatch(value):
+            raise ValidationError(_("Enter a number."))
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValidationError(_("Enter a number."))
+    return number
+
+
+def clean_probability(value: Any) -> float:
+    number = _number(value)
+    if not 0.0 <= number <= 1.0:
+        raise ValidationError(_("Enter a probability from 0 to 1, such as 0.3."))
+    return number
+
+
+def clean_money(value: Any) -> Decimal:
+    return parse_money(value)
+
+
+def clean_churn_bands(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list | tuple) else str(value or "").split(",")
+    keys = tuple(sorted({str(item).strip() for item in items if str(item).strip()}))
+    if not keys:
+        raise ValidationError(_("Choose at least one level of churn risk."))
+    for key in keys:
+        if key not in CHURN_BANDS:
+            raise ValidationError(_("“%(value)s” is not a level of churn risk.") % {"value": key[:40]})
+    return keys
+
+
+def clean_overdue_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``factor``: how many typical intervals make a customer overdue (1 to 5; left out, the analytics setting)."""
+    raw = params.get("factor")
+    if raw in (None, ""):
+        return {}
+    low, high = OVERDUE_FACTORS
+    try:
+        factor = _number(raw)
+    except ValidationError as exc:
+        raise ValidationError({"factor": exc.messages}) from None
+    if not low <= factor <= high:
+        raise ValidationError({"factor": [_("Enter a factor from %(low)s to %(high)s.") % {"low": low, "high": high}]})
+    return {"factor": factor}
+
+
+def _clean_flag(value: Any) -> bool:
+    """Yes/no fields carry their meaning in the operator; the value may be left out."""
+    if value is None or isinstance(value, bool) or str(value).strip().lower() in {"", "1", "true", "yes", "0"}:
+        return True
+    raise ValidationError(_("This condition takes no value."))
+
+
+def _score_rows() -> QuerySet[CustomerScore]:
+    return CustomerScore.objects.filter(customer_id=OuterRef("pk"))
+
+
+def _scores(**lookups: Any) -> Exists:
+    """The customer has a stored score matching ``lookups`` (its primary key is the customer's)."""
+    return Exists(_score_rows().filter(**lookups))
+
+
 def _month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The month's first and the next month's first instant in the local time zone, as aware datetimes."""
     following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
@@ -84,38 +187,110 @@ def _purchases() -> QuerySet[Order]:
     return Order.objects.filter(customer_id=OuterRef("pk")).exclude(status=Order.Status.REFUNDED)
 
 
-def filter_rfm(queryset: QuerySet[Any], operator: str, value: str) -> QuerySet[Any]:
-    return queryset.filter(id__in=CustomerScore.objects.filter(segment=value).values("customer_id"))
+def rfm_condition(operator: str, value: str, params: dict[str, Any]) -> Q:
+    return Q(_scores(segment=value))
 
 
-def filter_clv_band(queryset: QuerySet[Any], operator: str, value: str) -> QuerySet[Any]:
+def clv_band_condition(operator: str, value: str, params: dict[str, Any]) -> Q:
     low, _sep, high = value.partition("-")
-    scores = CustomerScore.objects.filter(clv_12m__gte=int(low))
+    lookups: dict[str, Any] = {"clv_12m__gte": int(low)}
     if high:
-        scores = scores.filter(clv_12m__lt=int(high))
-    return queryset.filter(id__in=scores.values("customer_id"))
+        lookups["clv_12m__lt"] = int(high)
+    return Q(_scores(**lookups))
 
 
-def filter_at_risk(queryset: QuerySet[Any], operator: str, value: bool) -> QuerySet[Any]:
+def at_risk_condition(operator: str, value: bool, params: dict[str, Any]) -> Q:
     # the "High value, at risk" page's rows: some expected value would be lost
-    return queryset.filter(id__in=CustomerScore.objects.filter(value_at_risk__gt=0).values("customer_id"))
+    return Q(_scores(value_at_risk__gt=0))
 
 
-def filter_first_purchase_month(queryset: QuerySet[Any], operator: str, value: dt.date) -> QuerySet[Any]:
+def first_purchase_month_condition(operator: str, value: dt.date, params: dict[str, Any]) -> Q:
     start, end = _month_bounds(value)
-    return queryset.filter(
-        Exists(_purchases().filter(ordered_at__gte=start, ordered_at__lt=end)),
-        ~Exists(_purchases().filter(ordered_at__lt=start)),
+    return Q(Exists(_purchases().filter(ordered_at__gte=start, ordered_at__lt=end))) & ~Q(
+        Exists(_purchases().filter(ordered_at__lt=start))
     )
 
 
-def filter_purchase_month(queryset: QuerySet[Any], operator: str, value: dt.date) -> QuerySet[Any]:
+def purchase_month_condition(operator: str, value: dt.date, params: dict[str, Any]) -> Q:
     start, end = _month_bounds(value)
-    return queryset.filter(Exists(_purchases().filter(ordered_at__gte=start, ordered_at__lt=end)))
+    return Q(Exists(_purchases().filter(ordered_at__gte=start, ordered_at__lt=end)))
+
+
+def p_alive_condition(operator: str, value: float, params: dict[str, Any]) -> Q:
+    return Q(_scores(**{f"p_alive__{'lt' if operator == 'lt' else 'gte'}": value}))
+
+
+def churn_risk_condition(operator: str, value: tuple[str, ...], params: dict[str, Any]) -> Q:
+    """Customers whose P(alive) falls in one of the named bands (``not_in``: scored, in none of them)."""
+    bands = Q()
+    for key in value:
+        low, high = CHURN_BANDS[key]
+        band = Q(p_alive__gte=low) if low else Q(p_alive__isnull=False)
+        if high is not None:
+            band &= Q(p_alive__lt=high)
+        bands |= band
+    if operator == "not_in":
+        return Q(Exists(_score_rows().filter(p_alive__isnull=False).exclude(bands)))
+    return Q(Exists(_score_rows().filter(bands)))
+
+
+def clv_condition(operator: str, value: Decimal, params: dict[str, Any]) -> Q:
+    return Q(_scores(**{f"clv_12m__{operator}": value}))
+
+
+class _Days(Func):
+    """A timestamp as a number of days on a fixed scale: differences of two are days, fractions included.
+
+    SQLite keeps Django's UTC text and reads it with ``julianday``; PostgreSQL counts seconds since the epoch.
+    """
+
+    arity = 1
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="julianday(%(expressions)s)", **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="(date_part('epoch', %(expressions)s) / 86400.0)", **extra)
+
+
+def overdue_condition(operator: str, value: bool, params: dict[str, Any]) -> Q:
+    """Overdue to buy again: the time since the last purchase exceeds ``factor`` × the customer's own typical
+    interval, (last − first) / (orders − 1), read from the purchase figures sales keeps on the customer row.
+
+    Compared without dividing, ``(now − last) × (orders − 1) > factor × (last − first)``, in days; a customer
+    needs two orders at two different moments to have a typical interval. "no" is everyone else.
+    """
+    factor = float(params.get("factor") or default_overdue_factor())
+    now, first, last = (
+        _Days(Value(timezone.now(), output_field=DateTimeField())),
+        _Days(F("first_order_at")),
+        _Days(F("last_order_at")),
+    )
+    since = ExpressionWrapper((now - last) * (F("order_count") - 1), output_field=FloatField())
+    allowed = ExpressionWrapper(Value(factor) * (last - first), output_field=FloatField())
+    overdue = Q(order_count__gte=2, last_order_at__gt=F("first_order_at")) & Q(GreaterThan(since, allowed))
+    return ~overdue if operator == "is_false" else overdue
+
+
+def _filter_of(condition: Any) -> Any:
+    """The customer list's ``filter``: the tree condition applied to its queryset (params at their defaults)."""
+
+    def apply(queryset: QuerySet[Any], operator: str, value: Any) -> QuerySet[Any]:
+        return queryset.filter(condition(operator, value, {}))
+
+    return apply
+
+
+filter_rfm = _filter_of(rfm_condition)
+filter_clv_band = _filter_of(clv_band_condition)
+filter_at_risk = _filter_of(at_risk_condition)
+filter_first_purchase_month = _filter_of(first_purchase_month_condition)
+filter_purchase_month = _filter_of(purchase_month_condition)
 
 
 def register() -> None:
-    register_segment_field(
+    fields = [
         SegmentField(
             key=RFM,
             label=gettext_lazy("RFM segment"),
@@ -123,10 +298,9 @@ def register() -> None:
             filter=filter_rfm,
             clean=_clean_choice(list(Segment.choices), gettext_lazy("RFM segment")),
             choices=lambda: list(Segment.choices),
+            condition=rfm_condition,
             order=60,
-        )
-    )
-    register_segment_field(
+        ),
         SegmentField(
             key=CLV_BAND,
             label=gettext_lazy("Lifetime value (12 months)"),
@@ -134,36 +308,83 @@ def register() -> None:
             filter=filter_clv_band,
             clean=_clean_choice(_clv_choices(), gettext_lazy("lifetime value band")),
             choices=_clv_choices,
+            condition=clv_band_condition,
             order=61,
-        )
-    )
-    register_segment_field(
+        ),
         SegmentField(
             key=AT_RISK,
             label=gettext_lazy("High value, at risk"),
             type="boolean",
             filter=filter_at_risk,
             clean=_clean_yes,
+            condition=at_risk_condition,
             order=62,
-        )
-    )
-    register_segment_field(
+        ),
         SegmentField(
             key=FIRST_PURCHASE_MONTH,
             label=gettext_lazy("First purchase in"),
             type="date",
             filter=filter_first_purchase_month,
             clean=_clean_month,
+            condition=first_purchase_month_condition,
             order=63,
-        )
-    )
-    register_segment_field(
+        ),
         SegmentField(
             key=PURCHASE_MONTH,
             label=gettext_lazy("Bought in"),
             type="date",
             filter=filter_purchase_month,
             clean=_clean_month,
+            condition=purchase_month_condition,
             order=64,
-        )
-    )
+        ),
+        SegmentField(
+            key=P_ALIVE,
+            label=gettext_lazy("Probability still active"),
+            type="number",
+            filter=_filter_of(p_alive_condition),
+            operators=("lt", "gte"),
+            clean=clean_probability,
+            condition=p_alive_condition,
+            help=gettext_lazy("From 0 to 1, as of the last analytics refresh."),
+            order=65,
+        ),
+        SegmentField(
+            key=CHURN_RISK,
+            label=gettext_lazy("Churn risk"),
+            type="choice",
+            filter=_filter_of(churn_risk_condition),
+            operators=("in", "not_in"),
+            clean=clean_churn_bands,
+            choices=_churn_choices,
+            condition=churn_risk_condition,
+            order=66,
+        ),
+        SegmentField(
+            key=CLV,
+            label=gettext_lazy("Predicted value, next 12 months"),
+            type="money",
+            filter=_filter_of(clv_condition),
+            operators=("gte", "lte"),
+            clean=clean_money,
+            condition=clv_condition,
+            order=67,
+        ),
+        SegmentField(
+            key=OVERDUE,
+            label=gettext_lazy("Overdue to buy again"),
+            type="boolean",
+            filter=_filter_of(overdue_condition),
+            operators=("is_true", "is_false"),
+            clean=_clean_flag,
+            condition=overdue_condition,
+            params=("factor",),
+            clean_params=clean_overdue_params,
+            help=gettext_lazy(
+                "Longer since the last purchase than the factor times the customer's usual time between purchases."
+            ),
+            order=68,
+        ),
+    ]
+    for field in fields:
+        register_segment_field(replace(field, group=GROUP))

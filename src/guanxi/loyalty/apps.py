@@ -78,4 +78,7 @@ class LoyaltyConfig(AppConfig):
                 order=20,
             )
         )
+        from guanxi.loyalty import segments
+
+        segments.register()  # membership, tier, points, stored value, coupons, growth for segments
         # The nightly jobs are scheduled in settings/celery.py with every other beat entry.
