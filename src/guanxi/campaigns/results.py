@@ -271,9 +271,7 @@ def _compare(result: RunResult) -> None:
         g.revenue_uplift = uplift.mean_diff(
             g.recipients, g.revenue, g.revenue_sumsq, control.recipients, control.revenue, control.revenue_sumsq
         )
-        g.incremental_revenue = uplift.incremental_revenue(
-            g.revenue, g.recipients, control.revenue, control.recipients
-        )
+        g.incremental_revenue = uplift.incremental_revenue(g.revenue, g.recipients, control.revenue, control.recipients)
 
 
 def campaign_results(campaign: Campaign, *, user: Any) -> CampaignResults:
@@ -406,10 +404,7 @@ def conversion_reading(group: GroupResult, control: GroupResult | None) -> str:
         return _("%(group)s converted %(rate)s vs %(control)s in the control: %(diff)s points.") % values
     values.update(low=points(est.low), high=points(est.high))
     text = (
-        _(
-            "%(group)s converted %(rate)s vs %(control)s in the control: %(diff)s points "
-            "(95%% CI %(low)s to %(high)s)."
-        )
+        _("%(group)s converted %(rate)s vs %(control)s in the control: %(diff)s points (95%% CI %(low)s to %(high)s).")
         % values
     )
     if not est.significant:
@@ -450,3 +445,118 @@ def headline_text(headline: Headline) -> str:
     if est.computable and not est.significant:
         text += " " + _("(not significant)")
     return text
+
+
+# ----------------------------------------------------------------------------------------------- the table
+
+
+def table_header() -> list[str]:
+    return [
+        _("Run"),
+        _("Group"),
+        _("Recipients"),
+        _("Sent"),
+        _("Delivered"),
+        _("Failed"),
+        _("Not sent (suppressed)"),
+        _("Opted out"),
+        _("Coupons issued"),
+        _("Coupons redeemed"),
+        _("Coupon cost"),
+        _("Converters"),
+        _("Conversion rate (%)"),
+        _("Conversion uplift (points)"),
+        _("95% CI low (points)"),
+        _("95% CI high (points)"),
+        _("p-value (conversion)"),
+        _("Revenue"),
+        _("Revenue per recipient"),
+        _("Revenue per recipient uplift"),
+        _("95% CI low"),
+        _("95% CI high"),
+        _("p-value (revenue)"),
+        _("Incremental revenue"),
+    ]
+
+
+# numbers stay numbers (a negative number is not a formula to the spreadsheet); missing values are blank
+def _pts(value: float | None) -> float | str:
+    return "" if value is None else round(value * 100, 2)
+
+
+def _p(value: float | None) -> float | str:
+    return "" if value is None else float(f"{value:.4g}")
+
+
+def _cell(value: Decimal | None) -> Decimal | str:
+    return "" if value is None else value
+
+
+def table_rows(results: CampaignResults) -> list[list[Any]]:
+    """The results table as rows (the total first, then each run): the CSV export of page and API."""
+    rows: list[list[Any]] = []
+    for scope, result in [(_("All runs"), results.total)] + [
+        (r.occurrence.isoformat() if r.occurrence else "", r) for r in results.runs
+    ]:
+        for g in result.groups:
+            conv, rev = g.conversion, g.revenue_uplift
+            rows.append(
+                [
+                    scope,
+                    g.label,
+                    g.recipients,
+                    g.sent,
+                    g.delivered,
+                    g.failed,
+                    g.suppressed,
+                    g.opted_out,
+                    g.coupons_issued,
+                    g.coupons_redeemed,
+                    g.coupon_cost,
+                    g.converters,
+                    _pts(g.conversion_rate),
+                    _pts(conv.diff if conv else None),
+                    _pts(conv.low if conv else None),
+                    _pts(conv.high if conv else None),
+                    _p(conv.p_value if conv else None),
+                    g.revenue,
+                    _cell(g.revenue_per_recipient),
+                    _cell(rev.diff if rev else None),
+                    _cell(rev.low if rev else None),
+                    _cell(rev.high if rev else None),
+                    _p(rev.p_value if rev else None),
+                    _cell(g.incremental_revenue),
+                ]
+            )
+    return rows
+
+
+def csv_text(results: CampaignResults) -> str:
+    """The table as CSV text (with a byte-order mark, so spreadsheets read the Chinese headings as UTF-8)."""
+    import csv
+    import io
+
+    from guanxi.core.spreadsheet import safe_row
+
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(safe_row(table_header()))
+    for row in table_rows(results):
+        writer.writerow(safe_row(row))
+    return out.getvalue()
+
+
+def csv_filename(campaign: Campaign) -> str:
+    return f"campaign-{campaign.pk}-results.csv"
+
+
+def chart_data(results: CampaignResults) -> dict[str, Any]:
+    """What the results chart draws: conversion rate and revenue per recipient of each group (all runs)."""
+    groups = results.total.groups
+    return {
+        "labels": [g.label for g in groups],
+        "conversion": [None if g.conversion_rate is None else round(g.conversion_rate * 100, 2) for g in groups],
+        "revenue": [None if g.revenue_per_recipient is None else float(g.revenue_per_recipient) for g in groups],
+        "names": {"conversion": _("Conversion rate (%)"), "revenue": _("Revenue per recipient")},
+    }

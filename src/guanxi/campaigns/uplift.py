@@ -170,9 +170,7 @@ def mean_diff(
     )
 
 
-def incremental_revenue(
-    variant_sum: Decimal, variant_n: int, control_sum: Decimal, control_n: int
-) -> Decimal | None:
+def incremental_revenue(variant_sum: Decimal, variant_n: int, control_sum: Decimal, control_n: int) -> Decimal | None:
     """(revenue per recipient of the variant − of the control) × the variant's recipients, to the cent.
 
     Computed from the exact sums: ``Σvariant − Σcontrol × n_variant / n_control``.

@@ -140,8 +140,15 @@ def add_recipients(
 
 
 def known_effect(
-    run: CampaignRun, variant: CampaignVariant, *, n_variant: int, n_control: int, rate_variant: float,
-    rate_control: float, seed: int = 16, store=None,
+    run: CampaignRun,
+    variant: CampaignVariant,
+    *,
+    n_variant: int,
+    n_control: int,
+    rate_variant: float,
+    rate_control: float,
+    seed: int = 16,
+    store=None,
 ) -> tuple[Group, Group]:
     """Recipients whose converters are drawn at the given rates, each converter with 1–2 orders in the
     window (revenue lognormal around ¥200); plus noise that must not count: orders before the run and

@@ -47,11 +47,15 @@ def test_known_effect_matches_python_and_scipy(admin_user, store_a):
     groups = _by_key(results.runs[0])
     a, control = groups["A"], groups["control"]
     assert (a.recipients, control.recipients) == (1800, 200)
-    assert a.converters == v.converters and control.converters == c.converters
-    assert a.revenue == sum(v.revenue) and control.revenue == sum(c.revenue)
+    assert a.converters == v.converters
+    assert control.converters == c.converters
+    assert a.revenue == sum(v.revenue)
+    assert control.revenue == sum(c.revenue)
     assert a.revenue_per_recipient == (sum(v.revenue) / 1800).quantize(Decimal("0.01"))
     assert a.conversion_rate == v.converters / 1800
-    assert a.delivered == 1800 and a.failed == 0 and control.delivered == 0
+    assert a.delivered == 1800
+    assert a.failed == 0
+    assert control.delivered == 0
     # Welch's interval against scipy on the per-recipient revenues
     ref = stats.ttest_ind(
         np.array([float(x) for x in v.revenue]), np.array([float(x) for x in c.revenue]), equal_var=False
@@ -70,7 +74,8 @@ def test_known_effect_matches_python_and_scipy(admin_user, store_a):
     assert a.incremental_revenue == expected_incremental.quantize(Decimal("0.01"))
     # the total of a one-run campaign is that run
     total = _by_key(results.total)
-    assert total["A"].converters == a.converters and total["A"].revenue == a.revenue
+    assert total["A"].converters == a.converters
+    assert total["A"].revenue == a.revenue
     assert "converted" in conversion_reading(a, control)
 
 
@@ -81,7 +86,8 @@ def test_known_effect_detected_with_a_large_control(admin_user):
         run, campaign.variants.get(), n_variant=1000, n_control=1000, rate_variant=0.10, rate_control=0.05, seed=3
     )
     a = _by_key(campaign_results(campaign, user=admin_user).runs[0])["A"]
-    assert a.conversion.significant and a.conversion.low > 0
+    assert a.conversion.significant
+    assert a.conversion.low > 0
     assert a.revenue_uplift.significant
 
 
@@ -116,17 +122,24 @@ def test_window_refunds_and_one_conversion_per_recipient(admin_user):
         ]
     )
     # a fully refunded order is no purchase; a partly refunded one counts for what was kept
-    make_orders([(refunded, start + dt.timedelta(days=2), Decimal("80.00"))], status=Order.Status.REFUNDED,
-                refunded_amount=Decimal("80.00"))
-    make_orders([(partial, start + dt.timedelta(days=2), Decimal("80.00"))],
-                status=Order.Status.PARTIALLY_REFUNDED, refunded_amount=Decimal("30.00"))
+    make_orders(
+        [(refunded, start + dt.timedelta(days=2), Decimal("80.00"))],
+        status=Order.Status.REFUNDED,
+        refunded_amount=Decimal("80.00"),
+    )
+    make_orders(
+        [(partial, start + dt.timedelta(days=2), Decimal("80.00"))],
+        status=Order.Status.PARTIALLY_REFUNDED,
+        refunded_amount=Decimal("30.00"),
+    )
     groups = _by_key(campaign_results(campaign, user=admin_user).runs[0])
     a, control = groups["A"], groups["control"]
     assert (a.recipients, a.converters, a.orders, a.revenue) == (5, 2, 3, Decimal("100.00"))
     assert (control.recipients, control.converters, control.revenue) == (1, 1, Decimal("50.00"))
     assert a.revenue_per_recipient == Decimal("20.00")
     # the uplift: means 20 vs 50 per recipient; a control of one gives no interval
-    assert a.revenue_uplift.diff == Decimal("-30.00") and a.revenue_uplift.low is None
+    assert a.revenue_uplift.diff == Decimal("-30.00")
+    assert a.revenue_uplift.low is None
     assert a.incremental_revenue == Decimal("-150.00")
 
 
@@ -154,7 +167,9 @@ def test_delivery_opt_outs_and_coupons(admin_user):
         (cust[4], RUN_START + dt.timedelta(hours=1), "email"),
         (cust[6], RUN_START + dt.timedelta(days=3), "sms"),
     ):
-        Consent.objects.create(customer=customer, channel=channel, purpose="marketing", granted=False, source="sms reply", at=at)
+        Consent.objects.create(
+            customer=customer, channel=channel, purpose="marketing", granted=False, source="sms reply", at=at
+        )
     results = campaign_results(campaign, user=admin_user)
     groups = _by_key(results.runs[0])
     a, b, control = groups["A"], groups["B"], groups["control"]
@@ -162,7 +177,8 @@ def test_delivery_opt_outs_and_coupons(admin_user):
     assert (a.coupons_issued, a.coupons_redeemed, a.coupon_cost) == (3, 1, Decimal("20.00"))
     assert (b.recipients, b.sent, b.delivered, b.suppressed, b.opted_out, b.coupons_issued) == (3, 2, 0, 1, 0, 0)
     assert (control.recipients, control.opted_out, control.coupons_issued) == (3, 1, 0)
-    assert a.revenue == Decimal("180.00") and a.incremental_revenue == Decimal("180.00")
+    assert a.revenue == Decimal("180.00")
+    assert a.incremental_revenue == Decimal("180.00")
     assert [g.key for g in results.runs[0].groups] == ["A", "B", "control"]
 
 
@@ -201,7 +217,8 @@ def test_test_sends_do_not_count(admin_user):
     test_run.save()
     add_recipients(test_run, make_customers(3), variant=campaign.variants.get())
     results = campaign_results(campaign, user=admin_user)
-    assert results.runs == [] and results.total.recipients == 0
+    assert results.runs == []
+    assert results.total.recipients == 0
 
 
 @pytest.mark.parametrize("size", [10, 500])
@@ -255,7 +272,8 @@ def test_headlines(admin_user):
     headlines = campaigns_headlines([campaign.pk, other.pk])
     assert other.pk not in headlines
     h = headlines[campaign.pk]
-    assert h.variant == "B" and h.recipients == 300
+    assert h.variant == "B"
+    assert h.recipients == 300
     assert h.conversion.diff == pytest.approx(0.26)
     assert h.conversion.significant
     assert "B" in h.text

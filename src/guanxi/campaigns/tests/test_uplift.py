@@ -72,17 +72,25 @@ def test_proportion_no_effect_coverage():
 
 def test_proportion_edge_cases():
     empty = proportion_diff(0, 0, 5, 100)
-    assert empty.diff is None and empty.low is None and not empty.significant
-    assert empty.control_rate == 0.05 and empty.variant_rate is None
+    assert empty.diff is None
+    assert empty.low is None
+    assert not empty.significant
+    assert empty.control_rate == 0.05
+    assert empty.variant_rate is None
     none_converted = proportion_diff(0, 100, 0, 100)
-    assert none_converted.diff == 0 and none_converted.p_value == 1.0 and not none_converted.significant
+    assert none_converted.diff == 0
+    assert none_converted.p_value == 1.0
+    assert not none_converted.significant
     assert none_converted.low < 0 < none_converted.high  # Wilson keeps an interval where Wald collapses to 0
     assert none_converted.relative is None
     all_converted = proportion_diff(100, 100, 100, 100)
-    assert all_converted.diff == 0 and all_converted.p_value == 1.0 and not all_converted.significant
+    assert all_converted.diff == 0
+    assert all_converted.p_value == 1.0
+    assert not all_converted.significant
     assert -1 <= all_converted.low <= 0 <= all_converted.high <= 1
     extreme = proportion_diff(10, 10, 0, 10)
-    assert extreme.significant and extreme.high <= 1
+    assert extreme.significant
+    assert extreme.high <= 1
 
 
 def _sums(values: np.ndarray) -> tuple[int, Decimal, Decimal]:
@@ -108,7 +116,8 @@ def test_mean_diff_matches_scipy_welch():
     assert float(est.high) == pytest.approx(ci.high, abs=0.006)
     assert est.p_value == pytest.approx(ref.pvalue, rel=1e-6)
     assert est.df == pytest.approx(ref.df, rel=1e-9)
-    assert isinstance(est.low, Decimal) and est.low.as_tuple().exponent == -2
+    assert isinstance(est.low, Decimal)
+    assert est.low.as_tuple().exponent == -2
 
 
 def test_mean_known_effect_detected_and_no_effect_coverage():
@@ -128,11 +137,17 @@ def test_mean_known_effect_detected_and_no_effect_coverage():
 def test_mean_edge_cases():
     assert mean_diff(0, 0, 0, 10, 100, 1000).diff is None
     one = mean_diff(1, Decimal("50"), Decimal("2500"), 10, Decimal("100"), Decimal("1000"))
-    assert one.diff == Decimal("40.00") and one.low is None and not one.significant
+    assert one.diff == Decimal("40.00")
+    assert one.low is None
+    assert not one.significant
     flat = mean_diff(10, Decimal("0"), Decimal("0"), 10, Decimal("0"), Decimal("0"))  # nobody bought
-    assert flat.diff == Decimal("0.00") and flat.low is None and flat.p_value is None and not flat.significant
+    assert flat.diff == Decimal("0.00")
+    assert flat.low is None
+    assert flat.p_value is None
+    assert not flat.significant
     one_sided = mean_diff(10, Decimal("100"), Decimal("1000"), 10, Decimal("0"), Decimal("0"))  # all spent 10
-    assert one_sided.diff == Decimal("10.00") and one_sided.low is None  # no variation at all: no interval
+    assert one_sided.diff == Decimal("10.00")
+    assert one_sided.low is None
     half = mean_diff(4, Decimal("20"), Decimal("200"), 4, Decimal("0"), Decimal("0"))  # 10,10,0,0 vs 0s
     ref = stats.ttest_ind([10, 10, 0, 0], [0, 0, 0, 0], equal_var=False)
     assert half.p_value == pytest.approx(ref.pvalue)
