@@ -169,36 +169,52 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _per_recipient_orders_sql(vendor: str, where: str) -> str:
-    """A CTE body: per recipient with at least one counted order in its window, its revenue and orders."""
+def _ctes(vendor: str, runs_where: str) -> str:
+    """The common table expressions of both statements (parameters: those of ``runs_where``, then
+    ``is_test = false``, the refunded status, ``granted = false``).
+
+    ``w``: the runs in question with their attribution windows (a handful of rows). ``per``: each recipient
+    with at least one counted order in its window, with its revenue and orders — the orders are found by
+    time range (the ``order_time`` index) and hash-joined to the recipients, not looked up per recipient.
+    ``opt``: recipients with a consent withdrawal inside their window, found the same way.
+    """
     start, end = _window_sql(vendor)
     t = _tables()
     return f"""
-        SELECT r.id AS rid, SUM(o.paid_amount - o.refunded_amount) AS revenue, COUNT(*) AS orders
-        FROM {t["recipient"]} r
-        JOIN {t["run"]} run ON run.id = r.run_id
-        JOIN {t["campaign"]} c ON c.id = run.campaign_id
-        JOIN {t["order"]} o ON o.customer_id = r.customer_id AND o.ordered_at >= {start} AND o.ordered_at < {end}
-        WHERE {where} AND run.is_test = %s AND o.status <> %s
-        GROUP BY r.id"""
+        w AS (
+            SELECT run.id AS run_id, {start} AS start_at, {end} AS stop_at, c.purpose AS purpose,
+                c.channel AS channel
+            FROM {t["run"]} run JOIN {t["campaign"]} c ON c.id = run.campaign_id
+            WHERE {runs_where} AND run.is_test = %s
+        ),
+        per AS (
+            SELECT r.id AS rid, SUM(o.paid_amount - o.refunded_amount) AS revenue, COUNT(*) AS orders
+            FROM w
+            JOIN {t["order"]} o ON o.ordered_at >= w.start_at AND o.ordered_at < w.stop_at
+            JOIN {t["recipient"]} r ON r.run_id = w.run_id AND r.customer_id = o.customer_id
+            WHERE o.status <> %s
+            GROUP BY r.id
+        ),
+        opt AS (
+            SELECT DISTINCT r.id AS rid
+            FROM w
+            JOIN {t["consent"]} k ON k.at >= w.start_at AND k.at < w.stop_at AND k.granted = %s
+                AND k.purpose = w.purpose AND (k.channel = w.channel OR w.channel NOT IN ('sms', 'email', 'wechat'))
+            JOIN {t["recipient"]} r ON r.run_id = w.run_id AND r.customer_id = k.customer_id
+        )"""
 
 
 def results_sql(vendor: str) -> str:
-    """The one statement of a campaign's results: per (run, variant) counts and sums (parameters: see below)."""
-    start, end = _window_sql(vendor)
+    """The one statement of a campaign's results: per (run, variant) counts and sums (``results_params``)."""
     t = _tables()
     return f"""
-        WITH per AS ({_per_recipient_orders_sql(vendor, "run.campaign_id = %s")})
+        WITH {_ctes(vendor, "run.campaign_id = %s")}
         SELECT r.run_id, r.variant_id, COUNT(*) AS recipients,
             SUM(CASE WHEN m.status IN ('sent', 'delivered', 'unknown') THEN 1 ELSE 0 END) AS sent,
             SUM(CASE WHEN m.status = 'delivered' THEN 1 ELSE 0 END) AS delivered,
             SUM(CASE WHEN m.status = 'failed' THEN 1 ELSE 0 END) AS failed,
             SUM(CASE WHEN r.status = 'suppressed' OR m.status = 'suppressed' THEN 1 ELSE 0 END) AS suppressed,
-            SUM(CASE WHEN EXISTS (
-                SELECT 1 FROM {t["consent"]} k WHERE k.customer_id = r.customer_id AND k.granted = %s
-                AND k.purpose = c.purpose AND (k.channel = c.channel OR c.channel NOT IN ('sms', 'email', 'wechat'))
-                AND k.at >= {start} AND k.at < {end}
-            ) THEN 1 ELSE 0 END) AS opted_out,
+            COUNT(opt.rid) AS opted_out,
             SUM(CASE WHEN r.coupon_id IS NOT NULL THEN 1 ELSE 0 END) AS coupons_issued,
             SUM(CASE WHEN cp.status = 'redeemed' THEN 1 ELSE 0 END) AS coupons_redeemed,
             SUM(CASE WHEN cp.status = 'redeemed' THEN cp.discount ELSE 0 END) AS coupon_cost,
@@ -206,18 +222,17 @@ def results_sql(vendor: str) -> str:
             SUM(COALESCE(per.orders, 0)) AS orders,
             SUM(COALESCE(per.revenue, 0)) AS revenue,
             SUM(COALESCE(per.revenue * per.revenue, 0)) AS revenue_sumsq
-        FROM {t["recipient"]} r
-        JOIN {t["run"]} run ON run.id = r.run_id
-        JOIN {t["campaign"]} c ON c.id = run.campaign_id
+        FROM w
+        JOIN {t["recipient"]} r ON r.run_id = w.run_id
         LEFT JOIN per ON per.rid = r.id
+        LEFT JOIN opt ON opt.rid = r.id
         LEFT JOIN {t["message"]} m ON m.id = r.message_id
         LEFT JOIN {t["coupon"]} cp ON cp.id = r.coupon_id
-        WHERE run.campaign_id = %s AND run.is_test = %s
         GROUP BY r.run_id, r.variant_id"""
 
 
 def results_params(campaign_id: int) -> list[Any]:
-    return [campaign_id, False, REFUNDED, False, campaign_id, False]
+    return [campaign_id, False, REFUNDED, False]
 
 
 def _execute(sql: str, params: list[Any]) -> list[tuple]:
@@ -333,13 +348,13 @@ def headlines_sql(vendor: str, count: int) -> str:
     t = _tables()
     marks = ", ".join(["%s"] * count)
     return f"""
-        WITH per AS ({_per_recipient_orders_sql(vendor, f"run.campaign_id IN ({marks})")})
+        WITH {_ctes(vendor, f"run.campaign_id IN ({marks})")}
         SELECT run.campaign_id, r.variant_id, v.label, COUNT(*) AS recipients, COUNT(per.rid) AS converters
-        FROM {t["recipient"]} r
-        JOIN {t["run"]} run ON run.id = r.run_id
+        FROM w
+        JOIN {t["run"]} run ON run.id = w.run_id
+        JOIN {t["recipient"]} r ON r.run_id = w.run_id
         LEFT JOIN {CampaignVariant._meta.db_table} v ON v.id = r.variant_id
         LEFT JOIN per ON per.rid = r.id
-        WHERE run.campaign_id IN ({marks}) AND run.is_test = %s
         GROUP BY run.campaign_id, r.variant_id, v.label"""
 
 
@@ -353,7 +368,7 @@ def campaigns_headlines(campaign_ids: list[int]) -> dict[int, Headline]:
     if not ids:
         return {}
     sql = headlines_sql(connection.vendor, len(ids))
-    rows = _execute(sql, [*ids, False, REFUNDED, *ids, False])
+    rows = _execute(sql, [*ids, False, REFUNDED, False])
     grouped: dict[int, dict[int | None, tuple[str, int, int]]] = defaultdict(dict)
     for campaign_id, variant_id, label, recipients, converters in rows:
         grouped[campaign_id][variant_id] = (label or CONTROL, int(recipients), int(converters))

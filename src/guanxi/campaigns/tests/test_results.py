@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.utils import translation
 from scipy import stats
 
 from guanxi.campaigns.models import Campaign, CampaignRecipient
@@ -76,7 +77,8 @@ def test_known_effect_matches_python_and_scipy(admin_user, store_a):
     total = _by_key(results.total)
     assert total["A"].converters == a.converters
     assert total["A"].revenue == a.revenue
-    assert "converted" in conversion_reading(a, control)
+    with translation.override("en"):
+        assert "converted" in conversion_reading(a, control)
 
 
 def test_known_effect_detected_with_a_large_control(admin_user):
@@ -101,7 +103,8 @@ def test_no_effect_reported(admin_user):
     a = _by_key(result)["A"]
     assert a.conversion.low <= 0 <= a.conversion.high
     assert not a.conversion.significant
-    assert "No significant difference." in conversion_reading(a, result.control)
+    with translation.override("en"):
+        assert "No significant difference." in conversion_reading(a, result.control)
 
 
 def test_window_refunds_and_one_conversion_per_recipient(admin_user):
@@ -276,5 +279,6 @@ def test_headlines(admin_user):
     assert h.recipients == 300
     assert h.conversion.diff == pytest.approx(0.26)
     assert h.conversion.significant
-    assert "B" in h.text
+    with translation.override("en"):
+        assert h.text.startswith("Variant B: +26.0 points")
     assert campaign_headline(campaign) == h

@@ -21,6 +21,7 @@ from guanxi.campaigns.tests.builders import (
 from guanxi.conftest import api_client_for
 
 pytestmark = pytest.mark.django_db
+EN = {"accept-language": "en"}
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def sent(store_a):
 
 def test_page_shows_table_reading_and_chart(client, marketer_a, sent):
     client.force_login(marketer_a)
-    response = client.get(reverse("campaigns:campaign_results", args=[sent.pk]))
+    response = client.get(reverse("campaigns:campaign_results", args=[sent.pk]), headers=EN)
     assert response.status_code == 200
     html = response.content.decode()
     assert "Variant A converted 20.0% vs 5.0% in the control: +15.0 points (95% CI" in html
@@ -63,7 +64,7 @@ def test_csv_export(client, marketer_a, sent):
         reverse("campaigns:campaign_results_csv", args=[sent.pk]),
         reverse("campaigns:campaign_results", args=[sent.pk]) + "?format=csv",
     ):
-        response = client.get(url)
+        response = client.get(url, headers=EN)
         assert response.status_code == 200
         assert response["Content-Type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
