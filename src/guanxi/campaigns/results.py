@@ -193,6 +193,8 @@ def _ctes(vendor: str, runs_where: str) -> str:
             JOIN {t["order"]} o ON o.ordered_at >= w.start_at AND o.ordered_at < w.stop_at
             JOIN {t["recipient"]} r ON r.run_id = w.run_id AND r.customer_id = o.customer_id
             WHERE o.status <> %s
+                -- the span of all windows as constants, so orders are read by time range whatever the join order
+                AND o.ordered_at >= (SELECT MIN(start_at) FROM w) AND o.ordered_at < (SELECT MAX(stop_at) FROM w)
             GROUP BY r.id
         ),
         opt AS (
