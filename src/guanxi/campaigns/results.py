@@ -17,7 +17,8 @@ Definitions (the page and the API state them too):
 * A **converter** is a recipient with at least one such order in the window (one conversion per recipient
   however many orders); revenue per recipient is the recipient's revenue in the window, 0 for most.
 * **Opted out**: a recipient with a consent withdrawal (``messaging.Consent``, granted = false) for the
-  campaign's purpose — and its channel, unless it is a call list — recorded within the window.
+  campaign's purpose — and its channel, unless it is a call list — recorded within the window (an SMS
+  "T"/STOP reply records one for the customers of that number, beside the address suppression).
 * **Coupons**: issued = recipients who were given a campaign coupon; redeemed = those coupons now redeemed;
   coupon cost = the sum of their discounts. **Incremental revenue** = (revenue per recipient of the variant
   − of the control) × the variant's recipients, set against the coupon cost.
