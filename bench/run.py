@@ -212,6 +212,12 @@ def _ms(value: float) -> str:
 
 
 WHY_EXTERNAL = {
+    "campaign_results": (
+        "The floor is the very GROUP BY statement campaign_results sends (windows, orders found by time range and "
+        "hash-joined to the recipients, opt-outs, messages, coupons; one row per run and variant), run once "
+        "through psycopg. Guanxi adds three small queries (visibility, variants, runs), Django's cursor, and the "
+        "uplift arithmetic (Newcombe and Welch intervals) on those few rows."
+    ),
     "loyalty_checkout_commit": (
         "The floor takes the same row locks and writes the same rows (order, lines, ledger entries, checkout, "
         "award, events, timeline, audit, copied column for column from a real commit) with plain INSERTs and the "

@@ -807,7 +807,7 @@ def bench_import(ctx: Context) -> list[dict]:
 
 # ----------------------------------------------------------------------------------- other capabilities
 
-EXTERNAL = ("bench_checkout", "bench_messaging", "bench_analytics")
+EXTERNAL = ("bench_checkout", "bench_messaging", "bench_analytics", "bench_campaign_results")
 
 
 _EXTERNAL_CALL = """

@@ -1,5 +1,14 @@
 """API of the campaigns app; combined in campaigns/api/urls.py."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from guanxi.campaigns.api import results
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("campaigns/<int:pk>/results/", results.CampaignResultsView.as_view(), name="campaign-results"),
+    path(
+        "campaigns/<int:pk>/results/export/",
+        results.CampaignResultsExportView.as_view(),
+        name="campaign-results-export",
+    ),
+]

@@ -24,6 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from guanxi.accounts.models import User
 from guanxi.accounts.permissions import REFERENCE_DATA_ROLES
+from guanxi.campaigns.models import Campaign, Segment
 from guanxi.conftest import api_client_for
 from guanxi.customers import services as customer_services
 from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, ImportJob, Tag
@@ -112,6 +113,13 @@ def world(store_a, store_b, staff_a, staff_b):
         store=store_b,
         created_by=staff_b,
     )
+    # Store B's campaign (its results answer store A's staff like a missing one).
+    campaign = Campaign.objects.create(
+        name="乙店活动",
+        segment=Segment.objects.create(name="乙店人群", store=store_b, created_by=staff_b),
+        store=store_b,
+        created_by=staff_b,
+    )
     # Store A has a customer of its own, so writes that need a visible partner (merge) have one.
     own = make_customer(store=store_a, name="甲店客户")
     membership.refresh_from_db()
@@ -138,6 +146,7 @@ def world(store_a, store_b, staff_a, staff_b):
         "rule": rule,
         "coupon_template": coupon_template,
         "template": template,
+        "campaign": campaign,
     }
 
 
@@ -254,6 +263,7 @@ COLLECTION_OBJECTS = {
     "templates": "template",
     "messages": "message",
     "consents": "consent",
+    "campaigns": "campaign",
 }
 PARAM_OBJECTS = {"contact_id": "contact", "customer_id": "customer"}
 
@@ -473,6 +483,8 @@ PAGE_OBJECTS = {
     "loyalty:tier_edit": "tier",
     "loyalty:rule_edit": "rule",
     "loyalty:coupon_edit": "coupon_template",
+    "campaigns:campaign_results": "campaign",
+    "campaigns:campaign_results_csv": "campaign",
 }
 PAGE_PARAMS = {
     "customer_id": "customer",
