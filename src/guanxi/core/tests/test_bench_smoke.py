@@ -90,7 +90,7 @@ def test_generator_and_every_benchmark_run_at_tiny_size(tmp_path):
     shape = figures["import_csv"]["shape"]
     assert imported["rejected"] == shape["bad"]
     assert imported["created"] + imported["matched"] + imported["rejected"] == shape["rows"]
-    assert set(results["external"]) == {"bench_checkout", "bench_messaging", "bench_analytics"}
+    assert set(results["external"]) == {"bench_checkout", "bench_messaging", "bench_analytics", "bench_counter"}
     text = out.read_text()
     for heading in ("# Guanxi benchmark results", "## Over HTTP", "## Import", "## What each ratio means"):
         assert heading in text
