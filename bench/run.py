@@ -308,11 +308,14 @@ def _counter_section(result: dict | None) -> list[str]:
         f"in-process, signed in as the store staff member `{result['staff']}`, over {result['members']} distinct "
         "members of that store (existing customers with order histories, enrolled for the run through the loyalty "
         "services; every row the run wrote is deleted again afterwards). Basket: "
-        f"{result['basket']}. Load average at the start of the timed part: {result.get('load_average', '?')}.",
+        f"{result['basket']}. Load average at the start of the timed part: {result.get('load_average', '?')}. "
+        "Times in ms, wall clock per request; *own CPU* is the CPU time the benchmark process spent on the "
+        "request (Django, the ORM, the templates), the rest of the wall time is waiting for PostgreSQL and, on "
+        "a busy host, for a core.",
         "",
-        "| request | SQL queries | Guanxi min | Guanxi median | Guanxi p99 | floor median | floor p99 | ratio "
-        "| budget |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| request | SQL queries | Guanxi min | Guanxi median | Guanxi p99 | of which own CPU (median) | floor median "
+        "| floor p99 | ratio | budget |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in result["figures"]:
         budget = r.get("budget_ms")
@@ -321,7 +324,8 @@ def _counter_section(result: dict | None) -> list[str]:
             verdict = f"median and p99 < {budget} ms: {'met' if r['budget_met'] else '**missed**'}"
         lines.append(
             f"| {r['title']} | {r['queries']} | {_ms(r['min_ms'])} | {_ms(r['median_ms'])} | {_ms(r['p99_ms'])} | "
-            f"{_ms(r['floor_median_ms'])} | {_ms(r['floor_p99_ms'])} | {r['ratio_to_floor']:.1f}× | {verdict} |"
+            f"{_ms(r.get('cpu_median_ms', float('nan')))} | {_ms(r['floor_median_ms'])} | {_ms(r['floor_p99_ms'])} | "
+            f"{r['ratio_to_floor']:.1f}× | {verdict} |"
         )
     lines += ["", "What the ratio means:", ""]
     for r in result["figures"]:
@@ -450,9 +454,9 @@ def render(results: dict, *, extra: str = "") -> str:
 
 
 def _merge(old: dict, new: dict) -> dict:
-    """The earlier run with this run's figures and external results put in (same size and database only)."""
-    if (old.get("size"), old.get("database")) != (new["size"], new["database"]):
-        raise SystemExit(f"--merge: the existing results are of {old.get('size')}/{old.get('database')}")
+    """The earlier run with this run's figures and external results put in (same size and seed only)."""
+    if (old.get("size"), old.get("seed")) != (new["size"], new["seed"]):
+        raise SystemExit(f"--merge: the existing results are of size {old.get('size')}, seed {old.get('seed')}")
     fresh = {f["key"]: f for f in new["figures"]}
     figures = [fresh.pop(f["key"], f) for f in old["figures"]] + list(fresh.values())
     notes = old.get("notes", []) + [n for n in new["notes"] if n not in old.get("notes", [])]
