@@ -130,7 +130,14 @@ def ensure_dataset(size: str, seed: int, database: str) -> dict:
     }
 
 
-def run(size: str = "small", *, seed: int = 7, database: str = DEFAULT_DATABASE, only: list[str] | None = None) -> dict:
+def run(
+    size: str = "small",
+    *,
+    seed: int = 7,
+    database: str = DEFAULT_DATABASE,
+    only: list[str] | None = None,
+    external: list[str] | None = None,
+) -> dict:
     """Run the suite; returns the results dict that RESULTS.md is written from."""
     from suite import RUNS, Context, bench_360, bench_external, bench_http, bench_import, bench_lists, bench_lookups
     from suite import explain as explain_plans
@@ -185,7 +192,7 @@ def run(size: str = "small", *, seed: int = 7, database: str = DEFAULT_DATABASE,
         # Kept after every step, so an interrupted run still leaves its figures behind.
         partial = WORK_DIR / f"partial-{size}.json"
         partial.write_text(json.dumps({"figures": figures, "notes": ctx.notes, "steps_s": steps}, default=str))
-    external = bench_external(ctx) if not only or "external" in only else {}
+    external = bench_external(ctx, external) if not only or "external" in only else {}
     plans = explain_plans(ctx) if not only or "explain" in only else {}
     return {
         "size": size,
@@ -233,6 +240,24 @@ WHY_EXTERNAL = {
         "each message in Python, decrypts each phone and encrypts it anew, and COPYs the rows through a "
         "scratch table."
     ),
+    "counter_quote": (
+        "The floor is the five reads a quote needs (member with tier, points and wallet under the visibility rule; "
+        "the basket's products; the program settings; the coupon; the member's open coupons), each answered "
+        "from an index. The request adds the session and user lookups, the store list, validating the basket "
+        "like an order (order_clean), the pricing arithmetic and rendering the basket fragment."
+    ),
+    "counter_commit": (
+        "The floor takes the same row locks and writes the same rows (order, lines, ledger entries, checkout, "
+        "award, idempotency keys, events, timeline, audit — copied column for column from a real counter commit) "
+        "with plain INSERTs and the same balance UPDATEs, in one transaction. The request also reads and "
+        "re-validates everything the quote reads, checks both idempotency keys, takes each lock after reading "
+        "the row's id, and issues savepoints around the nested atomic blocks: more round trips per sale, each "
+        "a fraction of a millisecond."
+    ),
+    "counter_receipt": (
+        "The floor reads the checkout with its order, store, member, balances and coupon in one join, then the "
+        "lines and ledger rows; the page adds the session and user lookups and the HTML."
+    ),
     "analytics_refresh": (
         "The floor is a single GROUP BY customer over the orders (count, sum, first and last order). The refresh "
         "also groups orders into purchase days per customer, ranks RFM quintiles, fits BG/NBD (starting from the "
@@ -250,6 +275,9 @@ def _ratio_rows(value: object, found: list[dict]) -> list[dict]:
             found.append(value)
         for item in value.values():
             _ratio_rows(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _ratio_rows(item, found)
     return found
 
 
@@ -262,13 +290,53 @@ def _external_summary(ext: dict) -> list[str]:
         for r in _ratio_rows(value.get("result"), []):
             key = r.get("benchmark") or ("analytics_refresh" if "customers_scored" in r else name)
             rate = next((k for k in r if k.endswith("_per_s") and not k.startswith("floor")), None)
-            if rate and f"floor_{rate}" in r:
+            if "median_ms" in r:  # a request's latency (the counter)
+                guanxi = f"{_ms(r['median_ms'])} ms median, p99 {_ms(r['p99_ms'])} ms"
+                floor = f"{_ms(r['floor_median_ms'])} ms"
+            elif rate and f"floor_{rate}" in r:
                 guanxi, floor = f"{r[rate]:,.1f} {rate.removesuffix('_per_s')}/s", f"{r[f'floor_{rate}']:,.1f}/s"
             else:
                 guanxi, floor = f"{r['seconds']:.1f} s", f"{r['floor_seconds']:.1f} s"
             ratio = r["ratio_to_floor"]
             rows.append(f"| {key} | {guanxi} | {floor} | {ratio:.1f}× | {WHY_EXTERNAL.get(key, '')} |")
     return rows if len(rows) > 2 else []
+
+
+def _counter_section(result: dict | None) -> list[str]:
+    """Issue #15's figures: the counter's quote and commit (and its receipt), server time, beside their floors."""
+    if not result:
+        return []
+    lines = [
+        "",
+        "## Counter (issue #15)",
+        "",
+        f"Measured {result.get('date', '')} by `bench/bench_counter.py` at `{result['size']}`: Django's test client "
+        f"in-process, signed in as the store staff member `{result['staff']}`, over {result['members']} distinct "
+        "members of that store (existing customers with order histories, enrolled for the run through the loyalty "
+        "services; every row the run wrote is deleted again afterwards). Basket: "
+        f"{result['basket']}. Load average at the start of the timed part: {result.get('load_average', '?')}. "
+        "Times in ms, wall clock per request; *own CPU* is the CPU time the benchmark process spent on the "
+        "request (Django, the ORM, the templates), the rest of the wall time is waiting for PostgreSQL and, on "
+        "a busy host, for a core.",
+        "",
+        "| request | SQL queries | Guanxi min | Guanxi median | Guanxi p99 | of which own CPU (median) | floor median "
+        "| floor p99 | ratio | budget |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in result["figures"]:
+        budget = r.get("budget_ms")
+        verdict = ""
+        if budget:
+            verdict = f"median and p99 < {budget} ms: {'met' if r['budget_met'] else '**missed**'}"
+        lines.append(
+            f"| {r['title']} | {r['queries']} | {_ms(r['min_ms'])} | {_ms(r['median_ms'])} | {_ms(r['p99_ms'])} | "
+            f"{_ms(r.get('cpu_median_ms', float('nan')))} | {_ms(r['floor_median_ms'])} | {_ms(r['floor_p99_ms'])} | "
+            f"{r['ratio_to_floor']:.1f}× | {verdict} |"
+        )
+    lines += ["", "What the ratio means:", ""]
+    for r in result["figures"]:
+        lines.append(f"- **{r['benchmark']}** — {r['ratio_to_floor']:.1f}×. {WHY_EXTERNAL.get(r['benchmark'], '')}")
+    return lines
 
 
 def render(results: dict, *, extra: str = "") -> str:
@@ -368,6 +436,7 @@ def render(results: dict, *, extra: str = "") -> str:
         why = WHY.get(f["key"], "")
         lines.append(f"- **{f['title']}** — {f['ratio']:.1f}×. {why}")
     ext = results.get("external") or {}
+    lines += _counter_section(ext.get("bench_counter", {}).get("result"))
     if ext:
         lines += ["", "## Other capabilities", ""] + _external_summary(ext) + ["", "The full output of each:", ""]
         for name, value in ext.items():
@@ -390,6 +459,16 @@ def render(results: dict, *, extra: str = "") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _merge(old: dict, new: dict) -> dict:
+    """The earlier run with this run's figures and external results put in (same size and seed only)."""
+    if (old.get("size"), old.get("seed")) != (new["size"], new["seed"]):
+        raise SystemExit(f"--merge: the existing results are of size {old.get('size')}, seed {old.get('seed')}")
+    fresh = {f["key"]: f for f in new["figures"]}
+    figures = [fresh.pop(f["key"], f) for f in old["figures"]] + list(fresh.values())
+    notes = old.get("notes", []) + [n for n in new["notes"] if n not in old.get("notes", [])]
+    return {**old, "figures": figures, "external": {**old.get("external", {}), **new["external"]}, "notes": notes}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the Guanxi benchmarks and write bench/RESULTS.md")
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
@@ -397,14 +476,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", default=os.environ.get("GUANXI_BENCH_DB", DEFAULT_DATABASE))
     parser.add_argument("--out", default=str(BENCH_DIR / "RESULTS.md"))
     parser.add_argument("--only", nargs="*", help="lookups lists 360 http import external explain")
+    parser.add_argument("--external", nargs="*", help="with external: only these modules, e.g. bench_counter")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the figures and external results of the existing RESULTS.json that this run did not measure",
+    )
     parser.add_argument("--notes", help="a Markdown file appended to RESULTS.md (profiling before/after)")
     parser.add_argument("--render", metavar="RESULTS.json", help="only rewrite the Markdown from a results file")
     args = parser.parse_args(argv)
     if args.render:
         results = json.loads(Path(args.render).read_text())
     else:
-        results = run(args.size, seed=args.seed, database=args.database, only=args.only)
+        results = run(args.size, seed=args.seed, database=args.database, only=args.only, external=args.external)
     out = Path(args.out)
+    if args.merge and out.with_suffix(".json").exists():
+        results = _merge(json.loads(out.with_suffix(".json").read_text()), results)
     extra = Path(args.notes).read_text() if args.notes else ""
     out.write_text(render(results, extra=extra))
     out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str))

@@ -807,7 +807,7 @@ def bench_import(ctx: Context) -> list[dict]:
 
 # ----------------------------------------------------------------------------------- other capabilities
 
-EXTERNAL = ("bench_checkout", "bench_messaging", "bench_analytics", "bench_campaign_results")
+EXTERNAL = ("bench_checkout", "bench_messaging", "bench_analytics", "bench_counter", "bench_campaign_results")
 
 
 _EXTERNAL_CALL = """
@@ -847,16 +847,19 @@ def external_kwargs(run, ctx: Context) -> dict:
     return kwargs
 
 
-def bench_external(ctx: Context) -> dict[str, dict]:
+def bench_external(ctx: Context, names: list[str] | None = None) -> dict[str, dict]:
     """Call the capability benchmarks other engineers write, if they exist, each in its own process.
 
     Each runs in a subprocess so it can configure Django for the database it wants. With
     ``GUANXI_BENCH_EXTERNAL=check`` (the CI smoke test) a module is only imported and its ``run``
-    signature checked: their own runs take longer than the smoke test may.
+    signature checked: their own runs take longer than the smoke test may. ``names`` narrows the run to
+    some of them (``run.py --external``).
     """
     out = {}
     check_only = os.environ.get("GUANXI_BENCH_EXTERNAL") == "check"
     for name in EXTERNAL:
+        if names and name not in names:
+            continue
         path = BENCH_DIR / f"{name}.py"
         if not path.exists():
             ctx.notes.append(f"bench/{name}.py does not exist yet: skipped.")

@@ -108,6 +108,9 @@ def _form_state(request: HttpRequest, member: Membership) -> dict[str, Any]:
         method = PaymentMethod.CASH
     stores, default_store = _stores(request, member)
     store = str(post.get("store") or default_store or "")
+    # order_clean looks a store up by its code first: hand the checkout the code of the clerk's store chosen
+    # (one query fewer in each order_clean); anything else goes on as posted and is judged there.
+    store_code = next((s.code for s in stores if str(s.pk) == store), None)
     data: dict[str, Any] = {
         "customer_id": member.customer_id,
         "lines": [{"sku": ln["product"].sku, "quantity": ln["quantity"]} for ln in lines],
@@ -115,7 +118,7 @@ def _form_state(request: HttpRequest, member: Membership) -> dict[str, Any]:
         "points": (post.get("points") or "").strip(),
         "wallet_amount": (post.get("wallet_amount") or "").strip(),
         "payment_method": method,
-        "store": str(store) if store else None,
+        "store": store_code or (store if store else None),
         "source": "counter",
     }
     return {

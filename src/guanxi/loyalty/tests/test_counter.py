@@ -223,13 +223,13 @@ def test_quote_and_commit_run_a_constant_number_of_queries(client, shop, staff_a
 
 
 #: session, user, the user's stores (twice: visibility and the store list), member with tier/points/wallet,
-#: products, program settings, products again and the store (the checkout's order_clean), coupon, points
-#: balance, wallet, the member's coupons
-QUOTE_QUERIES = 13
+#: products, program settings, products again (the checkout's order_clean, which finds the store by the code
+#: the view hands it in one query), coupon, points balance, wallet, the member's coupons
+QUOTE_QUERIES = 12
 #: the form's products and the member, then the checkout service's reads and writes under locks: idempotency
 #: claims, the order and its lines, the customer's figures, points and wallet ledgers with their accounts,
 #: the coupon, the checkout, the earned points, tier review, events, timeline and audit rows; none of them per line
-COMMIT_QUERIES = 78
+COMMIT_QUERIES = 76
 #: the member, the checkout found by its key and the idempotency claim compared; nothing written
 REPLAY_QUERIES = 10
 
