@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -324,13 +324,14 @@ def segment_update(*, actor: Any, segment: Segment, data: dict[str, Any]) -> Seg
 
 def _insert_members(segment: Segment, customers: Any) -> int:
     """The customers of ``customers`` (a queryset) as members of ``segment``, by one INSERT … SELECT."""
-    sql, params = customers.order_by().values("pk").query.sql_with_params()
+    # the column named by an alias: SQLite does not name a subquery's qualified column by its bare name
+    sql, params = customers.order_by().annotate(member_id=F("pk")).values("member_id").query.sql_with_params()
     quote = connection.ops.quote_name
     table = quote(SegmentMember._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({quote('segment_id')}, {quote('customer_id')}) "  # noqa: S608 - names quoted, values bound
-            f"SELECT DISTINCT %s, chosen.{quote('id')} FROM ({sql}) chosen",
+            f"SELECT DISTINCT %s, chosen.{quote('member_id')} FROM ({sql}) chosen",
             [segment.pk, *params],
         )
         return int(cursor.rowcount)

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import Count, Prefetch
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -155,7 +155,7 @@ class SegmentViewSet(viewsets.GenericViewSet[Segment]):
         fresh = self.get_queryset().get(pk=segment.pk)
         return Response(SegmentSerializer(fresh).data, status=code)
 
-    @extend_schema(responses=SegmentSerializer(many=True))
+    @extend_schema(parameters=[OpenApiParameter("archived", bool, description="list the archived segments instead")])
     def list(self, request: Request) -> Response:
         archived = request.query_params.get("archived") in ("1", "true")
         queryset = self.get_queryset().filter(archived=archived)
