@@ -25,15 +25,20 @@ def test_a_marketer_creates_reads_changes_and_deletes_a_segment(test_fields, api
     created = api_marketer.post(BASE, {"name": "杭州高消费", "rules": RICH_HZ}, format="json")
     assert created.status_code == 201, created.content
     body = created.json()
-    assert body["rules"] == RICH_HZ and body["kind"] == "dynamic" and body["store"] == store_a.pk
+    assert body["rules"] == RICH_HZ
+    assert body["kind"] == "dynamic"
+    assert body["store"] == store_a.pk
     pk = body["id"]
     assert [s["id"] for s in api_marketer.get(BASE).json()["results"]] == [pk]
     assert api_marketer.get(f"{BASE}{pk}/").json()["name"] == "杭州高消费"
     changed = api_marketer.patch(f"{BASE}{pk}/", {"name": "杭州"}, format="json")
-    assert changed.status_code == 200 and changed.json()["name"] == "杭州"
+    assert changed.status_code == 200
+    assert changed.json()["name"] == "杭州"
     assert changed.json()["rules"] == RICH_HZ  # untouched by a partial change
     frozen = api_marketer.post(f"{BASE}{pk}/freeze/")
-    assert frozen.status_code == 200 and frozen.json()["kind"] == "snapshot" and frozen.json()["member_count"] == 1
+    assert frozen.status_code == 200
+    assert frozen.json()["kind"] == "snapshot"
+    assert frozen.json()["member_count"] == 1
     assert api_marketer.delete(f"{BASE}{pk}/").status_code == 204
     assert not Segment.objects.filter(pk=pk).exists()
 
@@ -46,13 +51,16 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(test_fields, api
     assert list(bad.json()) == ["rules.all.0.value"]
     assert api_marketer.post(BASE, {"name": "x", "rules": [1, 2]}, format="json").json().keys() == {"rules"}
     huge = api_marketer.post(BASE, {"name": "x", "rules": RICH_HZ, "store": 10**15}, format="json")
-    assert huge.status_code == 400 and "store" in huge.json()
+    assert huge.status_code == 400
+    assert "store" in huge.json()
     other = api_marketer.post(BASE, {"name": "x", "rules": RICH_HZ, "store": 999999}, format="json")
-    assert other.status_code == 400 and "store" in other.json()
+    assert other.status_code == 400
+    assert "store" in other.json()
     cycle_free_but_unknown = api_marketer.post(
         BASE, {"name": "x", "rules": {"field": "campaigns.segment", "op": "in", "value": [2**40]}}, format="json"
     )
-    assert cycle_free_but_unknown.status_code == 400 and "rules.value" in cycle_free_but_unknown.json()
+    assert cycle_free_but_unknown.status_code == 400
+    assert "rules.value" in cycle_free_but_unknown.json()
     assert not Segment.objects.exists()
 
 
@@ -70,7 +78,9 @@ def test_another_stores_segment_answers_404_everywhere(test_fields, api_marketer
         response = getattr(api_marketer, method)(f"{BASE}{theirs.pk}/{suffix}", {"name": "x"}, format="json")
         assert response.status_code == 404, (method, suffix, response.status_code)
     theirs.refresh_from_db()
-    assert theirs.name == "乙店" and theirs.member_count is None and theirs.kind == "dynamic"
+    assert theirs.name == "乙店"
+    assert theirs.member_count is None
+    assert theirs.kind == "dynamic"
     assert api_marketer.get(BASE).json()["results"] == []
 
 
@@ -117,7 +127,8 @@ def test_an_unsaved_tree_is_counted_with_a_sample(test_fields, api_marketer, peo
     refused = api_marketer.post(
         f"{BASE}count/", {"rules": {"not": {"field": "zz.region", "value": "广州"}}}, format="json"
     )
-    assert refused.status_code == 400 and list(refused.json()) == ["rules.not.value"]
+    assert refused.status_code == 400
+    assert list(refused.json()) == ["rules.not.value"]
 
 
 def test_the_export_is_a_csv_of_the_customers_the_caller_sees(test_fields, admin_user, api_marketer, store_a, people):
@@ -125,7 +136,8 @@ def test_the_export_is_a_csv_of_the_customers_the_caller_sees(test_fields, admin
         actor=admin_user, data={"name": "杭州", "rules": {"field": "zz.region", "value": "杭州"}, "store": store_a.pk}
     )
     response = api_marketer.get(f"{BASE}{segment.pk}/export/")
-    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert sorted(int(r[0]) for r in rows[1:]) == sorted([people["a_hz_rich"].pk, people["a_hz_poor"].pk])
 

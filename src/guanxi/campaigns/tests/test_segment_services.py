@@ -21,6 +21,14 @@ from guanxi.core.models import AuditLog, Event
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def _ids(queryset):
     return sorted(queryset.values_list("pk", flat=True))
 
@@ -60,7 +68,8 @@ def test_counts_are_of_the_customers_the_user_sees(test_fields, admin_user, mark
     assert segment_count(actor=admin_user, segment=segment) == 2  # store A's and store B's
     assert segment_count(actor=marketer_a, segment=segment) == 1  # store A's only
     segment.refresh_from_db()
-    assert segment.member_count == 1 and segment.counted_at is not None
+    assert segment.member_count == 1
+    assert segment.counted_at is not None
 
 
 def test_freezing_inserts_the_members_in_one_statement_whatever_their_number(
@@ -76,7 +85,9 @@ def test_freezing_inserts_the_members_in_one_statement_whatever_their_number(
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert segment_freeze(actor=admin_user, segment=segment) == 18
     segment.refresh_from_db()
-    assert segment.kind == Segment.Kind.SNAPSHOT and segment.frozen_at is not None and segment.member_count == 18
+    assert segment.kind == Segment.Kind.SNAPSHOT
+    assert segment.frozen_at is not None
+    assert segment.member_count == 18
     assert SegmentMember.objects.filter(segment=segment).count() == 18
     assert Event.objects.filter(name="segment.frozen").count() == 2
     # a snapshot keeps its members: a new Hangzhou customer is not in it until it is frozen again
