@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from guanxi.accounts.permissions import can
@@ -57,7 +57,7 @@ def _segment(request: HttpRequest, pk: int) -> Segment:
 
 
 class SegmentForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=MAX_NAME)
+    name = forms.CharField(label=pgettext_lazy("segment", "Name"), max_length=MAX_NAME)
     description = forms.CharField(
         label=gettext_lazy("Description"),
         max_length=MAX_DESCRIPTION,

@@ -37,7 +37,7 @@ def _spent_condition(op, value, params):
 
 
 @pytest.fixture
-def test_fields():
+def zz_fields():
     """Two fields as an app registers them: a region (choice) and the amount spent (money)."""
     from guanxi.core.segments import SEGMENT_FIELDS, SegmentField, register_segment_field
 

@@ -21,7 +21,7 @@ def api_marketer(marketer_a):
     return api_client_for(marketer_a)
 
 
-def test_a_marketer_creates_reads_changes_and_deletes_a_segment(test_fields, api_marketer, store_a, people):
+def test_a_marketer_creates_reads_changes_and_deletes_a_segment(zz_fields, api_marketer, store_a, people):
     created = api_marketer.post(BASE, {"name": "杭州高消费", "rules": RICH_HZ}, format="json")
     assert created.status_code == 201, created.content
     body = created.json()
@@ -43,7 +43,7 @@ def test_a_marketer_creates_reads_changes_and_deletes_a_segment(test_fields, api
     assert not Segment.objects.filter(pk=pk).exists()
 
 
-def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(test_fields, api_marketer):
+def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(zz_fields, api_marketer):
     bad = api_marketer.post(
         BASE, {"name": "x", "rules": {"all": [{"field": "zz.spent", "op": "gte", "value": "lots"}]}}, format="json"
     )
@@ -64,7 +64,7 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(test_fields, api
     assert not Segment.objects.exists()
 
 
-def test_another_stores_segment_answers_404_everywhere(test_fields, api_marketer, marketer_b, people):
+def test_another_stores_segment_answers_404_everywhere(zz_fields, api_marketer, marketer_b, people):
     theirs = segment_create(actor=marketer_b, data={"name": "乙店", "rules": RICH_HZ})
     for method, suffix in [
         ("get", ""),
@@ -85,7 +85,7 @@ def test_another_stores_segment_answers_404_everywhere(test_fields, api_marketer
 
 
 def test_counts_and_members_are_narrowed_to_what_the_caller_sees(
-    test_fields, admin_user, marketer_a, api_marketer, store_a, people
+    zz_fields, admin_user, marketer_a, api_marketer, store_a, people
 ):
     shared = segment_create(actor=admin_user, data={"name": "总部", "rules": RICH_HZ, "store": store_a.pk})
     api_admin = api_client_for(admin_user)
@@ -99,7 +99,7 @@ def test_counts_and_members_are_narrowed_to_what_the_caller_sees(
 
 
 def test_members_come_in_cursor_pages(
-    test_fields, api_marketer, marketer_a, store_a, people, django_assert_max_num_queries
+    zz_fields, api_marketer, marketer_a, store_a, people, django_assert_max_num_queries
 ):
     from guanxi.customers.tests.factories import make_customer
 
@@ -117,7 +117,7 @@ def test_members_come_in_cursor_pages(
     assert seen == sorted(seen, reverse=True)
 
 
-def test_an_unsaved_tree_is_counted_with_a_sample(test_fields, api_marketer, people):
+def test_an_unsaved_tree_is_counted_with_a_sample(zz_fields, api_marketer, people):
     response = api_marketer.post(f"{BASE}count/", {"rules": {"field": "zz.region", "value": "杭州"}}, format="json")
     assert response.status_code == 200
     body = response.json()
@@ -131,7 +131,7 @@ def test_an_unsaved_tree_is_counted_with_a_sample(test_fields, api_marketer, peo
     assert list(refused.json()) == ["rules.not.value"]
 
 
-def test_the_export_is_a_csv_of_the_customers_the_caller_sees(test_fields, admin_user, api_marketer, store_a, people):
+def test_the_export_is_a_csv_of_the_customers_the_caller_sees(zz_fields, admin_user, api_marketer, store_a, people):
     segment = segment_create(
         actor=admin_user, data={"name": "杭州", "rules": {"field": "zz.region", "value": "杭州"}, "store": store_a.pk}
     )
@@ -142,7 +142,7 @@ def test_the_export_is_a_csv_of_the_customers_the_caller_sees(test_fields, admin
     assert sorted(int(r[0]) for r in rows[1:]) == sorted([people["a_hz_rich"].pk, people["a_hz_poor"].pk])
 
 
-def test_store_staff_may_not_use_segments_and_analysts_only_read(test_fields, api_a, analyst_a, marketer_a, people):
+def test_store_staff_may_not_use_segments_and_analysts_only_read(zz_fields, api_a, analyst_a, marketer_a, people):
     assert api_a.get(BASE).status_code == 403
     segment = segment_create(actor=marketer_a, data={"name": "甲", "rules": RICH_HZ})
     analyst = api_client_for(analyst_a)

@@ -21,7 +21,7 @@ def _builder_data(response):
 
 
 def test_the_list_runs_the_same_queries_for_two_segments_or_twelve(
-    test_fields, client, marketer_a, people, django_assert_max_num_queries
+    zz_fields, client, marketer_a, people, django_assert_max_num_queries
 ):
     from guanxi.campaigns.models import Campaign
 
@@ -53,7 +53,7 @@ def test_the_nav_opens_the_segments_for_marketers_not_for_store_staff(client, ma
     assert client.get(reverse("campaigns:segment_list")).status_code == 403
 
 
-def test_an_analytics_link_opens_the_builder_with_its_conditions(test_fields, client, marketer_a):
+def test_an_analytics_link_opens_the_builder_with_its_conditions(zz_fields, client, marketer_a):
     client.force_login(marketer_a)
     response = client.get(
         reverse("campaigns:segment_new") + "?seg.analytics.rfm=important_retain&seg.zz.region=杭州&q=x"
@@ -73,7 +73,7 @@ def test_an_analytics_link_opens_the_builder_with_its_conditions(test_fields, cl
 
 
 def test_the_preview_runs_a_constant_number_of_queries(
-    test_fields, client, marketer_a, store_a, people, django_assert_max_num_queries
+    zz_fields, client, marketer_a, store_a, people, django_assert_max_num_queries
 ):
     from guanxi.customers.tests.factories import make_customer
 
@@ -107,7 +107,7 @@ def test_the_preview_runs_a_constant_number_of_queries(
     assert len(customer_queries) <= 2
 
 
-def test_the_preview_names_the_failing_condition(test_fields, client, marketer_a):
+def test_the_preview_names_the_failing_condition(zz_fields, client, marketer_a):
     client.force_login(marketer_a)
     tree = {"all": [{"field": "zz.region", "value": "杭州"}, {"field": "zz.spent", "op": "gte", "value": "很多"}]}
     response = client.post(
@@ -117,7 +117,7 @@ def test_the_preview_names_the_failing_condition(test_fields, client, marketer_a
     assert list(response.json()["errors"]) == ["rules.all.1.value"]
 
 
-def test_saving_from_the_builder_and_the_errors_it_shows(test_fields, client, marketer_a, people):
+def test_saving_from_the_builder_and_the_errors_it_shows(zz_fields, client, marketer_a, people):
     client.force_login(marketer_a)
     url = reverse("campaigns:segment_new")
     bad = {"all": [{"field": "zz.region", "value": "广州"}]}
@@ -137,7 +137,7 @@ def test_saving_from_the_builder_and_the_errors_it_shows(test_fields, client, ma
     assert client.get(reverse("campaigns:segment_export", args=[segment.pk])).status_code == 200
 
 
-def test_another_stores_segment_page_is_a_404(test_fields, client, marketer_a, marketer_b):
+def test_another_stores_segment_page_is_a_404(zz_fields, client, marketer_a, marketer_b):
     theirs = segment_create(actor=marketer_b, data={"name": "乙", "rules": RICH_HZ})
     client.force_login(marketer_a)
     for name in ("segment_edit", "segment_export"):

@@ -33,7 +33,7 @@ def _ids(queryset):
     return sorted(queryset.values_list("pk", flat=True))
 
 
-def test_a_bad_condition_is_refused_by_its_place_and_nothing_is_written(test_fields, marketer_a):
+def test_a_bad_condition_is_refused_by_its_place_and_nothing_is_written(zz_fields, marketer_a):
     bad_value = {
         "all": [{"field": "zz.region", "op": "eq", "value": "杭州"}, {"field": "zz.spent", "op": "gte", "value": "x"}]
     }
@@ -49,7 +49,7 @@ def test_a_bad_condition_is_refused_by_its_place_and_nothing_is_written(test_fie
     assert not Event.objects.filter(name__startswith="segment.").exists()
 
 
-def test_create_keeps_the_tree_as_submitted_with_an_event_and_an_audit_row(test_fields, marketer_a, store_a, people):
+def test_create_keeps_the_tree_as_submitted_with_an_event_and_an_audit_row(zz_fields, marketer_a, store_a, people):
     submitted = {"all": [{"field": "zz.region", "op": "eq", "value": " 杭州 "}, {"field": "zz.spent", "value": "1000"}]}
     segment = segment_create(actor=marketer_a, data={"name": "杭州高消费", "rules": submitted})
     segment.refresh_from_db()
@@ -63,7 +63,7 @@ def test_create_keeps_the_tree_as_submitted_with_an_event_and_an_audit_row(test_
     assert _ids(segment_customers(segment, user=marketer_a)) == [people["a_hz_rich"].pk]
 
 
-def test_counts_are_of_the_customers_the_user_sees(test_fields, admin_user, marketer_a, store_a, people):
+def test_counts_are_of_the_customers_the_user_sees(zz_fields, admin_user, marketer_a, store_a, people):
     segment = segment_create(actor=admin_user, data={"name": "杭州高消费", "rules": RICH_HZ, "store": store_a.pk})
     assert segment_count(actor=admin_user, segment=segment) == 2  # store A's and store B's
     assert segment_count(actor=marketer_a, segment=segment) == 1  # store A's only
@@ -73,7 +73,7 @@ def test_counts_are_of_the_customers_the_user_sees(test_fields, admin_user, mark
 
 
 def test_freezing_inserts_the_members_in_one_statement_whatever_their_number(
-    test_fields, admin_user, people, store_a, django_assert_max_num_queries
+    zz_fields, admin_user, people, store_a, django_assert_max_num_queries
 ):
     from guanxi.customers.tests.factories import make_customer
 
@@ -95,7 +95,7 @@ def test_freezing_inserts_the_members_in_one_statement_whatever_their_number(
     assert segment_customers(segment, user=admin_user).count() == 18
 
 
-def test_a_snapshot_saved_by_a_store_marketer_holds_only_what_they_see(test_fields, marketer_a, people):
+def test_a_snapshot_saved_by_a_store_marketer_holds_only_what_they_see(zz_fields, marketer_a, people):
     segment = segment_create(
         actor=marketer_a,
         data={"name": "杭州快照", "kind": "snapshot", "rules": {"field": "zz.region", "value": "杭州"}},
@@ -108,7 +108,7 @@ def test_a_snapshot_saved_by_a_store_marketer_holds_only_what_they_see(test_fiel
     assert not SegmentMember.objects.filter(segment=segment).exists()
 
 
-def test_a_segment_includes_another_by_reference_and_follows_its_changes(test_fields, admin_user, people):
+def test_a_segment_includes_another_by_reference_and_follows_its_changes(zz_fields, admin_user, people):
     hangzhou = segment_create(
         actor=admin_user, data={"name": "杭州", "rules": {"all": [{"field": "zz.region", "value": "杭州"}]}}
     )
@@ -145,7 +145,7 @@ def test_a_segment_includes_another_by_reference_and_follows_its_changes(test_fi
     assert _ids(segment_customers(rich_in_hangzhou, user=admin_user)) == [people["a_sh_rich"].pk]
 
 
-def test_a_segment_that_would_include_itself_is_refused_on_saving(test_fields, marketer_a, people):
+def test_a_segment_that_would_include_itself_is_refused_on_saving(zz_fields, marketer_a, people):
     first = segment_create(actor=marketer_a, data={"name": "一", "rules": {"field": "zz.region", "value": "杭州"}})
     second = segment_create(
         actor=marketer_a,
@@ -176,7 +176,7 @@ def test_a_segment_that_would_include_itself_is_refused_on_saving(test_fields, m
     assert first.rules == {"field": "zz.region", "value": "杭州"}
 
 
-def test_a_segment_of_another_store_cannot_be_included(test_fields, marketer_a, marketer_b, people):
+def test_a_segment_of_another_store_cannot_be_included(zz_fields, marketer_a, marketer_b, people):
     theirs = segment_create(actor=marketer_b, data={"name": "乙店", "rules": {"field": "zz.region", "value": "北京"}})
     assert theirs not in segments_visible_to(marketer_a)
     with pytest.raises(ValidationError) as exc:
@@ -187,7 +187,7 @@ def test_a_segment_of_another_store_cannot_be_included(test_fields, marketer_a, 
     assert exc.value.message_dict == {"rules.value": [f"There is no segment #{theirs.pk}."]}
 
 
-def test_delete_and_archive_are_refused_while_a_campaign_or_a_segment_uses_it(test_fields, marketer_a, people):
+def test_delete_and_archive_are_refused_while_a_campaign_or_a_segment_uses_it(zz_fields, marketer_a, people):
     used = segment_create(actor=marketer_a, data={"name": "在用", "rules": {"field": "zz.region", "value": "杭州"}})
     campaign = Campaign.objects.create(name="双十一", segment=used, status=Campaign.Status.RUNNING)
     with pytest.raises(ValidationError) as exc:
@@ -216,7 +216,7 @@ def test_delete_and_archive_are_refused_while_a_campaign_or_a_segment_uses_it(te
 
 
 def test_segments_are_visible_to_their_stores_their_author_and_admins(
-    test_fields, admin_user, marketer_a, marketer_b, manager_a
+    zz_fields, admin_user, marketer_a, marketer_b, manager_a
 ):
     mine = segment_create(actor=marketer_a, data={"name": "甲", "rules": {"field": "zz.region", "value": "杭州"}})
     theirs = segment_create(actor=marketer_b, data={"name": "乙", "rules": {"field": "zz.region", "value": "杭州"}})

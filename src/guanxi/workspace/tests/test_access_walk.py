@@ -112,6 +112,11 @@ def world(store_a, store_b, staff_a, staff_b):
         store=store_b,
         created_by=staff_b,
     )
+    from guanxi.campaigns.models import Segment
+
+    segment = Segment.objects.create(
+        name="乙店分群", rules={"field": "analytics.at_risk", "value": "1"}, store=store_b, created_by=staff_b
+    )
     # Store A has a customer of its own, so writes that need a visible partner (merge) have one.
     own = make_customer(store=store_a, name="甲店客户")
     membership.refresh_from_db()
@@ -138,6 +143,7 @@ def world(store_a, store_b, staff_a, staff_b):
         "rule": rule,
         "coupon_template": coupon_template,
         "template": template,
+        "segment": segment,
     }
 
 
@@ -254,6 +260,7 @@ COLLECTION_OBJECTS = {
     "templates": "template",
     "messages": "message",
     "consents": "consent",
+    "segments": "segment",
 }
 PARAM_OBJECTS = {"contact_id": "contact", "customer_id": "customer"}
 
@@ -473,6 +480,11 @@ PAGE_OBJECTS = {
     "loyalty:tier_edit": "tier",
     "loyalty:rule_edit": "rule",
     "loyalty:coupon_edit": "coupon_template",
+    "campaigns:segment_edit": "segment",
+    "campaigns:segment_freeze": "segment",
+    "campaigns:segment_archive": "segment",
+    "campaigns:segment_delete": "segment",
+    "campaigns:segment_export": "segment",
 }
 PAGE_PARAMS = {
     "customer_id": "customer",
