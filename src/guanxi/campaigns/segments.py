@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -325,7 +325,10 @@ def segment_update(*, actor: Any, segment: Segment, data: dict[str, Any]) -> Seg
 def _insert_members(segment: Segment, customers: Any) -> int:
     """The customers of ``customers`` (a queryset) as members of ``segment``, by one INSERT … SELECT."""
     # the column named by an alias: SQLite does not name a subquery's qualified column by its bare name
-    sql, params = customers.order_by().annotate(member_id=F("pk")).values("member_id").query.sql_with_params()
+    try:
+        sql, params = customers.order_by().annotate(member_id=F("pk")).values("member_id").query.sql_with_params()
+    except EmptyResultSet:  # a query that can match nobody (no visible customers, an empty choice)
+        return 0
     quote = connection.ops.quote_name
     table = quote(SegmentMember._meta.db_table)
     with connection.cursor() as cursor:

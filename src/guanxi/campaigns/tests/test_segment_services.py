@@ -226,3 +226,11 @@ def test_segments_are_visible_to_their_stores_their_author_and_admins(
     assert set(segments_visible_to(manager_a)) == {mine}
     assert set(segments_visible_to(marketer_b)) == {theirs}
     assert set(segments_visible_to(admin_user)) == {mine, theirs, head_office}
+
+
+def test_freezing_what_nobody_sees_keeps_an_empty_snapshot(zz_fields, people):
+    segment = segment_create(actor=None, data={"name": "系统", "rules": {"field": "zz.region", "value": "杭州"}})
+    assert segment_freeze(actor=None, segment=segment) == 0  # no creator: nobody's view, no customers
+    segment.refresh_from_db()
+    assert segment.kind == Segment.Kind.SNAPSHOT
+    assert segment.member_count == 0
