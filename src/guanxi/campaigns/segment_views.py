@@ -248,7 +248,8 @@ def segment_preview(request: HttpRequest) -> JsonResponse:
     segment = None
     if body.get("segment") not in (None, ""):
         raw = str(body["segment"])
-        segment = selectors.segments_visible_to(request.user).filter(pk=int(raw)).first() if raw.isdigit() else None
+        if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 2**31 - 1:
+            segment = selectors.segments_visible_to(request.user).filter(pk=int(raw)).first()
     try:
         tree = segment_tree_clean(body.get("rules"), actor=request.user, segment=segment)
     except ValidationError as exc:
