@@ -49,6 +49,9 @@ OPERATION_ROLES: dict[str, frozenset[str]] = {
     "loyalty.manage": _PROGRAM,
     "messaging.manage": _PROGRAM,
     "analytics.refresh": frozenset({Role.ADMIN, Role.MANAGER, Role.ANALYST}),
+    # segments: who may look at them (list, count, members), and who may build, freeze and delete them
+    "campaigns.segments_view": frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.ANALYST}),
+    "campaigns.segments": _PROGRAM,
 }
 
 

@@ -10,4 +10,27 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self) -> None:
-        pass
+        from guanxi.accounts.models import Role
+        from guanxi.campaigns.segments import register_include_field
+        from guanxi.core.registry import CustomerListAction, NavItem, register_customer_list_action, register_nav
+
+        register_include_field()
+        # The campaign list will take this entry over; until then "Campaigns" opens the segments.
+        register_nav(
+            NavItem(
+                key="campaigns",
+                label=_("Campaigns"),
+                url_name="campaigns:segment_list",
+                order=55,
+                roles=frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.ANALYST}),
+            )
+        )
+        register_customer_list_action(
+            CustomerListAction(
+                key="campaigns.segment",
+                label=_("Save as segment"),
+                url_name="campaigns:segment_new",
+                order=10,
+                roles=frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER}),
+            )
+        )

@@ -13,7 +13,14 @@ entries and the panels of the customer 360 page:
     register_customer_panel(CustomerPanel(key="loyalty", title=_("Loyalty"), template="loyalty/panel.html",
                                           context=loyalty_panel_context, order=20))
 
-``context(request, customer) -> dict`` must run a constant number of queries. The other registries:
+``context(request, customer) -> dict`` must run a constant number of queries. A third, **customer list
+actions**, puts links of higher apps on the customer list while segment filters (``?seg.<key>=<value>``)
+are active; the list appends those ``seg.*`` parameters to the entry's URL:
+
+    register_customer_list_action(CustomerListAction(key="campaigns.segment", label=_("Save as segment"),
+                                                     url_name="campaigns:segment_new", order=10))
+
+The other registries:
 ``core.timeline`` (timeline kinds), ``core.merge`` (merge followers and hooks), ``core.personal_data``
 (exporters and erasers), ``core.segments`` (segment fields) and ``core.care`` (care triggers and actions).
 """
@@ -107,8 +114,20 @@ class CustomerPanel:
         return self.anchor or f"panel-{self.key}"
 
 
+@dataclass(frozen=True)
+class CustomerListAction:
+    """A link on the customer list shown while segment filters are active, carrying their ``seg.*`` parameters."""
+
+    key: str
+    label: Any
+    url_name: str  # reversed without arguments; the list appends ``?seg.<key>=<value>&…``
+    order: int = 100
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+
 NAV: Registry[NavItem] = Registry("navigation")
 CUSTOMER_PANELS: Registry[CustomerPanel] = Registry("customer 360 panels")
+CUSTOMER_LIST_ACTIONS: Registry[CustomerListAction] = Registry("customer list actions")
 
 
 def register_nav(item: NavItem) -> None:
@@ -117,6 +136,14 @@ def register_nav(item: NavItem) -> None:
 
 def register_customer_panel(panel: CustomerPanel) -> None:
     CUSTOMER_PANELS.register(panel)
+
+
+def register_customer_list_action(action: CustomerListAction) -> None:
+    CUSTOMER_LIST_ACTIONS.register(action)
+
+
+def customer_list_actions(user: Any) -> list[CustomerListAction]:
+    return [a for a in CUSTOMER_LIST_ACTIONS.entries() if allowed(a.roles, user)]
 
 
 def nav_items(user: Any) -> list[NavItem]:

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.forms.utils import ErrorDict
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -26,7 +26,7 @@ from guanxi.accounts.permissions import default_store_id, is_store_scoped
 from guanxi.accounts.stores import current_store_id, scoped, switchable_stores
 from guanxi.core.audit import audit_record
 from guanxi.core.customer_create import customer_create_sections
-from guanxi.core.registry import customer_panels
+from guanxi.core.registry import customer_list_actions, customer_panels
 from guanxi.customers.duplicates import duplicate_dismiss, duplicate_pair_ids, duplicate_pairs
 from guanxi.customers.exports import export_response
 from guanxi.customers.forms import (
@@ -43,7 +43,7 @@ from guanxi.customers.forms import (
     attribute_initial,
 )
 from guanxi.customers.imports import import_dir, import_job_create, import_kind, read_header
-from guanxi.customers.listing import CustomerFilterForm, filtered_customers, keyset_page
+from guanxi.customers.listing import SEGMENT_PREFIX, CustomerFilterForm, filtered_customers, keyset_page
 from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, ImportJob, Note
 from guanxi.customers.selectors import customer_detail, customer_list, customer_timeline
 from guanxi.customers.services import (
@@ -82,11 +82,22 @@ def _filtered(request, data):
     return filtered_customers(user=request.user, store_id=current_store_id(request), data=data)
 
 
+def _list_actions(request, form) -> list[tuple[str, str]]:
+    """Other apps' links for the active segment filters ("Save as segment"), each carrying the ``seg.*`` parameters."""
+    if not form.segment_chips or form.segment_errors:
+        return []
+    query = QueryDict(mutable=True)
+    for name in request.GET:
+        if name.startswith(SEGMENT_PREFIX):
+            query.setlist(name, request.GET.getlist(name))
+    return [(str(a.label), f"{reverse(a.url_name)}?{query.urlencode()}") for a in customer_list_actions(request.user)]
+
+
 @login_required
 def customer_list_view(request):
     form, data = _filter_form(request)
     page = keyset_page(_filtered(request, data), sort=data.get("sort"), cursor=request.GET.get("after"))
-    context = {"form": form, "page": page, "tag_form": BulkTagForm()}
+    context = {"form": form, "page": page, "tag_form": BulkTagForm(), "list_actions": _list_actions(request, form)}
     status = 400 if form.segment_errors else 200  # a segment filter refused: the page says why, lists nobody
     if request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request:
         return render(request, "customers/_results.html", context, status=status)

@@ -380,6 +380,16 @@ def test_a_representative_flow_records_only_catalogued_events_and_fields(
     step(lambda: customers.customer_erase(actor=None, customer=han, reason="data-subject request"))
     step(lambda: scores_refresh(as_of=today + dt.timedelta(days=1)))
 
+    # campaigns: a segment created, changed, frozen, archived, restored and deleted
+    from guanxi.campaigns import segments
+
+    rules = {"field": "analytics.rfm", "value": "important_value"}
+    segment = step(lambda: segments.segment_create(actor=None, data={"name": "重要价值", "rules": rules}))
+    step(lambda: segments.segment_update(actor=None, segment=segment, data={"name": "重要价值客户"}))
+    step(lambda: segments.segment_freeze(actor=None, segment=segment))
+    step(lambda: segments.segment_archive(actor=None, segment=segment))
+    step(lambda: segments.segment_delete(actor=None, segment=segment))
+
     catalogue = _catalogue()
     problems = []
     seen = set()

@@ -60,6 +60,22 @@ def test_nav_and_panels_by_role_and_order():
     assert panels[1].html_id == "panel-loyalty"
 
 
+def test_customer_list_actions_by_role_and_what_campaigns_registers():
+    reg = registry.CUSTOMER_LIST_ACTIONS
+    reg.register(
+        registry.CustomerListAction(key="zz-act", label="T", url_name="x", order=-1, roles=frozenset({"analyst"}))
+    )
+    try:
+        assert registry.customer_list_actions(_User("analyst"))[0].key == "zz-act"
+        assert "zz-act" not in [a.key for a in registry.customer_list_actions(_User("marketer"))]
+        with pytest.raises(ImproperlyConfigured):
+            registry.register_customer_list_action(registry.CustomerListAction(key="zz-act", label="", url_name="y"))
+    finally:
+        reg.unregister("zz-act")
+    assert [a.url_name for a in registry.customer_list_actions(_User("marketer"))] == ["campaigns:segment_new"]
+    assert registry.customer_list_actions(_User("store_staff")) == []
+
+
 def test_timeline_kinds_render_in_the_active_language_or_fall_back():
     kind = timeline.TimelineKind("zz.test", "%(who)s did it", prepare=lambda d: {**d, "who": d["name"].upper()})
     timeline.register_timeline_kind(kind)

@@ -113,10 +113,13 @@ def world(store_a, store_b, staff_a, staff_b):
         store=store_b,
         created_by=staff_b,
     )
+    segment = Segment.objects.create(
+        name="乙店分群", rules={"field": "analytics.at_risk", "value": "1"}, store=store_b, created_by=staff_b
+    )
     # Store B's campaign (its results answer store A's staff like a missing one).
     campaign = Campaign.objects.create(
         name="乙店活动",
-        segment=Segment.objects.create(name="乙店人群", store=store_b, created_by=staff_b),
+        segment=segment,
         store=store_b,
         created_by=staff_b,
     )
@@ -147,6 +150,7 @@ def world(store_a, store_b, staff_a, staff_b):
         "coupon_template": coupon_template,
         "template": template,
         "campaign": campaign,
+        "segment": segment,
     }
 
 
@@ -264,6 +268,7 @@ COLLECTION_OBJECTS = {
     "messages": "message",
     "consents": "consent",
     "campaigns": "campaign",
+    "segments": "segment",
 }
 PARAM_OBJECTS = {"contact_id": "contact", "customer_id": "customer"}
 
@@ -485,6 +490,11 @@ PAGE_OBJECTS = {
     "loyalty:coupon_edit": "coupon_template",
     "campaigns:campaign_results": "campaign",
     "campaigns:campaign_results_csv": "campaign",
+    "campaigns:segment_edit": "segment",
+    "campaigns:segment_freeze": "segment",
+    "campaigns:segment_archive": "segment",
+    "campaigns:segment_delete": "segment",
+    "campaigns:segment_export": "segment",
 }
 PAGE_PARAMS = {
     "customer_id": "customer",
