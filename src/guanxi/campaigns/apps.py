@@ -10,4 +10,7 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self) -> None:
-        pass
+        from guanxi.messaging.rendering import variable_register
+
+        # a campaign's message names the coupon each recipient was issued ({coupon_code} is messaging's)
+        variable_register("coupon", _("Coupon name"), "满100减20")
