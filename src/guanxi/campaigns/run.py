@@ -179,15 +179,11 @@ def campaigns_due(now: dt.datetime | None = None) -> list[int]:
         is_test=False,
     )
     for run_id in ready.values_list("pk", flat=True):
-        # not queued again by the next sweep while it waits in the queue; if that task is lost, after a while
+        # a copy queued while another waits in the queue is harmless: the first to claim the run sends, the
+        # other finds it claimed (or done, or waiting for its resume time) and does nothing
         with transaction.atomic():
-            if (
-                CampaignRun.objects.filter(pk=run_id)
-                .filter(Q(resume_at__isnull=True) | Q(resume_at__lte=now))
-                .update(resume_at=now + dt.timedelta(seconds=_stale_seconds()))
-            ):
-                _queue(run_id)
-                queued.append(run_id)
+            _queue(run_id)
+        queued.append(run_id)
     return queued
 
 
@@ -234,10 +230,9 @@ def campaign_run_execute(run_id: int) -> ExecuteResult:
     run = CampaignRun.objects.select_related("campaign").get(pk=run_id)
     if run.status not in (RUN.PREPARING, RUN.SENDING):
         return ExecuteResult(status=run.status, claimed=False)
-    if run.resume_at is not None and run.resume_at > now and run.heartbeat_at is None:
-        # early (a throttled run's task delivered before its minute): the sweep or its own task comes back
-        if run.resume_at - now <= dt.timedelta(seconds=_stale_seconds()):
-            return ExecuteResult(status=run.status, resume_at=run.resume_at, claimed=False)
+    if run.resume_at is not None and run.resume_at > now:
+        # early (a throttled run's task delivered before its minute): its own task or the sweep comes back
+        return ExecuteResult(status=run.status, resume_at=run.resume_at, claimed=False)
     if not _claim(run_id, now):
         return ExecuteResult(status=run.status, claimed=False)
     try:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from guanxi.campaigns.models import Campaign, CampaignVariant, Segment
+from guanxi.campaigns.models import Campaign, CampaignVariant, Segment, SegmentMember
 from guanxi.customers.contacts import contact_indexes, normalize_contact
 from guanxi.customers.models import ContactPoint, Customer
 from guanxi.messaging.models import Consent
@@ -51,7 +51,12 @@ def make_campaign(
     status: str = Campaign.Status.APPROVED,
     **fields,
 ) -> Campaign:
-    segment = Segment.objects.create(name="所有人", rules={"all": []}, created_by=user)
+    # a snapshot of every customer there is now (the rule engine has its own tests)
+    segment = Segment.objects.create(name="所有人", kind=Segment.Kind.SNAPSHOT, created_by=user)
+    SegmentMember.objects.bulk_create(
+        [SegmentMember(segment=segment, customer_id=pk) for pk in Customer.objects.values_list("pk", flat=True)],
+        batch_size=1000,
+    )
     campaign = Campaign.objects.create(
         name="会员日",
         segment=segment,
