@@ -61,7 +61,7 @@ RUN = CampaignRun.Status
 C = Campaign.Status
 
 #: Recipients sent per chunk (one enqueue and one update per variant and chunk).
-CHUNK = 2000
+CHUNK = int(getattr(settings, "GUANXI_CAMPAIGN_CHUNK", 2000))
 #: Reasons a recipient is not sent that come from the coupon rather than messaging.
 COUPON_LIMIT = "coupon limit"
 COUPON_BUDGET = "coupon budget"

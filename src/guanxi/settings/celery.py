@@ -80,4 +80,6 @@ CELERY_BEAT_SCHEDULE = {
 GUANXI_IMPORT_STALE_SECONDS = int(os.environ.get("GUANXI_IMPORT_STALE_SECONDS", "180"))
 # A campaign run with no heartbeat for this long (its worker died) is taken over by the due sweep.
 GUANXI_CAMPAIGN_STALE_SECONDS = int(os.environ.get("GUANXI_CAMPAIGN_STALE_SECONDS", "120"))
+# Recipients a campaign run sends per chunk (between two looks at pause, cancel and the send window).
+GUANXI_CAMPAIGN_CHUNK = int(os.environ.get("GUANXI_CAMPAIGN_CHUNK", "2000"))
 CELERY_BEAT_SCHEDULE_FILENAME = str(_var / "celerybeat-schedule")
