@@ -250,6 +250,8 @@ def campaign_run_materialise(run: CampaignRun, *, now: dt.datetime) -> None:
     run = CampaignRun.objects.select_for_update().select_related("campaign").get(pk=run.pk)
     if run.status != RUN.PREPARING:
         return
+    if run.is_test:  # a test send to staff phones is not a run of the segment: it never draws the audience
+        raise ValueError("a test run has no recipients to choose")
     campaign = run.campaign
     variants = list(campaign.variants.order_by("label"))
     drawn = campaign_assign(campaign, _audience_ids(campaign), variants)
