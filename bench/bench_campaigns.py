@@ -89,7 +89,7 @@ def run(size: str = "tiny", database: str = DEFAULT_DATABASE, migrate: bool = Tr
         Segment,
         SegmentMember,
     )
-    from guanxi.campaigns.run import campaign_run_materialise
+    from guanxi.campaigns import run as _engine
     from guanxi.core.db.copy import bulk_insert_values
     from guanxi.loyalty.models import Coupon, CouponTemplate
 
@@ -116,7 +116,7 @@ def run(size: str = "tiny", database: str = DEFAULT_DATABASE, migrate: bool = Tr
         for table in ("campaigns_campaignrecipient", "loyalty_coupon", "campaigns_segmentmember", "core_auditlog"):
             cursor.execute(f"ANALYZE {table}")  # noqa: S608 — fixed names
     start = time.perf_counter()
-    campaign_run_materialise(run, now=now)
+    _engine.campaign_run_materialise(run, now=now)
     elapsed = time.perf_counter() - start
     run.refresh_from_db()
     rows = list(CampaignRecipient.objects.filter(run=run).order_by("customer_id").values_list("customer_id", "variant"))

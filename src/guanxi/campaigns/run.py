@@ -107,14 +107,24 @@ def campaign_assign(campaign: Campaign, customer_ids: list[int], variants: list[
     for v in variants:
         running += v.split_percent
         bounds.append((running * 10000, v.pk))
+    # hash_bucket's inputs, with the constant prefixes encoded once (500,000 customers: three hashes each)
+    blake2b = hashlib.blake2b
+    global_prefix = f"global:{salt}:".encode()
+    holdout_prefix = f"holdout:{campaign.pk}:".encode()
+    variant_prefix = f"variant:{campaign.pk}:".encode()
+
+    def bucket(prefix: bytes, key: bytes) -> int:
+        return int.from_bytes(blake2b(prefix + key, digest_size=8).digest(), "big") % 10000
+
     for cid in customer_ids:
-        if global_cut and hash_bucket("global", salt, cid) < global_cut:
+        key = str(cid).encode()
+        if global_cut and bucket(global_prefix, key) < global_cut:
             out.global_holdout += 1
             continue
-        if hash_bucket("holdout", campaign.pk, cid) < control_cut or not bounds:
+        if bucket(holdout_prefix, key) < control_cut or not bounds:
             out.control.append(cid)
             continue
-        point = hash_bucket("variant", campaign.pk, cid) * total
+        point = bucket(variant_prefix, key) * total
         for bound, variant_id in bounds:
             if point < bound:
                 out.variants[variant_id].append(cid)

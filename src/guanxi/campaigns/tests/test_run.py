@@ -352,3 +352,9 @@ def test_preflight_counts_what_the_send_then_suppresses_and_writes_nothing(admin
     sent = Counter(CampaignRecipient.objects.filter(run=run, status="queued").values_list("variant__label", flat=True))
     assert dict(sent) == {k: v for k, v in report.sendable.items() if v}
     assert CampaignVariant.objects.filter(campaign=campaign).count() == 2
+
+
+def test_the_draw_is_hash_bucket_of_campaign_and_customer(admin_user):
+    campaign = make_campaign(admin_user, holdout="50")
+    drawn = campaign_assign(campaign, list(range(1, 501)), list(campaign.variants.all()))
+    assert drawn.control == [c for c in range(1, 501) if engine.hash_bucket("holdout", campaign.pk, c) < 5000]
