@@ -81,6 +81,7 @@ def run(size: str = "tiny", database: str = DEFAULT_DATABASE, migrate: bool = Tr
     from django.utils import timezone
 
     from guanxi.accounts.permissions import Role
+    from guanxi.campaigns import run as _engine
     from guanxi.campaigns.models import (
         Campaign,
         CampaignRecipient,
@@ -89,7 +90,6 @@ def run(size: str = "tiny", database: str = DEFAULT_DATABASE, migrate: bool = Tr
         Segment,
         SegmentMember,
     )
-    from guanxi.campaigns import run as _engine
     from guanxi.core.db.copy import bulk_insert_values
     from guanxi.loyalty.models import Coupon, CouponTemplate
 
