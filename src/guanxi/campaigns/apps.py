@@ -34,3 +34,8 @@ class CampaignsConfig(AppConfig):
                 roles=frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER}),
             )
         )
+
+        from guanxi.messaging.rendering import variable_register
+
+        # a campaign's message names the coupon each recipient was issued ({coupon_code} is messaging's)
+        variable_register("coupon", _("Coupon name"), "满100减20")

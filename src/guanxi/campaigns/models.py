@@ -184,6 +184,8 @@ class CampaignRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)  # a run whose worker died is picked up again
+    # not before: the send window's next opening, the throttle's next minute (the due sweep queues it then)
+    resume_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-occurrence"]

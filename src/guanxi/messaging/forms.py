@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.forms import DateInput, Form, ModelForm
-from guanxi.messaging.models import Channel, Message, MessageTemplate, Purpose
+from guanxi.messaging.models import CONSENT_PURPOSE_CHOICES, Channel, Message, MessageTemplate
 
 
 class TemplateForm(ModelForm):
@@ -34,7 +34,7 @@ class MessageFilterForm(Form):
 
 class ConsentForm(Form):
     channel = forms.ChoiceField(label=_("channel"), choices=Channel.choices)
-    purpose = forms.ChoiceField(label=_("purpose"), choices=Purpose.choices)
+    purpose = forms.ChoiceField(label=_("purpose"), choices=CONSENT_PURPOSE_CHOICES)
     granted = forms.TypedChoiceField(
         label=_("decision"),
         choices=[("1", _("Granted")), ("0", _("Withdrawn"))],

@@ -25,8 +25,27 @@ class Channel(models.TextChoices):
 
 
 class Purpose(models.TextChoices):
+    """Why a message is sent; everything but transactional is *promotional* and treated alike.
+
+    Care (a birthday greeting, a win-back "we miss you") and survey messages follow the rules of marketing:
+    they need the customer's **marketing** consent on that channel (there is no separate care or survey
+    consent to ask for: the consent ledger knows transactional and marketing only), an SMS opt-out stops
+    them, they wait for the end of quiet hours, and they count towards the frequency cap together with
+    marketing. Transactional messages (a receipt, a one-time code) never need marketing consent and never
+    count towards the cap.
+    """
+
     TRANSACTIONAL = "transactional", _("Transactional")
     MARKETING = "marketing", _("Marketing")
+    CARE = "care", _("Customer care")
+    SURVEY = "survey", _("Survey")
+
+
+#: The promotional purposes: marketing consent, opt-outs, quiet hours and one shared frequency cap.
+PROMOTIONAL = frozenset({Purpose.MARKETING, Purpose.CARE, Purpose.SURVEY})
+#: The purposes the consent ledger records (care and survey follow the marketing consent).
+CONSENT_PURPOSES = (Purpose.TRANSACTIONAL, Purpose.MARKETING)
+CONSENT_PURPOSE_CHOICES = [(p.value, p.label) for p in CONSENT_PURPOSES]
 
 
 #: Which contact-point kind reaches a customer on each channel.
@@ -216,7 +235,7 @@ class Consent(models.Model):
 
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
-    purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=CONSENT_PURPOSE_CHOICES)
     granted = models.BooleanField(_("granted"))
     source = models.CharField(_("source"), max_length=32)
     evidence = models.CharField(_("evidence"), max_length=255, blank=True)

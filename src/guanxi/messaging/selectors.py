@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from guanxi.messaging.models import Channel, Consent, Message, MessageTemplate, Purpose
+from guanxi.messaging.models import CONSENT_PURPOSES, Channel, Consent, Message, MessageTemplate, Purpose
 
 
 def consent_current(*, customer_ids: Iterable[int], channel: str, purpose: str) -> dict[int, bool]:
@@ -45,7 +45,7 @@ def consent_state(*, customer: Any) -> list[dict[str, Any]]:
             ),
         }
         for channel in Channel
-        for purpose in Purpose
+        for purpose in CONSENT_PURPOSES
     ]
 
 

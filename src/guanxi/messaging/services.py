@@ -36,7 +36,9 @@ from guanxi.customers.services import timeline_record
 from guanxi.messaging import channels, ratelimit
 from guanxi.messaging.db import filter_in, messages_insert
 from guanxi.messaging.models import (
+    CONSENT_PURPOSES,
     CONTACT_KIND,
+    PROMOTIONAL,
     Channel,
     Consent,
     DeliveryReceipt,
@@ -73,6 +75,7 @@ class Reason:
     MAYBE_SENT = "provider answer lost"
     UNDELIVERED = "undelivered"
     ERASED = "customer erased"
+    UNKNOWN_CUSTOMER = "unknown customer"
 
 
 # --- consent -----------------------------------------------------------------------------------
@@ -98,7 +101,10 @@ def consent_record(
 ) -> Consent:
     """Append a consent decision to the ledger (with audit row and timeline entry)."""
     _choice(channel, Channel, "channel")
-    _choice(purpose, Purpose, "purpose")
+    if purpose not in CONSENT_PURPOSES:  # care and survey messages follow the marketing consent
+        raise ValidationError(
+            {"purpose": [_("Choose one of: %(choices)s.") % {"choices": ", ".join(CONSENT_PURPOSES)}]}
+        )
     if not source:
         raise ValidationError({"source": [_("Say where this consent came from.")]})
     row = Consent.objects.create(
@@ -172,6 +178,11 @@ def _dedupe_key(prefix: str, channel: str, customer_id: int) -> str:
     return key
 
 
+#: The dedupe key ``message_enqueue`` gives the message of ``customer_id`` under ``prefix`` (callers that
+#: find their messages again by it, like a campaign run marking its recipients).
+message_dedupe_key = _dedupe_key
+
+
 def _pick_template(templates: dict[str, MessageTemplate], language: str) -> MessageTemplate | None:
     if not templates:
         return None
@@ -188,6 +199,102 @@ def _provider_template_code(channel: str, template: MessageTemplate) -> str:
 def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@dataclass
+class RecipientsCheck:
+    """What ``recipients_check`` found for one chunk of customers."""
+
+    #: the customers that exist (not merged away), with name, language and home store loaded
+    customers: dict[int, Customer]
+    #: each customer's address on the channel: (value, blind index), the primary one first
+    addresses: dict[int, tuple[str, str]]
+    #: why each customer may not be sent to (a ``Reason`` code); absent: may be sent (quiet hours aside)
+    reasons: dict[int, str]
+
+
+def recipients_check(
+    *,
+    channel: str,
+    purpose: str,
+    customer_ids: list[int],
+    now: dt.datetime,
+    has_template: bool = True,
+    load_customers: bool = True,
+) -> RecipientsCheck:
+    """The suppression decision for a chunk of customers, set-wise: a handful of queries whatever its size.
+
+    The one rule both ``message_enqueue`` and a campaign's pre-send report apply, in this order: no template,
+    unknown customer, no address, an address suppressed for everything (invalid), and for the promotional
+    purposes (marketing, care, survey) an address that opted out, no marketing consent on the channel, and
+    the frequency cap — which counts the customer's marketing, care and survey messages of the last days
+    together, never transactional ones. Quiet hours only defer a message, so they are not a reason here.
+    Writes nothing.
+    """
+    promotional = purpose in PROMOTIONAL
+    kind = CONTACT_KIND[Channel(channel)]
+    cap, cap_days = settings.GUANXI_MESSAGING_FREQUENCY_CAP
+    existing = filter_in(Customer.objects.filter(merged_into__isnull=True), "id", customer_ids)
+    customers: dict[int, Customer] = {}
+    if load_customers:
+        # name and language of each recipient; home store for {store} and Reply-To
+        customers = {
+            c.pk: c
+            for c in existing.select_related("home_store").only(
+                "id", "name", "preferences", "home_store__name", "home_store__reply_to_email"
+            )
+        }
+        known = set(customers)
+    else:
+        known = set(existing.values_list("id", flat=True))
+    addresses: dict[int, tuple[str, str]] = {}
+    for cid, value, index in (
+        filter_in(ContactPoint.objects.filter(kind=kind), "customer", customer_ids)
+        .order_by("customer_id", "-is_primary", "id")
+        .values_list("customer_id", "value" if load_customers else "value_index", "value_index")
+    ):
+        addresses.setdefault(cid, (value, index))
+    suppressed_scope = dict(
+        filter_in(
+            Suppression.objects.filter(channel=channel),
+            "address_index",
+            [index for _v, index in addresses.values() if index],
+        ).values_list("address_index", "scope")
+    )
+    consent = (
+        consent_current(customer_ids=customer_ids, channel=channel, purpose=Purpose.MARKETING) if promotional else {}
+    )
+    recent: dict[int, int] = {}
+    if promotional and cap:
+        recent = dict(
+            filter_in(Message.objects, "customer", customer_ids)
+            .filter(
+                purpose__in=sorted(PROMOTIONAL),
+                status__in=LIVE_STATUSES,
+                created_at__gte=now - dt.timedelta(days=cap_days),
+            )
+            .values("customer_id")
+            .annotate(n=Count("id"))
+            .values_list("customer_id", "n")
+        )
+    reasons: dict[int, str] = {}
+    for cid in customer_ids:
+        _address, index = addresses.get(cid, ("", ""))
+        if cid not in known:
+            reasons[cid] = Reason.UNKNOWN_CUSTOMER
+        elif not has_template:
+            reasons[cid] = Reason.NO_TEMPLATE
+        elif not _address:
+            reasons[cid] = Reason.NO_ADDRESS
+        elif suppressed_scope.get(index) == Suppression.Scope.ALL:
+            reasons[cid] = Reason.INVALID_ADDRESS
+        elif promotional and suppressed_scope.get(index) == Suppression.Scope.MARKETING:
+            reasons[cid] = Reason.OPTED_OUT
+        elif promotional and not consent.get(cid, False):
+            reasons[cid] = Reason.NO_CONSENT
+        elif promotional and cap and recent.get(cid, 0) >= cap:
+            reasons[cid] = Reason.FREQUENCY_CAP
+    return RecipientsCheck(customers=customers, addresses=addresses, reasons=reasons)
 
 
 @transaction.atomic
@@ -228,9 +335,10 @@ def message_enqueue(
         )
     template_purposes = {t.purpose for t in templates.values()}
     if not purpose:
-        purpose = Purpose.MARKETING if Purpose.MARKETING in template_purposes else Purpose.TRANSACTIONAL
+        promotional = [p for p in (Purpose.MARKETING, Purpose.CARE, Purpose.SURVEY) if p in template_purposes]
+        purpose = promotional[0] if promotional else Purpose.TRANSACTIONAL
     _choice(purpose, Purpose, "purpose")
-    if purpose == Purpose.TRANSACTIONAL and Purpose.MARKETING in template_purposes:
+    if purpose == Purpose.TRANSACTIONAL and template_purposes & PROMOTIONAL:
         raise ValidationError({"purpose": [_("A marketing template cannot be sent as a transactional message.")]})
 
     batch_ref = batch_ref or uuid.uuid4().hex[:16]
@@ -239,9 +347,7 @@ def message_enqueue(
     base_context = dict(context or {})
     contexts = contexts or {}
     kind = CONTACT_KIND[Channel(channel)]
-    marketing = purpose == Purpose.MARKETING
-    quiet_end = quiet_hours_end(now) if marketing else None
-    cap, cap_days = settings.GUANXI_MESSAGING_FREQUENCY_CAP
+    quiet_end = quiet_hours_end(now) if purpose in PROMOTIONAL else None
     created_by_id = actor_id(actor)
 
     ids = list(dict.fromkeys(int(i) for i in customer_ids))
@@ -254,63 +360,22 @@ def message_enqueue(
         todo = [cid for cid in chunk if keys[cid] not in existing]
         if not todo:
             continue
-        # name and language of each recipient; home store for {store} and Reply-To
-        customers = {
-            c.pk: c
-            for c in filter_in(Customer.objects.filter(merged_into__isnull=True), "id", todo)
-            .select_related("home_store")
-            .only("id", "name", "preferences", "home_store__name", "home_store__reply_to_email")
-        }
-        addresses: dict[int, tuple[str, str]] = {}
-        for cid, value, index in (
-            filter_in(ContactPoint.objects.filter(kind=kind), "customer", todo)
-            .order_by("customer_id", "-is_primary", "id")
-            .values_list("customer_id", "value", "value_index")
-        ):
-            addresses.setdefault(cid, (value, index))
-        suppressed_scope = dict(
-            filter_in(
-                Suppression.objects.filter(channel=channel),
-                "address_index",
-                [index for _v, index in addresses.values() if index],
-            ).values_list("address_index", "scope")
+        check = recipients_check(
+            channel=channel, purpose=purpose, customer_ids=todo, now=now, has_template=bool(templates)
         )
-        consent = consent_current(customer_ids=todo, channel=channel, purpose=purpose) if marketing else {}
-        recent: dict[int, int] = {}
-        if marketing and cap:
-            recent = dict(
-                filter_in(Message.objects, "customer", todo)
-                .filter(
-                    purpose=Purpose.MARKETING,
-                    status__in=LIVE_STATUSES,
-                    created_at__gte=now - dt.timedelta(days=cap_days),
-                )
-                .values("customer_id")
-                .annotate(n=Count("id"))
-                .values_list("customer_id", "n")
-            )
+        customers, addresses = check.customers, check.addresses
         rows = []
         for cid in todo:
             customer = customers.get(cid)
             if customer is None:
-                result.suppressed["unknown customer"] += 1
+                result.suppressed[Reason.UNKNOWN_CUSTOMER] += 1
                 continue
             language = (customer.preferences or {}).get("language") or settings.LANGUAGE_CODE
             template = _pick_template(templates, language)
             address, index = addresses.get(cid, ("", ""))
             status, reason, next_at = S.QUEUED, "", now
-            if template is None:
-                status, reason = S.SUPPRESSED, Reason.NO_TEMPLATE
-            elif not address:
-                status, reason = S.SUPPRESSED, Reason.NO_ADDRESS
-            elif suppressed_scope.get(index) == Suppression.Scope.ALL:
-                status, reason = S.SUPPRESSED, Reason.INVALID_ADDRESS
-            elif marketing and suppressed_scope.get(index) == Suppression.Scope.MARKETING:
-                status, reason = S.SUPPRESSED, Reason.OPTED_OUT
-            elif marketing and not consent.get(cid, False):
-                status, reason = S.SUPPRESSED, Reason.NO_CONSENT
-            elif marketing and cap and recent.get(cid, 0) >= cap:
-                status, reason = S.SUPPRESSED, Reason.FREQUENCY_CAP
+            if check.reasons.get(cid):
+                status, reason = S.SUPPRESSED, check.reasons[cid]
             elif quiet_end is not None:
                 next_at, reason = quiet_end, Reason.QUIET_HOURS
             values = dict(base_context)
@@ -332,7 +397,6 @@ def message_enqueue(
                     body = sms_compose(body, purpose=purpose)
                     segments = sms_segments(body)
             if status == S.QUEUED:
-                recent[cid] = recent.get(cid, 0) + 1
                 result.queued += 1
                 if next_at > now:
                     result.deferred += 1
@@ -435,7 +499,7 @@ def _outgoing(message: Message) -> tuple[str, Recipient]:
 def _retry_at(message: Message, now: dt.datetime) -> dt.datetime:
     delay = settings.GUANXI_MESSAGING_RETRY_BASE_SECONDS * (2 ** max(0, message.attempts - 1))
     at = now + dt.timedelta(seconds=delay)
-    if message.purpose == Purpose.MARKETING:
+    if message.purpose in PROMOTIONAL:
         at = quiet_hours_end(at) or at
     return at
 
@@ -738,9 +802,9 @@ def inbound_record(*, provider: str, from_phone: str, text: str, raw: dict[str, 
             },
         )
         # anything of theirs still waiting is stopped too
-        Message.objects.filter(channel=Channel.SMS, purpose=Purpose.MARKETING, to_index=index, status=S.QUEUED).update(
-            status=S.SUPPRESSED, reason=Reason.OPTED_OUT, updated_at=timezone.now()
-        )
+        Message.objects.filter(
+            channel=Channel.SMS, purpose__in=sorted(PROMOTIONAL), to_index=index, status=S.QUEUED
+        ).update(status=S.SUPPRESSED, reason=Reason.OPTED_OUT, updated_at=timezone.now())
     for customer in Customer.objects.filter(id__in=customer_ids):
         if opt_out:
             consent_record(

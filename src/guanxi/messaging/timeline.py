@@ -11,7 +11,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.timeline import TimelineKind
-from guanxi.messaging.models import Channel, Purpose, consent_source_label
+from guanxi.messaging.models import CONSENT_PURPOSES, Channel, consent_source_label
 
 
 def _consent(data: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def kinds() -> list[TimelineKind]:
                 ),
             )
         )
-        for purpose in Purpose:
+        for purpose in CONSENT_PURPOSES:
             out.append(
                 TimelineKind(
                     f"consent.granted.{channel.value}.{purpose.value}",

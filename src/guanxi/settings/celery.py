@@ -34,6 +34,7 @@ CELERY_TASK_ROUTES = {
     "guanxi.customers.tasks.import_job_run": {"queue": GUANXI_LONG_QUEUE},
     "guanxi.analytics.tasks.scores_refresh_task": {"queue": GUANXI_LONG_QUEUE},
     "guanxi.loyalty.tasks.*": {"queue": GUANXI_LONG_QUEUE},
+    "guanxi.campaigns.tasks.campaign_run_task": {"queue": GUANXI_LONG_QUEUE},
 }
 # Celery's own clock (log lines, ETAs shown) in the organisation's zone; schedules state theirs anyway.
 CELERY_TIMEZONE = _zone
@@ -51,6 +52,9 @@ CELERY_BEAT_SCHEDULE = {
     # messaging: due messages (deferred by quiet hours, waiting for a retry) and stale claims
     "messaging-dispatch-due": {"task": "guanxi.messaging.tasks.messages_dispatch_task", "schedule": 30.0},
     "messaging-reconcile-stale": {"task": "guanxi.messaging.tasks.messages_reconcile_task", "schedule": 120.0},
+    # campaigns: due occurrences become runs; throttled, windowed, resumed and orphaned runs are queued
+    # (an interval, not a time of day: occurrences carry their own zone, the campaign's time_zone)
+    "campaigns-due": {"task": "guanxi.campaigns.tasks.campaigns_due_task", "schedule": 60.0},
     # customers: imports whose task was lost are queued again, those whose worker died are marked failed
     "imports-reap-stale": {
         "task": "guanxi.customers.tasks.import_jobs_reap_task",
@@ -74,4 +78,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # An import with no sign of life for this long is taken up by the reaper above (re-queued or failed).
 GUANXI_IMPORT_STALE_SECONDS = int(os.environ.get("GUANXI_IMPORT_STALE_SECONDS", "180"))
+# A campaign run with no heartbeat for this long (its worker died) is taken over by the due sweep.
+GUANXI_CAMPAIGN_STALE_SECONDS = int(os.environ.get("GUANXI_CAMPAIGN_STALE_SECONDS", "120"))
+# Recipients a campaign run sends per chunk (between two looks at pause, cancel and the send window).
+GUANXI_CAMPAIGN_CHUNK = int(os.environ.get("GUANXI_CAMPAIGN_CHUNK", "2000"))
 CELERY_BEAT_SCHEDULE_FILENAME = str(_var / "celerybeat-schedule")

@@ -7,6 +7,7 @@ Cloud or Tencent Cloud without a code change. JSON-valued variables hold mapping
 
 import json
 import os
+from decimal import Decimal
 
 
 def _json_env(name: str, default):
@@ -56,7 +57,8 @@ GUANXI_MESSAGING_QUIET_HOURS = (
     os.environ.get("GUANXI_MESSAGING_QUIET_START", "21:00"),
     os.environ.get("GUANXI_MESSAGING_QUIET_END", "08:00"),
 )
-# At most this many marketing messages per customer in this many days (all channels together).
+# At most this many promotional messages (marketing, care and survey together; never transactional) per
+# customer in this many days (all channels together).
 GUANXI_MESSAGING_FREQUENCY_CAP = (
     int(os.environ.get("GUANXI_MESSAGING_FREQUENCY_CAP", "2")),
     int(os.environ.get("GUANXI_MESSAGING_FREQUENCY_DAYS", "7")),
@@ -86,3 +88,5 @@ GUANXI_MESSAGING_WEBHOOK_TOKENS = {
 GUANXI_WEBHOOK_MAX_AGE_SECONDS = int(os.environ.get("GUANXI_WEBHOOK_MAX_AGE_SECONDS", "300"))
 
 # The sweepers (due messages, stale claims) are scheduled in settings/celery.py with every beat entry.
+# The price of one SMS segment (¥), for a campaign's cost estimate before sending.
+GUANXI_SMS_PRICE = Decimal(os.environ.get("GUANXI_SMS_PRICE", "0.045"))

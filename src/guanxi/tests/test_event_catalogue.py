@@ -390,6 +390,15 @@ def test_a_representative_flow_records_only_catalogued_events_and_fields(
     step(lambda: segments.segment_archive(actor=None, segment=segment))
     step(lambda: segments.segment_delete(actor=None, segment=segment))
 
+    # a campaign's occurrence becomes a run, which goes through its recipients and finishes
+    from guanxi.campaigns.models import CampaignRun
+    from guanxi.campaigns.run import campaign_run_execute, campaigns_due
+    from guanxi.campaigns.tests.helpers import make_campaign
+
+    campaign = make_campaign(None, holdout="0", channel="call", variants=(("A", "", 100),), next_run_at=timezone.now())
+    step(lambda: campaigns_due(timezone.now()))
+    step(lambda: campaign_run_execute(CampaignRun.objects.get(campaign=campaign).pk))
+
     catalogue = _catalogue()
     problems = []
     seen = set()

@@ -25,12 +25,15 @@ from guanxi.loyalty.services.checkout import Quote, checkout_commit, checkout_pr
 from guanxi.loyalty.services.common import CODE_ALPHABET, POINTS_MAX, program, to_points
 from guanxi.loyalty.services.coupons import (
     COUPON_FIELDS,
+    CouponIssuePlan,
     coupon_check,
     coupon_expire_run,
     coupon_issue,
+    coupon_issue_plan,
     coupon_redeem,
     coupon_template_clean,
     coupon_template_create,
+    coupons_issue_bulk,
 )
 from guanxi.loyalty.services.earning import points_earn_for_order, points_reverse_for_refund
 from guanxi.loyalty.services.membership import (
@@ -61,6 +64,9 @@ __all__ = [
     "coupon_discount",
     "coupon_expire_run",
     "coupon_issue",
+    "coupon_issue_plan",
+    "coupons_issue_bulk",
+    "CouponIssuePlan",
     "coupon_redeem",
     "coupon_template_clean",
     "coupon_template_create",
