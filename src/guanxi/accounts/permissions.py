@@ -49,6 +49,10 @@ OPERATION_ROLES: dict[str, frozenset[str]] = {
     "loyalty.manage": _PROGRAM,
     "messaging.manage": _PROGRAM,
     "analytics.refresh": frozenset({Role.ADMIN, Role.MANAGER, Role.ANALYST}),
+    # Campaigns: who sees them at all, who drafts (and tests, pauses, cancels), who approves (审批) and resumes.
+    "campaigns.view": frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.ANALYST}),
+    "campaigns.draft": _PROGRAM,
+    "campaigns.approve": frozenset({Role.ADMIN, Role.MANAGER}),
 }
 
 

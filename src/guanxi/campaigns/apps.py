@@ -10,4 +10,18 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self) -> None:
-        pass
+        from guanxi.accounts.models import Role
+        from guanxi.core.registry import NavItem, register_nav
+        from guanxi.messaging.rendering import variable_register
+
+        register_nav(
+            NavItem(
+                key="campaigns",
+                label=_("Campaigns"),
+                url_name="campaigns:campaign_list",
+                order=55,
+                roles=frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.ANALYST}),
+            )
+        )
+        # each recipient's own coupon, issued at send time: {coupon_code} is messaging's, {coupon} its name
+        variable_register("coupon", _("Coupon (name and value)"), "¥20 代金券")
