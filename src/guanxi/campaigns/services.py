@@ -485,6 +485,27 @@ def campaign_save(*, actor: Actor, campaign: Campaign | None = None, data: dict[
     return campaign
 
 
+@transaction.atomic
+def campaign_delete(*, actor: Actor, campaign: Campaign) -> None:
+    """Delete a draft that never sent (test sends aside); a campaign past its draft is cancelled instead."""
+    _require(actor, "campaigns.draft")
+    campaign = _locked(actor, campaign)
+    if campaign.status != S.DRAFT or campaign.runs.filter(is_test=False).exists():
+        raise _conflict(_("Only a draft is deleted; cancel a campaign that was submitted."))
+    pk = campaign.pk
+    audit_record(
+        actor=actor, action="delete", object_type="campaigns.campaign", object_id=pk, changes={"name": campaign.name}
+    )
+    event_record(
+        name="campaign.deleted",
+        aggregate="campaign",
+        aggregate_id=pk,
+        actor_id=actor_id(actor),
+        payload={"status": campaign.status},
+    )
+    campaign.delete()
+
+
 # --- the approval states ------------------------------------------------------------------------------------
 
 

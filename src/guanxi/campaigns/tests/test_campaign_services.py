@@ -20,11 +20,13 @@ from guanxi.campaigns.services import (
     campaign_save,
     campaign_submit,
 )
-from guanxi.campaigns.tests.campaign_helpers import campaign_data, draft, people, setup  # noqa: F401
+from guanxi.campaigns.tests import campaign_helpers
+from guanxi.campaigns.tests.campaign_helpers import campaign_data, draft
 from guanxi.core.models import AuditLog, Event
 from guanxi.messaging.tests.factories import make_template
 
 pytestmark = pytest.mark.django_db
+people, setup = campaign_helpers.people, campaign_helpers.setup  # the shared fixtures
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday, 17:00 in Shanghai
 
 
@@ -41,13 +43,15 @@ def _audits(campaign):
 def test_a_draft_is_saved_with_its_variants_audit_and_event(setup):
     campaign = draft(setup)
     assert campaign.status == Campaign.Status.DRAFT
-    assert campaign.store == setup["store_a"] and campaign.created_by == setup["marketer"]
+    assert campaign.store == setup["store_a"]
+    assert campaign.created_by == setup["marketer"]
     assert [(v.label, v.template_code, v.split_percent) for v in campaign.variants.all()] == [
         ("A", "winback", 50),
         ("B", "hello", 50),
     ]
     (audit,) = _audits(campaign)
-    assert audit.action == "create" and audit.changes["name"] == "沉睡会员唤醒"
+    assert audit.action == "create"
+    assert audit.changes["name"] == "沉睡会员唤醒"
     assert Event.objects.filter(name="campaign.created", aggregate_id=str(campaign.pk)).count() == 1
 
     campaign = campaign_save(
@@ -55,7 +59,8 @@ def test_a_draft_is_saved_with_its_variants_audit_and_event(setup):
         campaign=campaign,
         data={"name": "唤醒", "variants": [{"label": "A", "template_code": "winback", "split_percent": 100}]},
     )
-    assert campaign.name == "唤醒" and campaign.goal == "让90天未购的金卡会员回店"  # a partial change keeps the rest
+    assert campaign.name == "唤醒"
+    assert campaign.goal == "让90天未购的金卡会员回店"
     assert list(campaign.variants.values_list("label", flat=True)) == ["A"]
     assert set(_audits(campaign)[-1].changes) == {"name", "variants"}
     assert Event.objects.get(name="campaign.updated").payload == {"fields": ["name", "variants"]}
@@ -64,12 +69,14 @@ def test_a_draft_is_saved_with_its_variants_audit_and_event(setup):
 def test_marketer_drafts_and_submits_a_manager_approves(setup):
     campaign = draft(setup)
     campaign = campaign_submit(actor=setup["marketer"], campaign=campaign)
-    assert campaign.status == Campaign.Status.PENDING and campaign.submitted_by == setup["marketer"]
+    assert campaign.status == Campaign.Status.PENDING
+    assert campaign.submitted_by == setup["marketer"]
     with pytest.raises(PermissionDenied):
         campaign_approve(actor=setup["marketer"], campaign=campaign)  # marketers draft, managers approve
     campaign = campaign_approve(actor=setup["manager"], campaign=campaign)
     assert campaign.status == Campaign.Status.APPROVED
-    assert campaign.approved_by == setup["manager"] and campaign.approved_at == NOW
+    assert campaign.approved_by == setup["manager"]
+    assert campaign.approved_at == NOW
     assert campaign.next_run_at == NOW  # "now": as soon as approved
     assert [a.changes["status"] for a in _audits(campaign)[1:]] == [["draft", "pending"], ["pending", "approved"]]
     assert list(
@@ -84,9 +91,11 @@ def test_four_eyes_the_submitter_never_approves_their_own_campaign(setup):
     with pytest.raises(PermissionDenied, match="another manager"):
         campaign_approve(actor=setup["manager"], campaign=campaign)
     campaign.refresh_from_db()
-    assert campaign.status == Campaign.Status.PENDING and campaign.approved_by is None
+    assert campaign.status == Campaign.Status.PENDING
+    assert campaign.approved_by is None
     campaign = campaign_approve(actor=setup["manager2"], campaign=campaign)
-    assert campaign.status == Campaign.Status.APPROVED and campaign.approved_by == setup["manager2"]
+    assert campaign.status == Campaign.Status.APPROVED
+    assert campaign.approved_by == setup["manager2"]
 
 
 def test_approving_twice_changes_nothing_the_second_time(setup):
@@ -96,8 +105,10 @@ def test_approving_twice_changes_nothing_the_second_time(setup):
     with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
         again = campaign_approve(actor=setup["manager2"], campaign=campaign)
     assert again.status == Campaign.Status.APPROVED
-    assert again.approved_by == setup["manager"] and again.approved_at == NOW
-    assert len(_audits(campaign)) == audits and Event.objects.count() == events
+    assert again.approved_by == setup["manager"]
+    assert again.approved_at == NOW
+    assert len(_audits(campaign)) == audits
+    assert Event.objects.count() == events
 
 
 def test_once_approval_schedules_the_set_time_and_refuses_a_time_that_passed(setup):
@@ -120,7 +131,8 @@ def test_recurring_approval_asks_the_scheduler(setup):
         actor=setup["manager"], campaign=campaign_submit(actor=setup["marketer"], campaign=campaign)
     )
     assert campaign.next_run_at == scheduling.next_occurrence(campaign, NOW)
-    assert campaign.next_run_at is not None and campaign.next_run_at > NOW
+    assert campaign.next_run_at is not None
+    assert campaign.next_run_at > NOW
 
 
 def test_reject_sends_it_back_to_draft_with_the_reason_audited(setup):
@@ -164,19 +176,23 @@ def test_pause_resume_and_cancel_carry_the_active_run(setup):
 
     campaign = campaign_pause(actor=setup["marketer"], campaign=campaign)
     run.refresh_from_db()
-    assert campaign.status == Campaign.Status.PAUSED and run.status == CampaignRun.Status.PAUSED
+    assert campaign.status == Campaign.Status.PAUSED
+    assert run.status == CampaignRun.Status.PAUSED
     assert campaign_pause(actor=setup["marketer"], campaign=campaign).status == Campaign.Status.PAUSED  # idempotent
     with pytest.raises(PermissionDenied):
         campaign_resume(actor=setup["marketer"], campaign=campaign)  # sending again needs approval rights
     campaign = campaign_resume(actor=setup["manager"], campaign=campaign)
     run.refresh_from_db()
-    assert campaign.status == Campaign.Status.RUNNING and run.status == CampaignRun.Status.SENDING
+    assert campaign.status == Campaign.Status.RUNNING
+    assert run.status == CampaignRun.Status.SENDING
 
     campaign = campaign_cancel(actor=setup["marketer"], campaign=campaign)
     run.refresh_from_db()
     test_run.refresh_from_db()
-    assert campaign.status == Campaign.Status.CANCELLED and campaign.next_run_at is None
-    assert run.status == CampaignRun.Status.CANCELLED and test_run.status == CampaignRun.Status.DONE
+    assert campaign.status == Campaign.Status.CANCELLED
+    assert campaign.next_run_at is None
+    assert run.status == CampaignRun.Status.CANCELLED
+    assert test_run.status == CampaignRun.Status.DONE
     with pytest.raises(CampaignStateConflict):
         campaign_resume(actor=setup["manager"], campaign=campaign)
     with pytest.raises(CampaignStateConflict):
@@ -225,7 +241,8 @@ def test_roles_and_stores(setup):
         with pytest.raises(Campaign.DoesNotExist):
             campaign_cancel(actor=actor, campaign=campaign)
     campaign.refresh_from_db()
-    assert campaign.status == Campaign.Status.DRAFT and campaign.name == "沉睡会员唤醒"
+    assert campaign.status == Campaign.Status.DRAFT
+    assert campaign.name == "沉睡会员唤醒"
 
 
 # --- every refused input names its field, and nothing is written ------------------------------------------
