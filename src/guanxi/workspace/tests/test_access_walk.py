@@ -22,8 +22,9 @@ from django.db import models
 from django.db.models import Q
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from guanxi.accounts.models import User
+from guanxi.accounts.models import ApiToken, User
 from guanxi.accounts.permissions import REFERENCE_DATA_ROLES
+from guanxi.campaigns.models import Campaign, CampaignVariant, Segment
 from guanxi.conftest import api_client_for
 from guanxi.customers import services as customer_services
 from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, ImportJob, Tag
@@ -115,6 +116,9 @@ def world(store_a, store_b, staff_a, staff_b):
     # Store A has a customer of its own, so writes that need a visible partner (merge) have one.
     own = make_customer(store=store_a, name="甲店客户")
     membership.refresh_from_db()
+    segment = Segment.objects.create(name="乙店人群", rules={"all": []}, store=store_b, created_by=staff_b)
+    campaign = Campaign.objects.create(name="乙店活动", segment=segment, store=store_b, created_by=staff_b)
+    CampaignVariant.objects.create(campaign=campaign, label="A", template_code=template.code, split_percent=100)
     return {
         "store_b": store_b,
         "staff_b": staff_b,
@@ -138,6 +142,8 @@ def world(store_a, store_b, staff_a, staff_b):
         "rule": rule,
         "coupon_template": coupon_template,
         "template": template,
+        "segment": segment,
+        "campaign": campaign,
     }
 
 
@@ -184,6 +190,10 @@ def _b_querysets(world) -> dict[str, tuple[models.QuerySet, bool]]:
             out[label] = (model._default_manager.all(), False)
         elif model is User:
             out[label] = (User.objects.filter(pk=world["staff_b"].pk), True)
+        elif model is ApiToken:
+            # store B's staff's tokens; the walker's own token notes its use (last_used_at) when a long walk
+            # outlasts the five-minute resolution, which is no effect on store B
+            out[label] = (ApiToken.objects.filter(user=world["staff_b"]), True)
         elif model is ImportJob:
             out[label] = (ImportJob.objects.filter(store=world["store_b"]), True)
         elif model._meta.auto_created and model._meta.app_label == "accounts":
@@ -254,6 +264,7 @@ COLLECTION_OBJECTS = {
     "templates": "template",
     "messages": "message",
     "consents": "consent",
+    "campaigns": "campaign",
 }
 PARAM_OBJECTS = {"contact_id": "contact", "customer_id": "customer"}
 
@@ -473,6 +484,21 @@ PAGE_OBJECTS = {
     "loyalty:tier_edit": "tier",
     "loyalty:rule_edit": "rule",
     "loyalty:coupon_edit": "coupon_template",
+    **{
+        f"campaigns:campaign_{name}": "campaign"
+        for name in (
+            "detail",
+            "edit",
+            "review",
+            "submit",
+            "approve",
+            "reject",
+            "pause",
+            "resume",
+            "cancel",
+            "test_send",
+        )
+    },
 }
 PAGE_PARAMS = {
     "customer_id": "customer",
