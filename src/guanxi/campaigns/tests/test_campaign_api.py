@@ -104,9 +104,9 @@ def test_four_eyes_through_the_api(setup, api):
     campaign = draft(setup, actor=setup["manager"])
     url = f"{URL}{campaign.pk}/"
     api["manager"].post(f"{url}submit/")
-    response = api["manager"].post(f"{url}approve/")
+    response = api["manager"].post(f"{url}approve/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert response.status_code == 403
-    assert "another manager" in response.json()["detail"]
+    assert response.json()["detail"] == "此活动由您提交，须由另一位经理批准。"
     assert api["manager2"].post(f"{url}approve/").json()["status"] == "approved"
 
 

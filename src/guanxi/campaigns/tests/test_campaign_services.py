@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from guanxi.campaigns.models import Campaign, CampaignRun, CampaignVariant
 from guanxi.campaigns.services import (
@@ -88,7 +88,7 @@ def test_four_eyes_the_submitter_never_approves_their_own_campaign(setup):
     """A manager may draft and submit, but approval needs a second manager (or an admin)."""
     campaign = draft(setup, actor=setup["manager"])
     campaign = campaign_submit(actor=setup["manager"], campaign=campaign)
-    with pytest.raises(PermissionDenied, match="another manager"):
+    with translation.override("en"), pytest.raises(PermissionDenied, match="another manager"):
         campaign_approve(actor=setup["manager"], campaign=campaign)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.PENDING
