@@ -176,6 +176,10 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "campaigns/campaign_detail.html", _context(request, campaign))
 
 
+#: The pre-send report's entries the approval page lays out by name.
+PREFLIGHT_SHOWN = frozenset({"audience", "control", "variants", "suppressed", "sms_segments", "cost_estimate"})
+
+
 def _preflight(campaign: Campaign, user: Any) -> dict[str, Any] | None:
     """The send engine's pre-send report (audience, control, per variant, suppressed by reason, segments, cost)
     as a plain dict; None when the engine is not installed."""
@@ -185,8 +189,12 @@ def _preflight(campaign: Campaign, user: Any) -> dict[str, Any] | None:
         return None
     report = campaign_preflight(campaign, user=user)
     if dataclasses.is_dataclass(report) and not isinstance(report, type):
-        return dataclasses.asdict(report)
-    return dict(report)
+        values = dataclasses.asdict(report)
+    else:
+        values = dict(report)
+    # what the page does not lay out by name is listed as it came
+    values["other"] = sorted((k, v) for k, v in values.items() if k not in PREFLIGHT_SHOWN)
+    return values
 
 
 @login_required

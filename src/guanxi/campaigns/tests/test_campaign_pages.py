@@ -153,3 +153,13 @@ def test_the_nav_shows_campaigns_to_marketers_not_store_staff(setup, client):
     assert 'href="/campaigns/"' in client.get("/").content.decode()
     client.force_login(setup["staff"])
     assert 'href="/campaigns/"' not in client.get("/").content.decode()
+
+
+def test_the_review_page_shows_the_send_engines_pre_send_report(setup, client):
+    pytest.importorskip("guanxi.campaigns.run")  # the send engine's; wired at merge
+    campaign = campaign_submit(actor=setup["marketer"], campaign=draft(setup))
+    client.force_login(setup["manager"])
+    with translation.override("en"):
+        page = client.get(f"/campaigns/{campaign.pk}/review/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="preflight"' in page
+    assert "The pre-send report is not available here." not in page
