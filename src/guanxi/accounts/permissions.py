@@ -52,6 +52,10 @@ OPERATION_ROLES: dict[str, frozenset[str]] = {
     # segments: who may look at them (list, count, members), and who may build, freeze and delete them
     "campaigns.segments_view": frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.ANALYST}),
     "campaigns.segments": _PROGRAM,
+    # Campaigns: who sees them at all, who drafts (and tests, pauses, cancels), who approves (审批) and resumes.
+    "campaigns.view": frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.ANALYST}),
+    "campaigns.draft": _PROGRAM,
+    "campaigns.approve": frozenset({Role.ADMIN, Role.MANAGER}),
 }
 
 

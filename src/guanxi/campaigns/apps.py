@@ -13,14 +13,14 @@ class CampaignsConfig(AppConfig):
         from guanxi.accounts.models import Role
         from guanxi.campaigns.segments import register_include_field
         from guanxi.core.registry import CustomerListAction, NavItem, register_customer_list_action, register_nav
+        from guanxi.messaging.rendering import variable_register
 
         register_include_field()
-        # The campaign list will take this entry over; until then "Campaigns" opens the segments.
         register_nav(
             NavItem(
                 key="campaigns",
                 label=_("Campaigns"),
-                url_name="campaigns:segment_list",
+                url_name="campaigns:campaign_list",
                 order=55,
                 roles=frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.ANALYST}),
             )
@@ -34,8 +34,5 @@ class CampaignsConfig(AppConfig):
                 roles=frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER}),
             )
         )
-
-        from guanxi.messaging.rendering import variable_register
-
-        # a campaign's message names the coupon each recipient was issued ({coupon_code} is messaging's)
-        variable_register("coupon", _("Coupon name"), "满100减20")
+        # each recipient's own coupon, issued at send time: {coupon_code} is messaging's, {coupon} its name
+        variable_register("coupon", _("Coupon (name and value)"), "¥20 代金券")

@@ -104,6 +104,14 @@ def _seed(store) -> None:
         actor=None,
         data={"external_ref": "SEED-1", "customer_id": customer.pk, "lines": [{"name": "x", "unit_price": "10.00"}]},
     )
+    from guanxi.campaigns.models import Segment
+    from guanxi.campaigns.services import campaign_save
+    from guanxi.messaging.models import MessageTemplate
+
+    segment = Segment.objects.create(name="全部", rules={"all": []}, store=store)
+    MessageTemplate.objects.create(code="promo", name="promo", purpose="marketing", body="{name}您好,会员日8折")
+    variants = [{"label": "A", "template_code": "promo", "split_percent": 100}]
+    campaign_save(actor=None, data={"name": "会员日", "segment": segment.pk, "store": store.pk, "variants": variants})
 
 
 def _token(user) -> str:

@@ -399,6 +399,29 @@ def test_a_representative_flow_records_only_catalogued_events_and_fields(
     step(lambda: campaigns_due(timezone.now()))
     step(lambda: campaign_run_execute(CampaignRun.objects.get(campaign=campaign).pk))
 
+    # campaigns: a draft through every state change, a test send to a staff phone, a deleted draft
+    from guanxi.campaigns import services as campaigns
+    from guanxi.campaigns.models import Segment
+
+    segment = Segment.objects.create(name="全部会员", rules={"all": []})
+    make_template(code="promo", purpose="marketing", body="{name}您好,会员日全场8折")
+    draft = {
+        "name": "会员日",
+        "segment": segment.pk,
+        "variants": [{"label": "A", "template_code": "promo", "split_percent": 100}],
+    }
+    campaign = step(lambda: campaigns.campaign_save(actor=None, data=draft))
+    step(lambda: campaigns.campaign_save(actor=None, campaign=campaign, data={"name": "会员日短信"}))
+    step(lambda: campaigns.campaign_test_send(actor=None, campaign=campaign, phones=["13800138001"]))
+    step(lambda: campaigns.campaign_submit(actor=None, campaign=campaign))
+    step(lambda: campaigns.campaign_reject(actor=None, campaign=campaign, reason="改文案"))
+    step(lambda: campaigns.campaign_submit(actor=None, campaign=campaign))
+    step(lambda: campaigns.campaign_approve(actor=None, campaign=campaign))
+    step(lambda: campaigns.campaign_pause(actor=None, campaign=campaign))
+    step(lambda: campaigns.campaign_resume(actor=None, campaign=campaign))
+    step(lambda: campaigns.campaign_cancel(actor=None, campaign=campaign))
+    step(lambda: campaigns.campaign_delete(actor=None, campaign=campaigns.campaign_save(actor=None, data=draft)))
+
     catalogue = _catalogue()
     problems = []
     seen = set()

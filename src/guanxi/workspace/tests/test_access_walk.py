@@ -22,9 +22,9 @@ from django.db import models
 from django.db.models import Q
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from guanxi.accounts.models import User
+from guanxi.accounts.models import ApiToken, User
 from guanxi.accounts.permissions import REFERENCE_DATA_ROLES
-from guanxi.campaigns.models import Campaign, Segment
+from guanxi.campaigns.models import Campaign, CampaignVariant, Segment
 from guanxi.conftest import api_client_for
 from guanxi.customers import services as customer_services
 from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, ImportJob, Tag
@@ -113,19 +113,15 @@ def world(store_a, store_b, staff_a, staff_b):
         store=store_b,
         created_by=staff_b,
     )
-    segment = Segment.objects.create(
-        name="乙店分群", rules={"field": "analytics.at_risk", "value": "1"}, store=store_b, created_by=staff_b
-    )
-    # Store B's campaign (its results answer store A's staff like a missing one).
-    campaign = Campaign.objects.create(
-        name="乙店活动",
-        segment=segment,
-        store=store_b,
-        created_by=staff_b,
-    )
     # Store A has a customer of its own, so writes that need a visible partner (merge) have one.
     own = make_customer(store=store_a, name="甲店客户")
     membership.refresh_from_db()
+    # Store B's segment and campaign (their pages, results and API answer store A's staff like missing ones).
+    segment = Segment.objects.create(
+        name="乙店分群", rules={"field": "analytics.at_risk", "value": "1"}, store=store_b, created_by=staff_b
+    )
+    campaign = Campaign.objects.create(name="乙店活动", segment=segment, store=store_b, created_by=staff_b)
+    CampaignVariant.objects.create(campaign=campaign, label="A", template_code=template.code, split_percent=100)
     return {
         "store_b": store_b,
         "staff_b": staff_b,
@@ -149,8 +145,8 @@ def world(store_a, store_b, staff_a, staff_b):
         "rule": rule,
         "coupon_template": coupon_template,
         "template": template,
-        "campaign": campaign,
         "segment": segment,
+        "campaign": campaign,
     }
 
 
@@ -197,6 +193,10 @@ def _b_querysets(world) -> dict[str, tuple[models.QuerySet, bool]]:
             out[label] = (model._default_manager.all(), False)
         elif model is User:
             out[label] = (User.objects.filter(pk=world["staff_b"].pk), True)
+        elif model is ApiToken:
+            # store B's staff's tokens; the walker's own token notes its use (last_used_at) when a long walk
+            # outlasts the five-minute resolution, which is no effect on store B
+            out[label] = (ApiToken.objects.filter(user=world["staff_b"]), True)
         elif model is ImportJob:
             out[label] = (ImportJob.objects.filter(store=world["store_b"]), True)
         elif model._meta.auto_created and model._meta.app_label == "accounts":
@@ -495,6 +495,21 @@ PAGE_OBJECTS = {
     "campaigns:segment_archive": "segment",
     "campaigns:segment_delete": "segment",
     "campaigns:segment_export": "segment",
+    **{
+        f"campaigns:campaign_{name}": "campaign"
+        for name in (
+            "detail",
+            "edit",
+            "review",
+            "submit",
+            "approve",
+            "reject",
+            "pause",
+            "resume",
+            "cancel",
+            "test_send",
+        )
+    },
 }
 PAGE_PARAMS = {
     "customer_id": "customer",

@@ -1,0 +1,68 @@
+"""Reads of campaigns: which campaigns and segments a staff member may see and use.
+
+A campaign belongs to a store (``Campaign.store``) or, without one, to the stores of the person who drafted
+it; admins see every campaign. Staff whose role may not see campaigns (store staff, service agents) see
+none, so another store's campaign and a campaign nobody may see answer alike: 404. Segments usable in a
+campaign follow the same rule, and archived ones are left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet, Sum
+
+from guanxi.accounts.models import User
+from guanxi.accounts.permissions import can
+from guanxi.campaigns.models import Campaign, CampaignRun, CampaignVariant, Segment
+
+
+def _store_scope(user: Any) -> Q | None:
+    """The condition on ``store`` / ``created_by`` that ``user`` sees; None: nothing at all."""
+    if not can(user, "campaigns.view"):
+        return None
+    if user.sees_all_stores:
+        return Q()
+    stores = user.stores.values("pk")
+    colleagues = User.objects.filter(stores__in=stores).values("pk")
+    return Q(store__in=stores) | Q(store__isnull=True, created_by__in=colleagues) | Q(created_by=user)
+
+
+def campaigns_visible_to(user: Any) -> QuerySet[Campaign]:
+    scope = _store_scope(user)
+    if scope is None:
+        return Campaign.objects.none()
+    return Campaign.objects.filter(scope)
+
+
+def segments_usable_by(user: Any) -> QuerySet[Segment]:
+    """Segments ``user`` may send a campaign to: visible by the same store rule, not archived."""
+    scope = _store_scope(user)
+    if scope is None:
+        return Segment.objects.none()
+    return Segment.objects.filter(scope, archived=False)
+
+
+def campaign_list(user: Any, *, status: str = "") -> QuerySet[Campaign]:
+    """The list page's rows: segment, variants and the recipients of its runs (their cached counts), in a
+    fixed number of queries."""
+    qs = campaigns_visible_to(user).select_related("segment", "coupon_template", "created_by")
+    if status:
+        qs = qs.filter(status=status)
+    return qs.annotate(
+        recipients_total=Sum("runs__recipients", filter=Q(runs__is_test=False)),
+    ).prefetch_related(Prefetch("variants", queryset=CampaignVariant.objects.order_by("label")))
+
+
+def campaign_get(user: Any, pk: int) -> Campaign:
+    """One campaign ``user`` may see, with what its detail page shows; ``Campaign.DoesNotExist`` otherwise."""
+    return (
+        campaigns_visible_to(user)
+        .select_related("segment", "coupon_template", "created_by", "submitted_by", "approved_by", "store")
+        .prefetch_related(Prefetch("variants", queryset=CampaignVariant.objects.order_by("label")))
+        .get(pk=pk)
+    )
+
+
+def campaign_runs(campaign: Campaign, *, limit: int = 50) -> list[CampaignRun]:
+    return list(CampaignRun.objects.filter(campaign=campaign).order_by("-occurrence", "-id")[:limit])
