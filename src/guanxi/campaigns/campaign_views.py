@@ -3,7 +3,6 @@ and the approval view with the pre-send report. Thin: services decide, selectors
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from django.contrib import messages as flash
@@ -20,6 +19,7 @@ from guanxi.campaigns import campaign_selectors as selectors
 from guanxi.campaigns import services
 from guanxi.campaigns.forms import WEEKDAYS, CampaignForm, RejectForm, TestSendForm, variant_formset, variants_from
 from guanxi.campaigns.models import Campaign
+from guanxi.campaigns.results import campaign_headline, campaigns_headlines
 from guanxi.core.forms import error_lines, form_labels
 from guanxi.core.models import AuditLog
 from guanxi.messaging.models import MessageTemplate
@@ -39,7 +39,9 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     if status not in Campaign.Status.values:
         status = ""
     campaigns = list(selectors.campaign_list(request.user, status=status)[:200])
-    uplift: dict[int, Any] = {}  # campaign id -> headline uplift, filled by the results pages; empty here
+    uplift: dict[int, Any] = {
+        pk: headline.text for pk, headline in campaigns_headlines([c.pk for c in campaigns]).items()
+    }  # one query for the page
     for campaign in campaigns:
         campaign.schedule_text = schedule_text(campaign)  # type: ignore[attr-defined]
         campaign.uplift = uplift.get(campaign.pk)  # type: ignore[attr-defined]
@@ -166,7 +168,7 @@ def _context(request: HttpRequest, campaign: Campaign) -> dict[str, Any]:
         },
         "own_submission": campaign.status == S.PENDING and campaign.submitted_by_id == user.pk,
         "schedule_text": schedule_text(campaign),
-        "uplift": None,  # the headline uplift, filled by the results pages
+        "uplift": (lambda h: h.text if h else None)(campaign_headline(campaign)),
     }
 
 
@@ -177,24 +179,38 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 #: The pre-send report's entries the approval page lays out by name.
-PREFLIGHT_SHOWN = frozenset({"audience", "control", "variants", "suppressed", "sms_segments", "cost_estimate"})
+def _preflight(campaign: Campaign, user: Any) -> dict[str, Any]:
+    """The send engine's pre-send report, laid out for the page: who is drawn where, who would not get a
+    message and why (in words), segments and cost."""
+    from guanxi.campaigns.run import COUPON_BUDGET, COUPON_LIMIT, campaign_preflight
+    from guanxi.messaging.services import reason_label
 
-
-def _preflight(campaign: Campaign, user: Any) -> dict[str, Any] | None:
-    """The send engine's pre-send report (audience, control, per variant, suppressed by reason, segments, cost)
-    as a plain dict; None when the engine is not installed."""
-    try:
-        from guanxi.campaigns.run import campaign_preflight
-    except ImportError:
-        return None
     report = campaign_preflight(campaign, user=user)
-    if dataclasses.is_dataclass(report) and not isinstance(report, type):
-        values = dataclasses.asdict(report)
-    else:
-        values = dict(report)
-    # what the page does not lay out by name is listed as it came
-    values["other"] = sorted((k, v) for k, v in values.items() if k not in PREFLIGHT_SHOWN)
-    return values
+    coupon_reasons = {
+        COUPON_LIMIT: _("the customer already holds the most coupons of this kind"),
+        COUPON_BUDGET: _("the coupon budget is used up"),
+    }
+    return {
+        "audience": report.audience,
+        "global_holdout": report.global_holdout,
+        "control": report.control,
+        "messages": report.messages,
+        "cost": report.cost,
+        "price": report.price,
+        "variants": [
+            {
+                "label": label,
+                "drawn": drawn,
+                "sendable": report.sendable.get(label, 0),
+                "segments": report.segments.get(label, 1),
+            }
+            for label, drawn in sorted(report.variants.items())
+        ],
+        "suppressed": sorted(
+            ((str(coupon_reasons.get(reason) or reason_label(reason)), n) for reason, n in report.suppressed.items()),
+            key=lambda item: -item[1],
+        ),
+    }
 
 
 @login_required
@@ -203,7 +219,6 @@ def campaign_review(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     context = _context(request, campaign)
     context["preflight"] = _preflight(campaign, request.user)
-    context["preflight_missing"] = context["preflight"] is None
     return render(request, "campaigns/campaign_review.html", context)
 
 

@@ -7,8 +7,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from guanxi.campaigns import results as r
+from guanxi.campaigns.campaign_selectors import campaigns_visible_to
 from guanxi.campaigns.models import Campaign
-from guanxi.campaigns.selectors import campaigns_visible_to
 
 #: ECharts as the workspace ships it (npm run vendor); without it the page shows the table only.
 CHART_SCRIPT = "vendor/echarts/echarts.min.js"

@@ -38,8 +38,8 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from guanxi.campaigns import uplift
+from guanxi.campaigns.campaign_selectors import campaigns_visible_to
 from guanxi.campaigns.models import Campaign, CampaignRecipient, CampaignRun, CampaignVariant
-from guanxi.campaigns.selectors import campaigns_visible_to
 from guanxi.loyalty.models import Coupon
 from guanxi.messaging.models import Consent, Message
 from guanxi.sales.models import Order

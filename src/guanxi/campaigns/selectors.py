@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Window
 
-from guanxi.campaigns.models import Campaign, Segment, SegmentMember
+from guanxi.campaigns.models import Segment, SegmentMember
 from guanxi.core.registry import allowed
 from guanxi.core.segments import GROUPS, OPERATORS, segment_apply, segment_fields, segment_rules_clean
 from guanxi.customers.contacts import mask_value
@@ -31,20 +31,6 @@ def segment_customers(segment: Segment, *, user: Any) -> QuerySet[Customer]:
         return base.filter(pk__in=SegmentMember.objects.filter(segment=segment).values("customer_id"))
     narrowed: QuerySet[Customer] = segment_apply(base, segment_rules_clean(segment.rules or {"all": []}))
     return narrowed
-
-
-def campaigns_visible_to(user: Any) -> QuerySet[Campaign]:
-    """Campaigns ``user`` may see: all for those who see every store; otherwise a campaign of one of the
-    user's stores, or one the user created. Nobody signed in (or inactive) sees none."""
-    qs = Campaign.objects.all()
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return qs.none()
-    if user.sees_all_stores:
-        return qs
-    from guanxi.accounts.models import User
-
-    store_ids = User.stores.through.objects.filter(user_id=user.pk).values("store_id")
-    return qs.filter(Q(store_id__in=store_ids) | Q(created_by_id=user.pk))
 
 
 def tree_customers(tree: dict[str, Any], *, user: Any) -> QuerySet[Customer]:

@@ -519,24 +519,12 @@ def _audit_state(actor: Actor, campaign: Campaign, old: str, **extra: Any) -> No
     )
 
 
-def _first_run_at(campaign: Campaign, now: dt.datetime) -> dt.datetime | None:
-    """NOW and ONCE without the scheduler: as soon as approved, or the set time."""
-    if campaign.schedule == Campaign.Schedule.NOW:
-        return now
-    if campaign.schedule == Campaign.Schedule.ONCE:
-        return campaign.starts_at
-    return None
-
-
 def _next_run_at(campaign: Campaign, now: dt.datetime) -> dt.datetime | None:
-    try:
-        from guanxi.campaigns.scheduling import next_occurrence
-    except ImportError:  # the scheduler arrives with the send engine; one-off campaigns need nothing of it
-        if campaign.schedule in (Campaign.Schedule.NOW, Campaign.Schedule.ONCE):
-            return _first_run_at(campaign, now)
-        raise
-    result: dt.datetime | None = next_occurrence(campaign, now)
-    return result
+    """When an approved campaign first sends: at once (NOW, or a ONCE time already past), its set time, or the
+    first occurrence of its series in the campaign's own time zone."""
+    from guanxi.campaigns.scheduling import first_occurrence
+
+    return first_occurrence(campaign, now)
 
 
 @transaction.atomic
@@ -664,6 +652,12 @@ def campaign_resume(*, actor: Actor, campaign: Campaign) -> Campaign:
     runs = sending + preparing
     campaign.status = S.RUNNING if runs else S.APPROVED
     campaign.save(update_fields=["status", "updated_at"])
+    if sending:  # the engine takes the sending runs up again once this commits (the due sweep would, later)
+        from guanxi.campaigns.tasks import campaign_run_task
+
+        sending_runs = CampaignRun.objects.filter(campaign=campaign, is_test=False, status=CampaignRun.Status.SENDING)
+        for run_id in sending_runs.values_list("pk", flat=True):
+            campaign_run_task.delay_on_commit(run_id)
     _audit_state(actor, campaign, old, runs_resumed=runs)
     event_record(
         name="campaign.resumed",

@@ -149,7 +149,8 @@ def segment_rules_clean(tree: Any, *, user: Any = None, path: str = "rules") -> 
             if kind == "not":
                 return {"not": walk(node["not"], f"{where}.not", depth + 1)}
             items = node[kind]
-            if not isinstance(items, list) or not items:
+            if not isinstance(items, list) or (not items and not (kind == "all" and depth == 0)):
+                # an empty "all" at the top is "every customer I may see"; an empty group inside is a mistake
                 raise _leaf_error(f"{where}.{kind}", _("A group needs at least one condition."))
             return {kind: [walk(item, f"{where}.{kind}.{i}", depth + 1) for i, item in enumerate(items)]}
         count[0] += 1

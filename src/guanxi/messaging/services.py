@@ -78,6 +78,29 @@ class Reason:
     UNKNOWN_CUSTOMER = "unknown customer"
 
 
+#: What each reason reads as on a page (the rows keep the code).
+REASON_LABELS: dict[str, Any] = {
+    Reason.NO_TEMPLATE: _("no template in the customer's language"),
+    Reason.NO_ADDRESS: _("no phone, e-mail or WeChat id for this channel"),
+    Reason.NO_CONSENT: _("no consent to marketing on this channel"),
+    Reason.OPTED_OUT: _("opted out"),
+    Reason.INVALID_ADDRESS: _("address known to be invalid"),
+    Reason.FREQUENCY_CAP: _("frequency cap reached"),
+    Reason.QUIET_HOURS: _("waits for the end of quiet hours"),
+    Reason.RETRIES_EXHAUSTED: _("retries exhausted"),
+    Reason.REJECTED: _("rejected by the provider"),
+    Reason.WORKER_LOST: _("worker lost after hand-over"),
+    Reason.MAYBE_SENT: _("provider answer lost"),
+    Reason.UNDELIVERED: _("undelivered"),
+    Reason.ERASED: _("customer erased"),
+    Reason.UNKNOWN_CUSTOMER: _("unknown or merged customer"),
+}
+
+
+def reason_label(reason: str) -> str:
+    return str(REASON_LABELS.get(reason, reason))
+
+
 # --- consent -----------------------------------------------------------------------------------
 
 

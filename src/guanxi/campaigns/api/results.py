@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from guanxi.campaigns import results as r
+from guanxi.campaigns.campaign_selectors import campaigns_visible_to
 from guanxi.campaigns.models import Campaign
-from guanxi.campaigns.selectors import campaigns_visible_to
 
 
 def _money() -> serializers.DecimalField:

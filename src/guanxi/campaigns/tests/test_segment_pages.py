@@ -43,13 +43,15 @@ def test_the_list_runs_the_same_queries_for_two_segments_or_twelve(
     assert "Used by campaigns" in html
 
 
-def test_the_nav_opens_the_segments_for_marketers_not_for_store_staff(client, marketer_a, staff_a):
+def test_the_nav_opens_campaigns_and_segments_for_marketers_not_for_store_staff(client, marketer_a, staff_a):
     client.force_login(marketer_a)
     html = client.get(reverse("workspace:home"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert f'href="{reverse("campaigns:segment_list")}"' in html
+    assert f'href="{reverse("campaigns:campaign_list")}"' in html
     assert "营销活动" in html
+    listing = client.get(reverse("campaigns:campaign_list"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert f'href="{reverse("campaigns:segment_list")}"' in listing
     client.force_login(staff_a)
-    assert f'href="{reverse("campaigns:segment_list")}"' not in client.get(reverse("workspace:home")).content.decode()
+    assert f'href="{reverse("campaigns:campaign_list")}"' not in client.get(reverse("workspace:home")).content.decode()
     assert client.get(reverse("campaigns:segment_list")).status_code == 403
 
 
