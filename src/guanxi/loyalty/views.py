@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from guanxi.accounts.permissions import can, can_change, require
 from guanxi.core.forms import error_lines, form_error_lines, model_labels
+from guanxi.core.templatetags.money import format_money
 from guanxi.customers.models import Customer
 from guanxi.loyalty import selectors, services
 from guanxi.loyalty.forms import (
@@ -139,7 +140,8 @@ def top_up(request, customer_id: int):
             )
             flash.success(
                 request,
-                _("Topped up ¥%(p)s (bonus ¥%(b)s).") % {"p": entry.principal, "b": entry.bonus}
+                _("Topped up %(p)s (bonus %(b)s).")
+                % {"p": format_money(entry.principal), "b": format_money(entry.bonus)}
                 if created
                 else _("This top-up was already recorded."),
             )
