@@ -278,14 +278,7 @@ def _edit(request, model, form_class, pk, title):
         raise PermissionDenied
     instance = get_object_or_404(model, pk=pk) if pk else None
     form = form_class(request.POST or None, instance=instance)
-    if request.method == "POST" and form.is_valid():
-        if model is CouponTemplate:
-            try:
-                services.coupon_template_clean(form.cleaned_data)
-            except ValidationError as exc:
-                for field, msgs in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, msgs)
-                return render(request, "loyalty/edit.html", {"form": form, "title": title})
+    if request.method == "POST" and form.is_valid():  # a coupon template's form checks it with the service's clean
         form.save()
         flash.success(request, _("Saved."))
         return redirect("loyalty:program")
