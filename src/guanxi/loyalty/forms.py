@@ -72,7 +72,7 @@ class CouponTemplateForm(ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if self._errors:  # the fields' own errors first; the rules speak of values the fields accepted
+        if self.errors:  # the fields' own errors first; the rules speak of values the fields accepted
             return cleaned
         try:
             coupon_template_clean(cleaned)
