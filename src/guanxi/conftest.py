@@ -17,6 +17,9 @@ from rest_framework.test import APIClient
 
 from guanxi.accounts.models import Role
 
+# The Chromium fixtures (``browser``, ``page``) for every browser test; ``sign_in`` and ``PASSWORD`` are there too.
+from guanxi.core.tests.browser import browser, page  # noqa: F401
+
 
 def pytest_configure(config):
     clock = os.environ.get("GUANXI_TEST_CLOCK", "").strip()

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Field
+from django.db.models import Field, Q
 from django.forms.models import model_to_dict
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +30,7 @@ from guanxi.customers.models import (
     ContactPoint,
     Customer,
     CustomerMerge,
+    DismissedDuplicate,
     ImportantDate,
     Note,
     Tag,
@@ -713,6 +714,34 @@ MERGE_FOLLOWERS = [
 ]
 
 
+def _dismissed_pairs_follow(survivor: Customer, merged: Customer) -> int:
+    """ "Not the same person" marks on ``merged`` now concern ``survivor`` (the merged record is the survivor now).
+
+    A mark between the two themselves goes (they were one person after all), and one the survivor already has
+    with the same customer is kept once; the rest keep who dismissed them and when. Returns the marks moved.
+    """
+    rows = list(DismissedDuplicate.objects.filter(Q(first=merged) | Q(second=merged)).order_by("pk"))
+    if not rows:
+        return 0
+    have = set(
+        DismissedDuplicate.objects.filter(Q(first=survivor) | Q(second=survivor)).values_list("first_id", "second_id")
+    )
+    drop: list[int] = []
+    moves: list[tuple[int, int, int]] = []
+    for row in rows:
+        other = row.second_id if row.first_id == merged.pk else row.first_id
+        pair = (min(survivor.pk, other), max(survivor.pk, other))
+        if other == survivor.pk or pair in have:
+            drop.append(row.pk)
+            continue
+        have.add(pair)
+        moves.append((row.pk, *pair))
+    DismissedDuplicate.objects.filter(pk__in=drop).delete()
+    for pk, first, second in moves:
+        DismissedDuplicate.objects.filter(pk=pk).update(first_id=first, second_id=second)
+    return len(moves)
+
+
 @transaction.atomic
 def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> CustomerMerge:
     """Fold ``merged`` into ``survivor``: every order, note, tag, date, contact and timeline entry moves.
@@ -753,6 +782,7 @@ def customer_merge(*, actor: Actor, survivor: Customer, merged: Customer) -> Cus
             survivor_primary.add(contact.kind)
         contacts_moved += 1
     moved["customers.ContactPoint"] = contacts_moved
+    moved["customers.DismissedDuplicate"] = _dismissed_pairs_follow(survivor, merged)
 
     through = Customer.tags.through
     have_tags = set(through.objects.filter(customer=survivor).values_list("tag_id", flat=True))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import uuid
+from functools import partial
 from pathlib import Path
 
 from django.contrib import messages
@@ -436,21 +437,27 @@ def _back_to_contacts(customer: Customer):
     return redirect(reverse("customers:customer", kwargs={"pk": customer.pk}) + "#contacts")
 
 
+def _contact_form_answer(request, customer: Customer, form, save, done: str, **page):
+    """A contact form's answer: ``save(**cleaned_data)`` (the service's refusal shown beside its field) and back
+    to the contacts saying ``done``; or the 360 page again with the form's errors (400), ``page`` telling which."""
+    if form.is_valid():
+        try:
+            save(**form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+    if form.errors:
+        return render(request, "customers/detail.html", _detail_context(request, customer, **page), status=400)
+    messages.success(request, done)
+    return _back_to_contacts(customer)
+
+
 @login_required
 @require_POST
 def customer_contact_add(request, pk: int):
     customer = _visible_customer(request, pk)
     form = ContactAddForm(request.POST, auto_id="contact_%s")
-    if form.is_valid():
-        try:
-            contact_point_add(actor=request.user, customer=customer, channel="web", **form.cleaned_data)
-        except ValidationError as exc:
-            _form_errors(form, exc)
-    if form.errors:
-        context = _detail_context(request, customer, contact_form=form)
-        return render(request, "customers/detail.html", context, status=400)
-    messages.success(request, _("Contact added."))
-    return _back_to_contacts(customer)
+    save = partial(contact_point_add, actor=request.user, customer=customer, channel="web")
+    return _contact_form_answer(request, customer, form, save, _("Contact added."), contact_form=form)
 
 
 def _visible_contact(request, pk: int, contact_id: int) -> tuple[Customer, ContactPoint]:
@@ -463,34 +470,30 @@ def _visible_contact(request, pk: int, contact_id: int) -> tuple[Customer, Conta
 def customer_contact_change(request, pk: int, contact_id: int):
     customer, contact = _visible_contact(request, pk, contact_id)
     form = ContactChangeForm(request.POST, auto_id=f"contact{contact.pk}_%s")
-    if form.is_valid():
-        try:
-            contact_point_change(actor=request.user, contact=contact, channel="web", **form.cleaned_data)
-        except ValidationError as exc:
-            _form_errors(form, exc)
-    if form.errors:
-        context = _detail_context(request, customer, failed_contact=contact, change_form=form)
-        return render(request, "customers/detail.html", context, status=400)
-    messages.success(request, _("Contact corrected."))
+    save = partial(contact_point_change, actor=request.user, contact=contact, channel="web")
+    return _contact_form_answer(
+        request, customer, form, save, _("Contact corrected."), failed_contact=contact, change_form=form
+    )
+
+
+def _contact_action(request, pk: int, contact_id: int, action, done: str):
+    """Remove a contact or make it the primary one (``action``), then back to the contacts saying ``done``."""
+    customer, contact = _visible_contact(request, pk, contact_id)
+    action(actor=request.user, contact=contact, channel="web")
+    messages.success(request, done)
     return _back_to_contacts(customer)
 
 
 @login_required
 @require_POST
 def customer_contact_remove(request, pk: int, contact_id: int):
-    customer, contact = _visible_contact(request, pk, contact_id)
-    contact_point_remove(actor=request.user, contact=contact, channel="web")
-    messages.success(request, _("Contact removed."))
-    return _back_to_contacts(customer)
+    return _contact_action(request, pk, contact_id, contact_point_remove, _("Contact removed."))
 
 
 @login_required
 @require_POST
 def customer_contact_primary(request, pk: int, contact_id: int):
-    customer, contact = _visible_contact(request, pk, contact_id)
-    contact_point_set_primary(actor=request.user, contact=contact, channel="web")
-    messages.success(request, _("Primary contact set."))
-    return _back_to_contacts(customer)
+    return _contact_action(request, pk, contact_id, contact_point_set_primary, _("Primary contact set."))
 
 
 # --- duplicates ------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from guanxi.accounts.actors import signed_in
 from guanxi.accounts.permissions import is_store_scoped
 from guanxi.accounts.stores import current_store_id, switchable_stores
+from guanxi.core.templatetags.money import format_money
 from guanxi.customers.models import Customer
 from guanxi.customers.selectors import customer_search
 from guanxi.loyalty import services
@@ -115,7 +116,8 @@ def _form_state(request: HttpRequest, member: Membership) -> dict[str, Any]:
         "customer_id": member.customer_id,
         "lines": [{"sku": ln["product"].sku, "quantity": ln["quantity"]} for ln in lines],
         "coupon_code": coupon,
-        "points": (post.get("points") or "").strip(),
+        # "use all points": the most this member may use on this basket, as the checkout computes it
+        "points": "max" if post.get("points_all") else (post.get("points") or "").strip(),
         "wallet_amount": (post.get("wallet_amount") or "").strip(),
         "payment_method": method,
         "store": store_code or (store if store else None),
@@ -173,9 +175,18 @@ def _quote_context(request: HttpRequest, member: Membership) -> dict[str, Any]:
         "coupons": _member_coupons(member),
         "methods": [(m.value, m.label) for m in COUNTER_METHODS],
         "method": state["data"]["payment_method"],
-        "points_input": state["data"]["points"],
+        "points_input": _points_input(request, state["data"]["points"], quote),
         "wallet_input": state["data"]["wallet_amount"],
     }
+
+
+def _points_input(request: HttpRequest, points: str, quote: Any) -> str:
+    """What the points field shows: the clerk's number, or after "use all points" the points the quote used."""
+    if points != "max":
+        return points
+    if quote is not None:
+        return str(quote.points)
+    return (request.POST.get("points") or "").strip()  # the quote failed for another reason: keep what was typed
 
 
 @login_required
@@ -347,7 +358,7 @@ def counter_refund(request: HttpRequest, order_id: int) -> HttpResponse:
         )
         flash.success(
             request,
-            _("Refunded ¥%(amount)s.") % {"amount": result["amount"]}
+            _("Refunded %(amount)s.") % {"amount": format_money(result["amount"])}
             if result["created"]
             else _("This refund was already recorded."),
         )

@@ -1,8 +1,12 @@
+from typing import Any
+
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.forms import Form, ModelForm
 from guanxi.loyalty.models import CouponTemplate, ProgramSettings, Tier, TopUpRule
+from guanxi.loyalty.services.coupons import COUPON_FIELDS, coupon_template_clean
 
 
 class TopUpForm(Form):
@@ -60,21 +64,19 @@ class TopUpRuleForm(ModelForm):
 
 
 class CouponTemplateForm(ModelForm):
+    """A coupon template as staff edit it; its rules (a kind's amounts, the window) are the service's clean."""
+
     class Meta:
         model = CouponTemplate
-        fields = [
-            "name",
-            "kind",
-            "amount",
-            "threshold",
-            "percent_off",
-            "cap",
-            "gift",
-            "valid_from",
-            "valid_until",
-            "valid_days",
-            "per_customer_limit",
-            "budget",
-            "issue_rule",
-            "active",
-        ]
+        fields = COUPON_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:  # the fields' own errors first; the rules speak of values the fields accepted
+            return cleaned
+        try:
+            coupon_template_clean(cleaned)
+        except ValidationError as exc:
+            for field, msgs in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, msgs)
+        return cleaned

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from guanxi.accounts.permissions import can, can_change, require
 from guanxi.core.forms import error_lines, form_error_lines, model_labels
+from guanxi.core.templatetags.money import format_money
 from guanxi.customers.models import Customer
 from guanxi.loyalty import selectors, services
 from guanxi.loyalty.forms import (
@@ -139,7 +140,8 @@ def top_up(request, customer_id: int):
             )
             flash.success(
                 request,
-                _("Topped up ¥%(p)s (bonus ¥%(b)s).") % {"p": entry.principal, "b": entry.bonus}
+                _("Topped up %(p)s (bonus %(b)s).")
+                % {"p": format_money(entry.principal), "b": format_money(entry.bonus)}
                 if created
                 else _("This top-up was already recorded."),
             )
@@ -276,14 +278,7 @@ def _edit(request, model, form_class, pk, title):
         raise PermissionDenied
     instance = get_object_or_404(model, pk=pk) if pk else None
     form = form_class(request.POST or None, instance=instance)
-    if request.method == "POST" and form.is_valid():
-        if model is CouponTemplate:
-            try:
-                services.coupon_template_clean(form.cleaned_data)
-            except ValidationError as exc:
-                for field, msgs in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, msgs)
-                return render(request, "loyalty/edit.html", {"form": form, "title": title})
+    if request.method == "POST" and form.is_valid():  # a coupon template's form checks it with the service's clean
         form.save()
         flash.success(request, _("Saved."))
         return redirect("loyalty:program")

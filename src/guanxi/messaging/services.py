@@ -599,6 +599,8 @@ def _record_results(
                     data={
                         "channel": message.channel,
                         "template": message.template_code,
+                        # the name staff gave the template, shown on the timeline (the code is not for people)
+                        "template_name": message.template.name if message.template else "",
                         "to": message.to_masked,
                         "error": outcome.error[:100],
                     },
@@ -623,7 +625,9 @@ def messages_send(*, message_ids: Iterable[int], now: dt.datetime | None = None)
     if not claimed:
         return total
     claimed_messages = list(
-        Message.objects.filter(claim=claim, status=S.SENDING).select_related("customer__home_store").order_by("id")
+        Message.objects.filter(claim=claim, status=S.SENDING)
+        .select_related("customer__home_store", "template")
+        .order_by("id")
     )
     by_channel: dict[str, list[Message]] = defaultdict(list)
     for message in claimed_messages:

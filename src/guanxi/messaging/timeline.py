@@ -19,6 +19,12 @@ def _consent(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "source": consent_source_label(str(data.get("source", "")))}
 
 
+def _message(data: dict[str, Any]) -> dict[str, Any]:
+    """The template by the name staff gave it (stored with the entry: nothing is queried); old entries, which
+    stored only its code, show the code."""
+    return {**data, "template": data.get("template_name") or data.get("template", "")}
+
+
 class _Phrase:
     """A translated sentence with the channel/purpose already filled in and %(data)s left for the entry."""
 
@@ -38,6 +44,7 @@ def kinds() -> list[TimelineKind]:
             TimelineKind(
                 f"message.sent.{channel.value}",
                 _Phrase(_("Message sent by %(channel)s (%%(template)s) to %%(to)s"), channel=channel.label),
+                prepare=_message,
             )
         )
         out.append(
@@ -46,6 +53,7 @@ def kinds() -> list[TimelineKind]:
                 _Phrase(
                     _("Message by %(channel)s (%%(template)s) to %%(to)s failed: %%(error)s"), channel=channel.label
                 ),
+                prepare=_message,
             )
         )
         for purpose in CONSENT_PURPOSES:

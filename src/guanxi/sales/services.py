@@ -63,7 +63,7 @@ def order_clean(
     errors: dict[str, list[str]] = {}
     ref = str(data.get("external_ref") or "").strip()
     if not ref:
-        errors["external_ref"] = [_("Every order needs its order number (external_ref).")]
+        errors["external_ref"] = [_("Every order needs its order number.")]
     elif len(ref) > 64:
         errors["external_ref"] = [_("An order number has at most 64 characters.")]
     source = str(data.get("source") or "api").strip()[:32]

@@ -64,6 +64,11 @@ def test_a_counter_sale_with_coupon_points_and_stored_value_then_refunds(page, c
 
     page.select_option("#counter-coupon-pick", coupon.code)
     expect(page.locator("#counter-quote")).to_contain_text("优惠券 满100减20")
+    # 使用全部积分: 300 − 20 = 280, at most half of it (¥140, 14,000 points): all the 10,000 held
+    page.get_by_role("button", name="使用全部积分").click()
+    expect(page.locator("#counter-points")).to_have_value("10000")
+    expect(page.locator("#counter-quote")).to_contain_text("10000 积分抵现")
+    expect(page.locator("#counter-due")).to_have_text("¥180.00")
     page.fill("#counter-points", "5000")
     page.press("#counter-points", "Enter")  # Enter refreshes the quote; it never commits
     expect(page.locator("#counter-quote")).to_contain_text("5000 积分抵现")

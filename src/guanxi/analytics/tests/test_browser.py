@@ -10,41 +10,9 @@ from playwright.sync_api import expect
 
 from guanxi.analytics.services import scores_refresh
 from guanxi.analytics.tests.test_api import base
+from guanxi.core.tests.browser import sign_in  # browser and page: the shared fixtures, from conftest
 
 pytestmark = [pytest.mark.browser]
-
-CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "pw-for-tests-123"  # accounts.tests.factories.UserFactory
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, live_server, transactional_db):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1360, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def sign_in(page, username: str) -> None:
-    page.goto("/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit]").last.click()
-    page.wait_for_load_state()
 
 
 def test_dashboard_charts_and_customer_panel(page, store_a, store_b, staff_a):

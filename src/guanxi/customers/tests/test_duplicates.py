@@ -120,3 +120,27 @@ def test_duplicates_page_runs_a_constant_number_of_queries(client_a, staff_a, st
     with django_assert_max_num_queries(len(few)):
         assert len(client_a.get(reverse("customers:duplicates")).context["pairs"]) == 15
     assert first.pk
+
+
+def test_merging_carries_not_the_same_person_marks_to_the_survivor(staff_a, store_a):
+    from guanxi.customers.services import customer_merge
+
+    x = make_customer(store=store_a, name="何一", phone="+8613600007777")  # lower id than the survivor
+    survivor = make_customer(store=store_a, name="何二")
+    merged = make_customer(store=store_a, name="何二", phone="+8613600007777")
+    y, z, w = (make_customer(store=store_a, name=name) for name in ("何三", "何四", "何五"))
+    for a, b in [(x, merged), (merged, y), (survivor, merged), (merged, z), (survivor, z), (y, w)]:
+        duplicate_dismiss(actor=staff_a, first_id=a.pk, second_id=b.pk)
+    assert (x.pk, merged.pk) not in _pairs(staff_a)
+
+    record = customer_merge(actor=staff_a, survivor=survivor, merged=merged)
+
+    pairs = set(DismissedDuplicate.objects.values_list("first_id", "second_id"))
+    # (x, merged) and (merged, y) now concern the survivor; (survivor, merged) is gone with the merge;
+    # (merged, z) was already (survivor, z): kept once; (y, w) had nothing to do with it
+    assert pairs == {(x.pk, survivor.pk), (survivor.pk, y.pk), (survivor.pk, z.pk), (y.pk, w.pk)}
+    assert DismissedDuplicate.objects.get(first=x, second=survivor).dismissed_by == staff_a
+    assert record.moved["customers.DismissedDuplicate"] == 2
+    # the survivor now has the merged record's phone, which x shares: still "not the same person"
+    assert (x.pk, survivor.pk) not in _pairs(staff_a)
+    assert not {merged.pk} & {pk for pair in pairs for pk in pair}

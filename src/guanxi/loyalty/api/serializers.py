@@ -12,6 +12,7 @@ from guanxi.loyalty.models import (
     TopUpRule,
     WalletEntry,
 )
+from guanxi.loyalty.services.coupons import COUPON_FIELDS
 
 
 class TierSerializer(ModelSerializer):
@@ -98,24 +99,7 @@ class WalletEntrySerializer(ModelSerializer):
 class CouponTemplateSerializer(ModelSerializer):
     class Meta:
         model = CouponTemplate
-        fields = [
-            "id",
-            "name",
-            "kind",
-            "amount",
-            "threshold",
-            "percent_off",
-            "cap",
-            "gift",
-            "valid_from",
-            "valid_until",
-            "valid_days",
-            "per_customer_limit",
-            "budget",
-            "issued_count",
-            "issue_rule",
-            "active",
-        ]
+        fields = ["id", *COUPON_FIELDS, "issued_count"]
         read_only_fields = ["issued_count"]
         extra_kwargs = {"valid_days": {"min_value": 1, "max_value": 36_500}}
 

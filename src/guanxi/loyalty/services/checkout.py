@@ -180,7 +180,7 @@ def checkout_commit(*, actor: User | None, data: dict[str, Any]) -> tuple[Checko
     if not key or len(key) > 80:
         raise ValidationError({"key": [_("Give an idempotency key of at most 80 characters.")]})
     if not str(data.get("external_ref") or "").strip():
-        raise ValidationError({"external_ref": [_("Every order needs its order number (external_ref).")]})
+        raise ValidationError({"external_ref": [_("Every order needs its order number.")]})
     member = _membership_for(data, actor)
     existing = Checkout.objects.filter(key=key).first()
     if existing:

@@ -241,3 +241,46 @@ def test_products_found_by_name_or_code(client, shop, staff_a):
     assert "SCARF-1" not in by_name
     by_code = client.get(reverse("loyalty:counter_products"), {"pq": "scarf"}).content.decode()
     assert "真丝围巾" in by_code
+
+
+def _points_field(html: str) -> str:
+    import re
+
+    return re.search(r'<input id="counter-points"[^>]*value="([^"]*)"', html).group(1)
+
+
+def test_use_all_points_fills_in_the_most_this_basket_allows(client, shop, staff_a, store_a, program):
+    member, coupon, *_ = shop
+    client.force_login(staff_a)
+    url = reverse("loyalty:counter_quote")
+    sale = _sale(member, coupon, store_a, points="12", wallet_amount="")
+    page = client.post(url, sale, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "使用全部积分" in page
+    # 300 − 5% = 285 − coupon 20 = 265; cap 50% → ¥132.50 → 13,250 points: the 10,000 held are the limit
+    html = client.post(url, {**sale, "points_all": "1"}).content.decode()
+    assert _points_field(html) == "10000"
+    assert "−¥100.00" in html  # 10,000 points at 100 a yuan
+    # a lower cap: 20% of ¥265 = ¥53.00 → 5,300 points, fewer than held
+    program.redeem_cap_percent = 20
+    program.save()
+    html = client.post(url, {**sale, "points": "99999", "points_all": "1"}).content.decode()
+    assert _points_field(html) == "5300"
+    assert 'role="alert"' not in html  # the too-large number typed before is replaced, not refused
+    # without the coupon the cap is on ¥285: ¥57.00 → 5,700 points
+    html = client.post(url, {**sale, "coupon_pick": "", "points_all": "1"}).content.decode()
+    assert _points_field(html) == "5700"
+    # the next quote keeps the filled-in number as the clerk's own
+    html = client.post(url, {**sale, "coupon_pick": "", "points": "5700"}).content.decode()
+    assert _points_field(html) == "5700"
+    assert "−¥57.00" in html
+
+
+def test_use_all_points_is_offered_only_with_points_and_a_basket(client, shop, staff_a, store_a):
+    member, coupon, *_ = shop
+    client.force_login(staff_a)
+    url = reverse("loyalty:counter_quote")
+    empty = client.post(url, {**_sale(member, coupon, store_a), "sku": [], "qty": []}).content.decode()
+    assert 'id="counter-points-all"' not in empty
+    services.points_adjust(actor=None, membership=member, points=-10000, reason="used up")
+    none_left = client.post(url, _sale(member, coupon, store_a, points="")).content.decode()
+    assert 'id="counter-points-all"' not in none_left

@@ -98,3 +98,24 @@ def test_bad_adjust_form_is_reported_and_writes_nothing(client, member, admin_us
     # named by the field's label in the page's language, never by its code ("points: …")
     assert any(str(m).startswith("积分（+/-）：") for m in response.context["messages"])
     assert PointsEntry.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_the_coupon_template_form_checks_with_the_services_clean():
+    from guanxi.loyalty.forms import CouponTemplateForm
+    from guanxi.loyalty.services.coupons import COUPON_FIELDS
+
+    assert list(CouponTemplateForm.base_fields) == COUPON_FIELDS
+    base = {"name": "满100减20", "kind": "threshold", "amount": "20", "percent_off": "0", "per_customer_limit": "1"}
+    with translation.override("zh-hans"):
+        form = CouponTemplateForm({**base, "threshold": "10"})
+        assert not form.is_valid()
+        assert form.errors["threshold"] == ["最低消费须不低于减免金额。"]
+        gift = CouponTemplateForm({**base, "kind": "gift", "amount": "0", "threshold": "0"})
+        assert not gift.is_valid()
+        assert list(gift.errors) == ["gift"]
+        # a field's own error comes alone: the rules are not checked on values the fields refused
+        bad = CouponTemplateForm({**base, "threshold": "10", "amount": "x"})
+        assert not bad.is_valid()
+        assert list(bad.errors) == ["amount"]
+    assert CouponTemplateForm({**base, "threshold": "100"}).is_valid()

@@ -16,51 +16,15 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from guanxi.accounts.models import Role
+from guanxi.core.tests import browser as shared
 from guanxi.customers.models import Customer, ImportJob, TimelineEntry
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "pw-for-tests-123"  # what accounts.tests.factories.UserFactory sets
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain synchronous test code.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, live_server, transactional_db):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1360, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    outside: list[str] = []
-    page.on("request", lambda r: None if r.url.startswith((live_server.url, "data:")) else outside.append(r.url))
-    refused: list[str] = []  # what the Content-Security-Policy blocked: every page must work under it
-    page.on(
-        "console", lambda m: refused.append(f"{page.url}: {m.text}") if "Content Security Policy" in m.text else None
-    )
-    yield page
-    context.close()
-    assert not outside, f"pages loaded something from outside the app: {outside}"
-    assert not refused, f"the Content-Security-Policy blocked parts of the pages: {refused}"
+# The shared Chromium fixtures live in guanxi.core.tests.browser (conftest offers them to every test); they are
+# re-exported here because browser tests import them from this module.
+ARGS, CHROMIUM, PASSWORD = shared.ARGS, shared.CHROMIUM, shared.PASSWORD
+browser, page, sign_in = shared.browser, shared.page, shared.sign_in
 
 
 @pytest.fixture
@@ -83,15 +47,6 @@ def _this_day_in(year: int, today):
     """Today's month and day in ``year``, a leap year so that 29 February exists too (it is today in 2028)."""
     assert calendar.isleap(year)
     return today.replace(year=year)
-
-
-def sign_in(page, username: str) -> None:
-    page.goto("/")
-    assert "/login/" in page.url
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click(".auth-card button[type=submit]")
-    page.wait_for_url(re.compile(r"^https?://[^/]+/$"))
 
 
 def test_find_by_last_four_open_360_fix_birthday_and_switch_language(page, new_staff, shots):
