@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from guanxi.accounts.models import Role, Store, User
 from guanxi.analytics.services import scores_refresh
+from guanxi.campaigns.demo import campaigns_demo
 from guanxi.core.events.delivery import events_drain
 from guanxi.customers.contacts import contact_indexes, normalize_phone
 from guanxi.customers.models import ContactPoint, Customer, ImportantDate, Tag, TimelineEntry
@@ -110,10 +111,24 @@ class Command(BaseCommand):
         # the counter sales' e-bills reach the message queue now, as the worker would deliver them
         events_drain()
         scores = scores_refresh(actor=admin)
+        marketer = next(u for u in staff if u.role == Role.MARKETER)
+        marketer_stores = set(marketer.stores.values_list("pk", flat=True))
+        manager = next(
+            (
+                u
+                for u in staff
+                if u.role == Role.MANAGER and marketer_stores & set(u.stores.values_list("pk", flat=True))
+            ),
+            admin,
+        )
+        with transaction.atomic():
+            campaigns = campaigns_demo(marketer=marketer, manager=manager, rng=rng)
+        events_drain()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded: {len(stores)} stores, {len(staff)} staff, {len(people)} customers, {orders} orders, "
-                f"{len(members)} members, {counter['checkouts']} counter sales, {scores.customers} customers scored. "
+                f"{len(members)} members, {counter['checkouts']} counter sales, {scores.customers} customers scored, "
+                f"{campaigns['segments']} segments and {campaigns['campaigns']} campaigns. "
                 f"Sign in as admin / {DEMO_PASSWORD} (or staff01…staff19, same password)."
             )
         )
