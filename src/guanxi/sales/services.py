@@ -234,6 +234,20 @@ def order_ingest(
     (:class:`~guanxi.core.idempotency.IdempotencyConflict`). ``products`` and ``stores`` (by code): what the
     caller already read, handed to ``order_clean``.
     """
+    return order_ingest_within(actor=actor, data=data, channel=channel, products=products, stores=stores)
+
+
+def order_ingest_within(
+    *,
+    actor: Actor,
+    data: dict[str, Any],
+    channel: str = "api",
+    products: dict[str, Product] | None = None,
+    stores: dict[str, Store] | None = None,
+) -> IngestResult:
+    """``order_ingest`` for a caller already inside a transaction that rolls back as a whole on any error (the
+    checkout's atomic block): no savepoint of its own around it; the order's insert keeps its own, since a
+    concurrent order with the same number is answered as a replay."""
     source = str(data.get("source") or "api").strip()[:32]
     ref = str(data.get("external_ref") or "").strip()
     existing = Order.objects.filter(source=source, external_ref=ref).first() if ref else None

@@ -49,8 +49,8 @@ from guanxi.loyalty.services.common import (
     program,
     to_points,
 )
-from guanxi.loyalty.services.coupons import coupon_check, coupon_redeem
-from guanxi.loyalty.services.earning import points_earn_for_order, points_reverse_for_refund
+from guanxi.loyalty.services.coupons import _coupon_redeem, coupon_check
+from guanxi.loyalty.services.earning import _points_earn_for_order, points_reverse_for_refund
 from guanxi.loyalty.services.points import _points_credit, _points_debit, _points_timeline
 from guanxi.loyalty.services.wallet import _wallet_post
 
@@ -254,7 +254,7 @@ def _checkout_write(
     stores: dict[str, Store] | None = None,
 ) -> Checkout:
     from guanxi.sales.models import PaymentMethod
-    from guanxi.sales.services import order_ingest
+    from guanxi.sales.services import order_ingest_within
 
     with transaction.atomic():
         membership = lock_membership(member.pk)
@@ -280,7 +280,7 @@ def _checkout_write(
             method = PaymentMethod.MIXED
         elif q.wallet_amount:
             method = PaymentMethod.WALLET
-        result = order_ingest(
+        result = order_ingest_within(
             actor=actor,
             channel="checkout",
             data={
@@ -335,7 +335,7 @@ def _checkout_write(
                 actor=actor,
             )
         if q.coupon:
-            coupon_redeem(
+            _coupon_redeem(
                 actor=actor,
                 code=q.coupon.code,
                 customer_id=membership.customer_id,
@@ -356,7 +356,7 @@ def _checkout_write(
             wallet_bonus=bonus,
             other_paid=q.other_paid,
         )
-        points_earn_for_order(
+        _points_earn_for_order(
             order=order,
             actor=actor,
             locked=membership,

@@ -50,11 +50,25 @@ def points_earn_for_order(
     actor: User | None = None,
     locked: Membership | None = None,
     settings: ProgramSettings | None = None,
+) -> OrderAward | None:
+    """Award points and growth for a paid order of an active member, once per order; emits the e-bill.
+
+    ``locked``: the order's membership, already locked by the caller in this transaction.
+    """
+    return _points_earn_for_order(order=order, actor=actor, locked=locked, settings=settings)
+
+
+def _points_earn_for_order(
+    *,
+    order: Order,
+    actor: User | None = None,
+    locked: Membership | None = None,
+    settings: ProgramSettings | None = None,
     account: PointsAccount | None = None,
     checkout: Checkout | None = None,
     wallet: Wallet | None = None,
 ) -> OrderAward | None:
-    """Award points and growth for a paid order of an active member, once per order; emits the e-bill.
+    """``points_earn_for_order`` inside the caller's transaction (the checkout's: no savepoint of its own).
 
     ``locked``: the order's membership, already locked by the caller (the checkout) in this transaction;
     ``account``: its points account, locked by the caller too; ``checkout``: the order's checkout, if the

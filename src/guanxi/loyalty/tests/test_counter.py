@@ -229,8 +229,9 @@ QUOTE_QUERIES = 8
 #: the form's products, the store list and the member, handed to the checkout service, then its reads and
 #: writes under locks (membership, points account, wallet, each read once): idempotency claims, the order and
 #: its lines, the customer's figures, points and wallet ledgers, the coupon, the checkout, the earned points,
-#: tier review, events, timeline and audit rows; nothing read twice and none of them per line
-COMMIT_QUERIES = 62
+#: tier review, events, timeline and audit rows; nothing read twice and none of them per line; savepoints
+#: only where an error is recovered from (the idempotency claims, the order's insert, the checkout's write)
+COMMIT_QUERIES = 56
 #: the member (the view's, handed to the checkout), the checkout found by its key and the idempotency claim
 #: compared; nothing written
 REPLAY_QUERIES = 9
