@@ -123,6 +123,14 @@ def _membership_for(data: dict[str, Any], actor: User | None) -> Membership:
     return member
 
 
+def _cached(membership: Membership, name: str) -> Any:
+    """A one-to-one row the membership was read with (``select_related``); None when it has none."""
+    try:
+        return getattr(membership, name)
+    except (PointsAccount.DoesNotExist, Wallet.DoesNotExist):
+        return None
+
+
 def checkout_price(
     *,
     actor: User | None,
@@ -160,8 +168,9 @@ def checkout_price(
         q.coupon = coupon
     after -= q.coupon_discount
     if account is None and Membership.points.is_cached(membership):
-        account = membership.points
-    if account is not None:
+        account = _cached(membership, "points")
+        balance = account.balance if account is not None else 0
+    elif account is not None:
         balance = account.balance
     else:
         balance = PointsAccount.objects.filter(membership=membership).values_list("balance", flat=True).first() or 0
@@ -179,7 +188,7 @@ def checkout_price(
     after -= q.points_value
     if wallet is None:
         wallet = (
-            membership.wallet
+            _cached(membership, "wallet")
             if Membership.wallet.is_cached(membership)
             else Wallet.objects.filter(membership=membership).first()
         )
