@@ -128,6 +128,8 @@ def _form_state(request: HttpRequest, member: Membership) -> dict[str, Any]:
         "data": data,
         "stores": stores,
         "store": int(store) if store.isdigit() else None,
+        "basket_products": products,
+        "basket_stores": {s.code: s for s in stores},
         "coupon_code": (post.get("coupon_code") or "").strip(),
         "coupon_pick": (post.get("coupon_pick") or "").strip().upper(),
         "key": (post.get("key") or "").strip()[:80] or _new_key(),
@@ -164,7 +166,13 @@ def _quote_context(request: HttpRequest, member: Membership) -> dict[str, Any]:
     quote, errors = None, []
     if state["lines"]:
         try:
-            quote = services.checkout_price(actor=signed_in(request.user), data=state["data"], locked=member)
+            quote = services.checkout_price(
+                actor=signed_in(request.user),
+                data=state["data"],
+                locked=member,
+                products=state["basket_products"],
+                stores=state["basket_stores"],
+            )
         except ValidationError as exc:
             errors = _errors(exc)
     return {
@@ -267,7 +275,13 @@ def counter_commit(request: HttpRequest) -> HttpResponse:
         errors = [_("Choose one of your own stores.")]
     else:
         try:
-            checkout, _created = services.checkout_commit(actor=signed_in(request.user), data=data)
+            checkout, _created = services.checkout_commit(
+                actor=signed_in(request.user),
+                data=data,
+                member=member,
+                products=state["basket_products"],
+                stores=state["basket_stores"],
+            )
             return redirect("loyalty:counter_receipt", checkout.order_id)
         except ValidationError as exc:
             errors = _errors(exc)

@@ -22,9 +22,22 @@ def lock_wallet(wallet_id: int) -> Wallet:
     return Wallet.objects.select_for_update().get(pk=wallet_id)
 
 
+def lock_member_points(membership_id: int) -> PointsAccount:
+    """The points account of a membership, locked, in one statement (no id read before the lock)."""
+    return PointsAccount.objects.select_for_update().get(membership_id=membership_id)
+
+
+def lock_member_wallet_or_none(membership: Membership) -> Wallet | None:
+    """``lock_member_wallet``, or None for a membership without a wallet."""
+    wallet = Wallet.objects.select_for_update().filter(membership_id=membership.pk).first()
+    if wallet is not None:
+        wallet.membership = membership
+    return wallet
+
+
 def lock_member_wallet(membership: Membership) -> Wallet:
     """The wallet of ``membership`` (already read or locked by the caller), locked; it carries the membership."""
-    wallet = lock_wallet(Wallet.objects.filter(membership_id=membership.pk).values_list("pk", flat=True).get())
+    wallet = Wallet.objects.select_for_update().get(membership_id=membership.pk)
     wallet.membership = membership
     return wallet
 

@@ -220,12 +220,34 @@ def _replay_allowed(existing: Order, actor: Actor) -> None:
 
 
 @transaction.atomic
-def order_ingest(*, actor: Actor, data: dict[str, Any], channel: str = "api") -> IngestResult:
+def order_ingest(
+    *,
+    actor: Actor,
+    data: dict[str, Any],
+    channel: str = "api",
+    products: dict[str, Product] | None = None,
+    stores: dict[str, Store] | None = None,
+) -> IngestResult:
     """Record a paid order once. The (source, external_ref) pair is its idempotency key.
 
     Sending the same order again returns the recorded one; the same number with other content is refused
-    (:class:`~guanxi.core.idempotency.IdempotencyConflict`).
+    (:class:`~guanxi.core.idempotency.IdempotencyConflict`). ``products`` and ``stores`` (by code): what the
+    caller already read, handed to ``order_clean``.
     """
+    return order_ingest_within(actor=actor, data=data, channel=channel, products=products, stores=stores)
+
+
+def order_ingest_within(
+    *,
+    actor: Actor,
+    data: dict[str, Any],
+    channel: str = "api",
+    products: dict[str, Product] | None = None,
+    stores: dict[str, Store] | None = None,
+) -> IngestResult:
+    """``order_ingest`` for a caller already inside a transaction that rolls back as a whole on any error (the
+    checkout's atomic block): no savepoint of its own around it; the order's insert keeps its own, since a
+    concurrent order with the same number is answered as a replay."""
     source = str(data.get("source") or "api").strip()[:32]
     ref = str(data.get("external_ref") or "").strip()
     existing = Order.objects.filter(source=source, external_ref=ref).first() if ref else None
@@ -235,7 +257,7 @@ def order_ingest(*, actor: Actor, data: dict[str, Any], channel: str = "api") ->
         idempotency_claim(scope="order", key=f"{source}:{ref}", params=dict(data), field="external_ref")
     if existing is not None:
         return IngestResult(order=existing, created=False)
-    cleaned = order_clean(data)
+    cleaned = order_clean(data, products=products, stores=stores)
     if cleaned["store"] is not None and not may_use_store(signed_in(actor), cleaned["store"].pk):
         raise ValidationError({"store": [_("Choose one of your own stores.")]})
     try:

@@ -26,7 +26,9 @@ from guanxi.loyalty.calculations import (
 from guanxi.loyalty.lock_objects import (
     lock_checkout,
     lock_coupon,
+    lock_member_points,
     lock_member_wallet,
+    lock_member_wallet_or_none,
     lock_membership,
     lock_points_account,
 )
@@ -47,13 +49,14 @@ from guanxi.loyalty.services.common import (
     program,
     to_points,
 )
-from guanxi.loyalty.services.coupons import coupon_check, coupon_redeem
-from guanxi.loyalty.services.earning import points_earn_for_order, points_reverse_for_refund
+from guanxi.loyalty.services.coupons import _coupon_redeem, coupon_check
+from guanxi.loyalty.services.earning import _points_earn_for_order, points_reverse_for_refund
 from guanxi.loyalty.services.points import _points_credit, _points_debit, _points_timeline
 from guanxi.loyalty.services.wallet import _wallet_post
 
 if TYPE_CHECKING:
-    from guanxi.accounts.models import User
+    from guanxi.accounts.models import Store, User
+    from guanxi.sales.models import Product
 
 
 @dataclass
@@ -120,14 +123,40 @@ def _membership_for(data: dict[str, Any], actor: User | None) -> Membership:
     return member
 
 
-def checkout_price(*, actor: User | None, data: dict[str, Any], locked: Membership | None = None) -> Quote:
-    """Price an order: member discount → coupon → points as cash (capped) → stored value → other payment."""
+def _cached(membership: Membership, name: str) -> Any:
+    """A one-to-one row the membership was read with (``select_related``); None when it has none."""
+    try:
+        return getattr(membership, name)
+    except (PointsAccount.DoesNotExist, Wallet.DoesNotExist):
+        return None
+
+
+def checkout_price(
+    *,
+    actor: User | None,
+    data: dict[str, Any],
+    locked: Membership | None = None,
+    products: dict[str, Product] | None = None,
+    stores: dict[str, Store] | None = None,
+    account: PointsAccount | None = None,
+    wallet: Wallet | None = None,
+) -> Quote:
+    """Price an order: member discount → coupon → points as cash (capped) → stored value → other payment.
+
+    What the caller already holds is not read again: ``products`` (by code) and ``stores`` (by code) go to
+    ``order_clean``; ``account`` and ``wallet`` are the membership's (locked by the commit); a ``locked``
+    membership read with its points account and wallet (``select_related``) lends them too.
+    """
     from guanxi.sales.services import order_clean
 
     membership = locked or _membership_for(data, actor)
     _require_active(membership, "customer_id")
     settings = program()
-    cleaned = order_clean({**data, "external_ref": data.get("external_ref") or "quote", "discount_amount": "0"})
+    cleaned = order_clean(
+        {**data, "external_ref": data.get("external_ref") or "quote", "discount_amount": "0"},
+        products=products,
+        stores=stores,
+    )
     total = cleaned["total_amount"]
     q = Quote(membership=membership, cleaned=cleaned, total=total, settings=settings)
     q.member_discount = member_discount(total, membership.tier)
@@ -138,7 +167,13 @@ def checkout_price(*, actor: User | None, data: dict[str, Any], locked: Membersh
         q.coupon_discount = coupon_check(coupon, customer_id=membership.customer_id, amount=after)
         q.coupon = coupon
     after -= q.coupon_discount
-    balance = PointsAccount.objects.filter(membership=membership).values_list("balance", flat=True).first() or 0
+    if account is None and Membership.points.is_cached(membership):
+        account = _cached(membership, "points")
+        balance = account.balance if account is not None else 0
+    elif account is not None:
+        balance = account.balance
+    else:
+        balance = PointsAccount.objects.filter(membership=membership).values_list("balance", flat=True).first() or 0
     q.points_max = points_max_for(after, settings, balance)
     wanted = data.get("points")
     if wanted == "max":
@@ -151,7 +186,12 @@ def checkout_price(*, actor: User | None, data: dict[str, Any], locked: Membersh
             )
     q.points_value = points_value(q.points, settings)
     after -= q.points_value
-    wallet = Wallet.objects.filter(membership=membership).first()
+    if wallet is None:
+        wallet = (
+            _cached(membership, "wallet")
+            if Membership.wallet.is_cached(membership)
+            else Wallet.objects.filter(membership=membership).first()
+        )
     wallet_balance = wallet.balance if wallet is not None else ZERO
     wanted_wallet = data.get("wallet_amount")
     if wanted_wallet == "max":
@@ -171,17 +211,27 @@ def checkout_price(*, actor: User | None, data: dict[str, Any], locked: Membersh
 
 
 @transaction.atomic
-def checkout_commit(*, actor: User | None, data: dict[str, Any]) -> tuple[Checkout, bool]:
+def checkout_commit(
+    *,
+    actor: User | None,
+    data: dict[str, Any],
+    member: Membership | None = None,
+    products: dict[str, Product] | None = None,
+    stores: dict[str, Store] | None = None,
+) -> tuple[Checkout, bool]:
     """Write the order and every ledger entry of the checkout in one transaction, once per ``key``.
 
     Replaying the key with the same content returns the first checkout; with other content it is refused.
+    ``member`` (the membership of ``customer_id`` as the actor sees it), ``products`` and ``stores`` (by code):
+    what the caller already read, so that the commit does not read it again.
     """
     key = str(data.get("key") or "").strip()
     if not key or len(key) > 80:
         raise ValidationError({"key": [_("Give an idempotency key of at most 80 characters.")]})
     if not str(data.get("external_ref") or "").strip():
         raise ValidationError({"external_ref": [_("Every order needs its order number.")]})
-    member = _membership_for(data, actor)
+    if member is None or str(member.customer_id) != str(data.get("customer_id")):
+        member = _membership_for(data, actor)
     existing = Checkout.objects.filter(key=key).first()
     if existing:
         _replayed(existing, member)  # another member's key: refused as such
@@ -189,7 +239,7 @@ def checkout_commit(*, actor: User | None, data: dict[str, Any]) -> tuple[Checko
     if existing:
         return existing, False
     try:
-        return _checkout_write(actor=actor, data=data, key=key, member=member), True
+        return _checkout_write(actor=actor, data=data, key=key, member=member, products=products, stores=stores), True
     except IntegrityError:  # the same key committed for another member at the same moment
         existing = Checkout.objects.filter(key=key).first()
         if existing is None:
@@ -203,22 +253,43 @@ def _replayed(existing: Checkout, member: Membership) -> Checkout:
     return existing
 
 
-def _checkout_write(*, actor: User | None, data: dict[str, Any], key: str, member: Membership) -> Checkout:
+def _checkout_write(
+    *,
+    actor: User | None,
+    data: dict[str, Any],
+    key: str,
+    member: Membership,
+    products: dict[str, Product] | None = None,
+    stores: dict[str, Store] | None = None,
+) -> Checkout:
     from guanxi.sales.models import PaymentMethod
-    from guanxi.sales.services import order_ingest
+    from guanxi.sales.services import order_ingest_within
 
     with transaction.atomic():
         membership = lock_membership(member.pk)
         existing = Checkout.objects.filter(key=key).first()
         if existing:
             raise IntegrityError("checkout key taken")  # resolved by the caller as a replay
-        q = checkout_price(actor=actor, data=data, locked=membership)
+        # Lock order Membership → PointsAccount → Wallet → Coupon; the balances are priced on the locked rows.
+        account = lock_member_points(membership.pk)
+        wallet = lock_member_wallet_or_none(membership)
+        q = checkout_price(
+            actor=actor,
+            data=data,
+            locked=membership,
+            products=products,
+            stores=stores,
+            account=account,
+            wallet=wallet,
+        )
+        # The order is cleaned again by order_ingest: hand it the products and the store the quote found.
+        store = q.cleaned["store"]
         method = data.get("payment_method") or PaymentMethod.OTHER
         if q.wallet_amount and q.other_paid:
             method = PaymentMethod.MIXED
         elif q.wallet_amount:
             method = PaymentMethod.WALLET
-        result = order_ingest(
+        result = order_ingest_within(
             actor=actor,
             channel="checkout",
             data={
@@ -232,14 +303,13 @@ def _checkout_write(*, actor: User | None, data: dict[str, Any], key: str, membe
                 "paid_amount": str(q.paid),
                 "payment_method": method,
             },
+            products={ln["product"].sku: ln["product"] for ln in q.cleaned["lines"] if ln["product"] is not None},
+            stores={str(data.get("store")): store} if store is not None else None,
         )
         if not result.created:
             raise ValidationError({"external_ref": [_("This order number was already recorded.")]})
         order = result.order
         ref = f"checkout:{key}"  # new: the key was checked under the membership lock
-        account = lock_points_account(
-            PointsAccount.objects.filter(membership_id=membership.pk).values_list("pk", flat=True).get()
-        )
         if q.points:
             entry = _points_debit(
                 account,
@@ -253,10 +323,13 @@ def _checkout_write(*, actor: User | None, data: dict[str, Any], key: str, membe
             _points_timeline(membership, entry, actor)
         principal = bonus = ZERO
         if q.wallet_amount:
-            wallet = lock_member_wallet(membership)
-            if q.wallet_amount > wallet.balance:
+            if wallet is None or q.wallet_amount > wallet.balance:
                 raise ValidationError(
-                    {"wallet_amount": [_("The stored-value balance is ¥%(b)s.") % {"b": wallet.balance}]}
+                    {
+                        "wallet_amount": [
+                            _("The stored-value balance is ¥%(b)s.") % {"b": wallet.balance if wallet else ZERO}
+                        ]
+                    }
                 )
             principal, bonus = wallet_split(wallet, q.wallet_amount, q.settings.wallet_spend_order)
             _wallet_post(
@@ -271,7 +344,7 @@ def _checkout_write(*, actor: User | None, data: dict[str, Any], key: str, membe
                 actor=actor,
             )
         if q.coupon:
-            coupon_redeem(
+            _coupon_redeem(
                 actor=actor,
                 code=q.coupon.code,
                 customer_id=membership.customer_id,
@@ -292,7 +365,15 @@ def _checkout_write(*, actor: User | None, data: dict[str, Any], key: str, membe
             wallet_bonus=bonus,
             other_paid=q.other_paid,
         )
-        points_earn_for_order(order=order, actor=actor, locked=membership, settings=q.settings)
+        _points_earn_for_order(
+            order=order,
+            actor=actor,
+            locked=membership,
+            settings=q.settings,
+            account=account,
+            checkout=checkout,
+            wallet=wallet,
+        )
     return checkout
 
 

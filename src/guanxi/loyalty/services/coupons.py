@@ -353,6 +353,13 @@ def coupon_redeem(
     *, actor: User | None, code: str, customer_id: int, amount: Any, order: Order | None = None
 ) -> Coupon:
     """Use a coupon once; concurrent redemptions of one code serialize on its row and only one succeeds."""
+    return _coupon_redeem(actor=actor, code=code, customer_id=customer_id, amount=amount, order=order)
+
+
+def _coupon_redeem(
+    *, actor: User | None, code: str, customer_id: int, amount: Any, order: Order | None = None
+) -> Coupon:
+    """``coupon_redeem`` inside the caller's transaction (the checkout's: no savepoint of its own)."""
     amount = parse_money_field(amount, "amount", max_digits=MONEY_DIGITS)
     coupon = _coupon_held(lock_coupon(code or ""), customer_id)
     discount = coupon_check(coupon, customer_id=customer_id, amount=amount)

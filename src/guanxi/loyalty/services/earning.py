@@ -16,6 +16,7 @@ from guanxi.loyalty.calculations import (
     points_for_amount,
 )
 from guanxi.loyalty.lock_objects import (
+    lock_member_points,
     lock_membership,
     lock_order_award,
     lock_points_account,
@@ -52,7 +53,26 @@ def points_earn_for_order(
 ) -> OrderAward | None:
     """Award points and growth for a paid order of an active member, once per order; emits the e-bill.
 
-    ``locked``: the order's membership, already locked by the caller (the checkout) in this transaction.
+    ``locked``: the order's membership, already locked by the caller in this transaction.
+    """
+    return _points_earn_for_order(order=order, actor=actor, locked=locked, settings=settings)
+
+
+def _points_earn_for_order(
+    *,
+    order: Order,
+    actor: User | None = None,
+    locked: Membership | None = None,
+    settings: ProgramSettings | None = None,
+    account: PointsAccount | None = None,
+    checkout: Checkout | None = None,
+    wallet: Wallet | None = None,
+) -> OrderAward | None:
+    """``points_earn_for_order`` inside the caller's transaction (the checkout's: no savepoint of its own).
+
+    ``locked``: the order's membership, already locked by the caller (the checkout) in this transaction;
+    ``account``: its points account, locked by the caller too; ``checkout``: the order's checkout, if the
+    caller just wrote it; ``wallet``: the membership's wallet, locked (and posted to) by the caller.
     """
     if locked is None:
         if OrderAward.objects.filter(order_id=order.pk).exists():
@@ -80,7 +100,8 @@ def points_earn_for_order(
     )
     growth = growth_for_amount(paid)
     award = OrderAward.objects.create(order=order, membership=membership, points=points, growth=growth)
-    account = lock_points_account(membership.points.pk)
+    if account is None:
+        account = lock_member_points(membership.pk)
     if points:
         _points_credit(
             account,
@@ -109,9 +130,11 @@ def points_earn_for_order(
         _referral_reward(membership, account, settings)
     Membership.objects.filter(pk=membership.pk).update(growth=F("growth") + growth)
     membership.growth += growth
-    tier_recompute(membership=membership)
-    wallet = Wallet.objects.get(membership=membership)
-    checkout = Checkout.objects.filter(order=order).first()
+    tier_recompute(membership=membership, settings=settings)
+    if wallet is None:
+        wallet = Wallet.objects.get(membership=membership)
+    if checkout is None:
+        checkout = Checkout.objects.filter(order=order).first()
     payload = {
         "order_id": order.pk,
         "order_ref": order.external_ref,

@@ -24,6 +24,7 @@ from guanxi.loyalty.models import (
     Membership,
     OrderAward,
     PointsAccount,
+    ProgramSettings,
     Tier,
     TierChange,
     Wallet,
@@ -157,9 +158,11 @@ def member_close(*, actor: User | None, membership: Membership, reason: str = ""
     return member_set_status(actor=actor, membership=membership, status=Membership.Status.CLOSED, reason=reason)
 
 
-def review_window_growth(membership: Membership, *, now: dt.datetime | None = None) -> int:
+def review_window_growth(
+    membership: Membership, *, now: dt.datetime | None = None, settings: ProgramSettings | None = None
+) -> int:
     """Growth earned inside the review window (what a tier must be re-earned with)."""
-    months = program().tier_review_months
+    months = (settings or program()).tier_review_months
     since = (now or timezone.now()) - dt.timedelta(days=round(months * 30.44))
     agg = OrderAward.objects.filter(membership=membership, created_at__gte=since).aggregate(
         g=Sum(F("growth") - F("growth_reversed"))
@@ -175,9 +178,9 @@ def _tier_rank(tier: Tier | None) -> tuple[int, int]:
     return (-1, -1) if tier is None else (tier.threshold, tier.order)
 
 
-def tier_recompute(*, membership: Membership) -> Membership:
+def tier_recompute(*, membership: Membership, settings: ProgramSettings | None = None) -> Membership:
     """Upgrade at once when the window growth reaches a higher tier; never downgrades (see tier_review)."""
-    target = _qualifying_tier(review_window_growth(membership))
+    target = _qualifying_tier(review_window_growth(membership, settings=settings))
     if target is not None and _tier_rank(target) > _tier_rank(membership.tier):
         _tier_set(membership, target, "upgrade")
     return membership

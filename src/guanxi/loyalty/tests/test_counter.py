@@ -193,8 +193,8 @@ def test_quote_and_commit_run_a_constant_number_of_queries(client, shop, staff_a
     member, coupon, *_ = shop
     client.force_login(staff_a)
     client.get(reverse("loyalty:counter"))  # the session and the user are loaded once like on any page
-    # quote: session, user, user's stores, member (+tier, points, wallet), products, program settings, products
-    # again (order_clean), store, coupon, points balance, wallet, the member's coupons
+    # quote: session, user, user's stores, member (+tier, points, wallet), products, program settings, coupon,
+    # the member's coupons
     with django_assert_num_queries(QUOTE_QUERIES):
         client.post(reverse("loyalty:counter_quote"), _sale(member, coupon, store_a))
     more = {"sku": ["COAT-1", "SCARF-1"], "qty": ["3", "7"]}
@@ -223,15 +223,18 @@ def test_quote_and_commit_run_a_constant_number_of_queries(client, shop, staff_a
 
 
 #: session, user, the user's stores (twice: visibility and the store list), member with tier/points/wallet,
-#: products, program settings, products again (the checkout's order_clean, which finds the store by the code
-#: the view hands it in one query), coupon, points balance, wallet, the member's coupons
-QUOTE_QUERIES = 12
-#: the form's products and the member, then the checkout service's reads and writes under locks: idempotency
-#: claims, the order and its lines, the customer's figures, points and wallet ledgers with their accounts,
-#: the coupon, the checkout, the earned points, tier review, events, timeline and audit rows; none of them per line
-COMMIT_QUERIES = 76
-#: the member, the checkout found by its key and the idempotency claim compared; nothing written
-REPLAY_QUERIES = 10
+#: products, program settings, coupon, the member's coupons (the checkout prices with the products, the store,
+#: the points balance and the wallet the view read)
+QUOTE_QUERIES = 8
+#: the form's products, the store list and the member, handed to the checkout service, then its reads and
+#: writes under locks (membership, points account, wallet, each read once): idempotency claims, the order and
+#: its lines, the customer's figures, points and wallet ledgers, the coupon, the checkout, the earned points,
+#: tier review, events, timeline and audit rows; nothing read twice and none of them per line; savepoints
+#: only where an error is recovered from (the idempotency claims, the order's insert, the checkout's write)
+COMMIT_QUERIES = 56
+#: the member (the view's, handed to the checkout), the checkout found by its key and the idempotency claim
+#: compared; nothing written
+REPLAY_QUERIES = 9
 
 
 def test_products_found_by_name_or_code(client, shop, staff_a):
