@@ -20,6 +20,7 @@ def test_a_marketer_builds_a_two_condition_segment_saves_and_reopens_it(page, zz
 
     sign_in(page, marketer_a.username)
     page.get_by_role("link", name="营销活动").first.click()
+    page.get_by_role("link", name="客户分群").click()  # the campaign list leads to the segments
     expect(page.get_by_role("heading", name="客户分群")).to_be_visible()
     page.get_by_role("link", name="新建分群").click()
     page.fill("#id_name", "杭州高消费")

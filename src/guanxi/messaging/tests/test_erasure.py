@@ -1,6 +1,7 @@
 """Erasing a customer also erases their personal data from messaging's rows (the customers erase hook)."""
 
 import json
+import re
 
 from django.db import connection
 from rest_framework.test import APIClient
@@ -51,8 +52,10 @@ def test_erasing_a_customer_clears_their_name_and_number_from_messages(store_a):
         *[_row_texts(DeliveryReceipt, pk) for pk in DeliveryReceipt.objects.values_list("pk", flat=True)],
     ]
     for row in rows:
+        # timestamps are not personal data, but their microseconds may spell 5678 (a flake seen on CI)
+        row_text = re.sub(r"\d{4}-\d{2}-\d{2}[ T][0-9:.+-]+", "", row)
         for personal in ("欧阳娜娜", "13912345678", "5678"):
-            assert personal not in row, (personal, row)
+            assert personal not in row_text, (personal, row)
     sent_message.refresh_from_db()
     queued_message.refresh_from_db()
     inbound.refresh_from_db()
