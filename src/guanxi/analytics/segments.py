@@ -34,7 +34,14 @@ from guanxi.analytics.models import CustomerScore, Segment
 from guanxi.analytics.selectors import CLV_BUCKETS  # the dashboard's histogram bands
 from guanxi.analytics.services import overdue_factor as default_overdue_factor
 from guanxi.core.money import parse_money
-from guanxi.core.segments import SegmentField, register_segment_field
+from guanxi.core.segments import (
+    choice_field,
+    date_field,
+    flag_field,
+    list_filter,
+    number_field,
+    register_segment_field,
+)
 from guanxi.sales.models import Order
 
 RFM = "analytics.rfm"
@@ -273,111 +280,87 @@ def overdue_condition(operator: str, value: bool, params: dict[str, Any]) -> Q:
     return ~overdue if operator == "is_false" else overdue
 
 
-def _filter_of(condition: Any) -> Any:
-    """The customer list's ``filter``: the tree condition applied to its queryset (params at their defaults)."""
-
-    def apply(queryset: QuerySet[Any], operator: str, value: Any) -> QuerySet[Any]:
-        return queryset.filter(condition(operator, value, {}))
-
-    return apply
-
-
-filter_rfm = _filter_of(rfm_condition)
-filter_clv_band = _filter_of(clv_band_condition)
-filter_at_risk = _filter_of(at_risk_condition)
-filter_first_purchase_month = _filter_of(first_purchase_month_condition)
-filter_purchase_month = _filter_of(purchase_month_condition)
+filter_rfm = list_filter(rfm_condition)
+filter_clv_band = list_filter(clv_band_condition)
+filter_at_risk = list_filter(at_risk_condition)
+filter_first_purchase_month = list_filter(first_purchase_month_condition)
+filter_purchase_month = list_filter(purchase_month_condition)
 
 
 def register() -> None:
     fields = [
-        SegmentField(
-            key=RFM,
-            label=gettext_lazy("RFM segment"),
-            type="choice",
-            filter=filter_rfm,
+        choice_field(
+            RFM,
+            gettext_lazy("RFM segment"),
+            rfm_condition,
+            operators=("eq",),
             clean=_clean_choice(list(Segment.choices), gettext_lazy("RFM segment")),
             choices=lambda: list(Segment.choices),
-            condition=rfm_condition,
             order=60,
         ),
-        SegmentField(
-            key=CLV_BAND,
-            label=gettext_lazy("Lifetime value (12 months)"),
-            type="choice",
-            filter=filter_clv_band,
+        choice_field(
+            CLV_BAND,
+            gettext_lazy("Lifetime value (12 months)"),
+            clv_band_condition,
+            operators=("eq",),
             clean=_clean_choice(_clv_choices(), gettext_lazy("lifetime value band")),
             choices=_clv_choices,
-            condition=clv_band_condition,
             order=61,
         ),
-        SegmentField(
-            key=AT_RISK,
-            label=gettext_lazy("High value, at risk"),
-            type="boolean",
-            filter=filter_at_risk,
+        flag_field(
+            AT_RISK,
+            gettext_lazy("High value, at risk"),
+            at_risk_condition,
+            operators=("eq",),
             clean=_clean_yes,
-            condition=at_risk_condition,
             order=62,
         ),
-        SegmentField(
-            key=FIRST_PURCHASE_MONTH,
-            label=gettext_lazy("First purchase in"),
-            type="date",
-            filter=filter_first_purchase_month,
+        date_field(
+            FIRST_PURCHASE_MONTH,
+            gettext_lazy("First purchase in"),
+            first_purchase_month_condition,
+            operators=("eq",),
             clean=_clean_month,
-            condition=first_purchase_month_condition,
             order=63,
         ),
-        SegmentField(
-            key=PURCHASE_MONTH,
-            label=gettext_lazy("Bought in"),
-            type="date",
-            filter=filter_purchase_month,
+        date_field(
+            PURCHASE_MONTH,
+            gettext_lazy("Bought in"),
+            purchase_month_condition,
+            operators=("eq",),
             clean=_clean_month,
-            condition=purchase_month_condition,
             order=64,
         ),
-        SegmentField(
-            key=P_ALIVE,
-            label=gettext_lazy("Probability still active"),
-            type="number",
-            filter=_filter_of(p_alive_condition),
+        number_field(
+            P_ALIVE,
+            gettext_lazy("Probability still active"),
+            p_alive_condition,
             operators=("lt", "gte"),
             clean=clean_probability,
-            condition=p_alive_condition,
             help=gettext_lazy("From 0 to 1, as of the last analytics refresh."),
             order=65,
         ),
-        SegmentField(
-            key=CHURN_RISK,
-            label=gettext_lazy("Churn risk"),
-            type="choice",
-            filter=_filter_of(churn_risk_condition),
-            operators=("in", "not_in"),
+        choice_field(
+            CHURN_RISK,
+            gettext_lazy("Churn risk"),
+            churn_risk_condition,
             clean=clean_churn_bands,
             choices=_churn_choices,
-            condition=churn_risk_condition,
             order=66,
         ),
-        SegmentField(
-            key=CLV,
-            label=gettext_lazy("Predicted value, next 12 months"),
+        number_field(
+            CLV,
+            gettext_lazy("Predicted value, next 12 months"),
+            clv_condition,
             type="money",
-            filter=_filter_of(clv_condition),
-            operators=("gte", "lte"),
             clean=clean_money,
-            condition=clv_condition,
             order=67,
         ),
-        SegmentField(
-            key=OVERDUE,
-            label=gettext_lazy("Overdue to buy again"),
-            type="boolean",
-            filter=_filter_of(overdue_condition),
-            operators=("is_true", "is_false"),
+        flag_field(
+            OVERDUE,
+            gettext_lazy("Overdue to buy again"),
+            overdue_condition,
             clean=_clean_flag,
-            condition=overdue_condition,
             params=("factor",),
             clean_params=clean_overdue_params,
             help=gettext_lazy(

@@ -109,6 +109,80 @@ def segment_fields() -> list[SegmentField]:
     return SEGMENT_FIELDS.entries()
 
 
+# --- building fields ---------------------------------------------------------------------------------------
+#
+# Most fields are a ``condition`` (rule trees) whose ``filter`` (the customer list's ``?seg.`` links) is the
+# same condition applied to the list's queryset. The helpers below build such a field with the operators of
+# its kind as defaults; every other ``SegmentField`` option (``clean``, ``choices``, ``order``, ``help``,
+# ``roles``, ``params``...) passes through unchanged, and an explicit ``operators`` or ``type`` wins.
+
+Condition = Callable[[str, Any, dict[str, Any]], Any]
+
+NUMBER_OPERATORS = ("gte", "lte")
+DAYS_OPERATORS = ("within_days", "not_within_days")
+DATE_OPERATORS = ("before", "after")
+CHOICE_OPERATORS = ("in", "not_in")
+FLAG_OPERATORS = ("is_true", "is_false")
+
+
+def list_filter(condition: Condition) -> Callable[[Any, str, Any], Any]:
+    """A field's ``filter`` from its ``condition``: ``queryset.filter(condition(operator, value, {}))``."""
+
+    def narrow(queryset: Any, operator: str, value: Any) -> Any:
+        return queryset.filter(condition(operator, value, {}))
+
+    return narrow
+
+
+def condition_field(
+    key: str,
+    label: Any,
+    type: FieldType,
+    condition: Condition,
+    *,
+    days: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    **options: Any,
+) -> SegmentField:
+    """A field given by its ``condition``, its ``filter`` derived from it (``list_filter``).
+
+    ``days``: the cleaner of an optional "in the last N days" leaf parameter (``params=("days",)``, e.g.
+    ``customers.segments.clean_optional_days``); the condition reads ``params["days"]``.
+    """
+    if days is not None:
+        options.update(params=("days",), clean_params=days)
+    return SegmentField(key=key, label=label, type=type, filter=list_filter(condition), condition=condition, **options)
+
+
+def number_field(key: str, label: Any, condition: Condition, **options: Any) -> SegmentField:
+    """A number compared with at least / at most (type ``number``, or ``money`` when told)."""
+    options.setdefault("operators", NUMBER_OPERATORS)
+    return condition_field(key, label, options.pop("type", "number"), condition, **options)
+
+
+def days_field(key: str, label: Any, condition: Condition, **options: Any) -> SegmentField:
+    """Something in (or not in) the last N local calendar days; the value is N."""
+    options.setdefault("operators", DAYS_OPERATORS)
+    return condition_field(key, label, "number", condition, **options)
+
+
+def date_field(key: str, label: Any, condition: Condition, **options: Any) -> SegmentField:
+    """A calendar date (or month) compared with before / after."""
+    options.setdefault("operators", DATE_OPERATORS)
+    return condition_field(key, label, "date", condition, **options)
+
+
+def choice_field(key: str, label: Any, condition: Condition, **options: Any) -> SegmentField:
+    """One or more of a list of choices: is any of / is none of (type ``choice``, or ``text``/``tag`` when told)."""
+    options.setdefault("operators", CHOICE_OPERATORS)
+    return condition_field(key, label, options.pop("type", "choice"), condition, **options)
+
+
+def flag_field(key: str, label: Any, condition: Condition, **options: Any) -> SegmentField:
+    """A yes/no condition; the operator says yes or no."""
+    options.setdefault("operators", FLAG_OPERATORS)
+    return condition_field(key, label, "boolean", condition, **options)
+
+
 def segment_filter(queryset: Any, *, key: str, operator: str, value: Any) -> Any:
     """Apply one condition through its registered field; unknown fields or operators are refused."""
     found = SEGMENT_FIELDS.get(key)

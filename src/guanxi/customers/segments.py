@@ -26,7 +26,15 @@ from django.utils.dates import MONTHS
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from guanxi.core.segments import SegmentField, register_segment_field
+from guanxi.core.segments import (
+    choice_field,
+    condition_field,
+    date_field,
+    days_field,
+    flag_field,
+    number_field,
+    register_segment_field,
+)
 from guanxi.customers.listing import AGE_BANDS
 from guanxi.customers.models import Customer
 
@@ -229,15 +237,6 @@ def _years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-def as_list_filter(condition):
-    """A field's ``filter`` (the customer list's ``?seg.<key>=<value>``) from its ``condition``, params left out."""
-
-    def narrow(queryset: Any, operator: str, value: Any) -> Any:
-        return queryset.filter(condition(operator, value, {}))
-
-    return narrow
-
-
 def _any(conditions: list[Q]) -> Q:
     """The conditions joined by OR (there is at least one: the cleaners refuse an empty list)."""
     q = conditions[0]
@@ -377,18 +376,6 @@ def joined_condition(operator: str, value: int, params: dict[str, Any]) -> Q:
 # --- registration --------------------------------------------------------------------------------------------
 
 
-def _field(key: str, label: Any, type_: Any, condition, **kwargs: Any) -> SegmentField:
-    return SegmentField(
-        key=key,
-        label=label,
-        type=type_,
-        filter=as_list_filter(condition),
-        condition=condition,
-        group="profile",
-        **kwargs,
-    )
-
-
 def _store_choices() -> list[tuple[str, Any]]:
     from guanxi.accounts.models import Store
 
@@ -410,146 +397,134 @@ def _income_choices() -> list[tuple[str, Any]]:
     return list(Customer.IncomeBand.choices)
 
 
+GROUP = "profile"
+
 FIELDS = [
-    _field(
+    choice_field(
         GENDER,
         gettext_lazy("Gender"),
-        "choice",
         _choice_condition("gender"),
-        operators=("in", "not_in"),
         clean=clean_choices(_gender_choices()),
         choices=_gender_choices,
+        group=GROUP,
         order=10,
     ),
-    _field(
+    choice_field(
         AGE_BAND,
         gettext_lazy("Age band"),
-        "choice",
         age_band_condition,
-        operators=("in", "not_in"),
         clean=clean_choices(_age_bands()),
         choices=_age_bands,
+        group=GROUP,
         order=11,
         help=gettext_lazy("Age today in completed years, from the birthday; customers without one are in no band."),
     ),
-    _field(
+    number_field(
         AGE,
         gettext_lazy("Age"),
-        "number",
         age_condition,
         operators=("between",),
         clean=clean_age_range,
+        group=GROUP,
         order=12,
         help=gettext_lazy("From and to, both included, e.g. [30, 40]; customers without a birthday are left out."),
     ),
-    _field(
+    choice_field(
         BIRTHDAY_MONTH,
         gettext_lazy("Birthday month"),
-        "choice",
         birthday_month_condition,
-        operators=("in", "not_in"),
         clean=clean_months,
         choices=_months,
+        group=GROUP,
         order=13,
     ),
-    _field(
+    condition_field(
         REGION,
         gettext_lazy("Region"),
         "text",
         _text_condition("region"),
         operators=("eq", "contains"),
         clean=clean_text(64),
+        group=GROUP,
         order=14,
     ),
-    _field(
+    condition_field(
         OCCUPATION,
         gettext_lazy("Occupation"),
         "text",
         _text_condition("occupation"),
         operators=("eq", "contains"),
         clean=clean_text(64),
+        group=GROUP,
         order=15,
     ),
-    _field(
+    choice_field(
         INCOME_BAND,
         gettext_lazy("Income band"),
-        "choice",
         _choice_condition("income_band"),
-        operators=("in", "not_in"),
         clean=clean_choices(_income_choices()),
         choices=_income_choices,
+        group=GROUP,
         order=16,
     ),
-    _field(
+    choice_field(
         SOURCE,
         gettext_lazy("Source"),
-        "text",
         _choice_condition("source"),
-        operators=("in", "not_in"),
+        type="text",
         clean=clean_texts(32),
+        group=GROUP,
         order=17,
         help=gettext_lazy("Where the customer came from, as recorded (e.g. import, order, counter)."),
     ),
-    _field(
+    choice_field(
         TAGS,
         gettext_lazy("Tags"),
-        "tag",
         tags_condition,
-        operators=("in", "not_in"),
+        type="tag",
         clean=clean_tags,
+        group=GROUP,
         order=18,
         help=gettext_lazy("Tags by id or by name; “is none of” includes customers without tags."),
     ),
-    _field(
-        KEY_ACCOUNT,
-        gettext_lazy("Key account"),
-        "boolean",
-        key_account_condition,
-        operators=("is_true", "is_false"),
-        clean=clean_yes,
-        order=19,
-    ),
-    _field(
+    flag_field(KEY_ACCOUNT, gettext_lazy("Key account"), key_account_condition, clean=clean_yes, group=GROUP, order=19),
+    choice_field(
         STORE,
         gettext_lazy("Home store"),
-        "choice",
         _ids_condition("home_store_id"),
-        operators=("in", "not_in"),
         clean=clean_ids,
         choices=_store_choices,
+        group=GROUP,
         order=20,
         help=gettext_lazy("Store ids; “is none of” includes customers without a home store."),
     ),
-    _field(
+    choice_field(
         OWNER,
         gettext_lazy("Owner"),
-        "choice",
         _ids_condition("owner_id"),
-        operators=("in", "not_in"),
         clean=clean_ids,
         choices=_owner_choices,
+        group=GROUP,
         order=21,
         help=gettext_lazy("Staff user ids; “is none of” includes customers without an owner."),
     ),
-    _field(
+    date_field(
         CREATED,
         gettext_lazy("Customer since"),
-        "date",
         created_condition,
-        operators=("before", "after"),
         clean=clean_date,
+        group=GROUP,
         order=22,
         help=gettext_lazy(
             "The day the record was created; the day itself is neither before nor after it (local dates)."
         ),
     ),
-    _field(
+    days_field(
         JOINED,
         gettext_lazy("Became a customer"),
-        "number",
         joined_condition,
-        operators=("within_days", "not_within_days"),
         clean=clean_days,
+        group=GROUP,
         order=23,
         help=gettext_lazy("When the record was created, in local calendar days: the last 1 day is today since 00:00."),
     ),

@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.core.money import parse_money
-from guanxi.core.segments import SegmentField, register_segment_field
+from guanxi.core.segments import choice_field, date_field, days_field, flag_field, number_field, register_segment_field
 from guanxi.loyalty.models import Coupon, CouponTemplate, Membership, PointsAccount, Tier, Wallet
 
 MEMBER = "loyalty.member"
@@ -276,110 +276,77 @@ def _tier_choices() -> list[tuple[str, Any]]:
     return [(str(pk), name) for pk, name in Tier.objects.order_by("threshold", "order", "pk").values_list("pk", "name")]
 
 
-def _filter_of(condition: Any) -> Any:
-    """The customer list's ``filter``: the tree condition applied to its queryset (params at their defaults)."""
-
-    def apply(queryset: QuerySet[Any], operator: str, value: Any) -> QuerySet[Any]:
-        return queryset.filter(condition(operator, value, {}))
-
-    return apply
-
-
 def register() -> None:
     fields = [
-        SegmentField(
-            key=MEMBER,
-            group=GROUP,
-            label=gettext_lazy("Member"),
-            type="boolean",
-            filter=_filter_of(member_condition),
-            operators=("is_true", "is_false"),
+        flag_field(
+            MEMBER,
+            gettext_lazy("Member"),
+            member_condition,
             clean=clean_flag,
-            condition=member_condition,
-            help=gettext_lazy("An active membership; suspended and closed members count as no member."),
-            order=30,
-        ),
-        SegmentField(
-            key=TIER,
             group=GROUP,
-            label=gettext_lazy("Membership tier"),
-            type="choice",
-            filter=_filter_of(tier_condition),
-            operators=("in", "not_in"),
+            order=30,
+            help=gettext_lazy("An active membership; suspended and closed members count as no member."),
+        ),
+        choice_field(
+            TIER,
+            gettext_lazy("Membership tier"),
+            tier_condition,
             clean=clean_tiers,
             choices=_tier_choices,
-            condition=tier_condition,
+            group=GROUP,
             order=31,
         ),
-        SegmentField(
-            key=POINTS,
-            group=GROUP,
-            label=gettext_lazy("Points balance"),
-            type="number",
-            filter=_filter_of(points_condition),
+        number_field(
+            POINTS,
+            gettext_lazy("Points balance"),
+            points_condition,
             operators=NUMBER_OPS,
             clean=clean_count,
-            condition=points_condition,
+            group=GROUP,
             order=32,
         ),
-        SegmentField(
-            key=WALLET,
-            group=GROUP,
-            label=gettext_lazy("Stored value balance"),
+        number_field(
+            WALLET,
+            gettext_lazy("Stored value balance"),
+            wallet_condition,
             type="money",
-            filter=_filter_of(wallet_condition),
             operators=NUMBER_OPS,
             clean=clean_amount,
-            condition=wallet_condition,
-            help=gettext_lazy("Principal and bonus together, in yuan."),
-            order=33,
-        ),
-        SegmentField(
-            key=COUPONS,
             group=GROUP,
-            label=gettext_lazy("Unused coupons held"),
-            type="number",
-            filter=_filter_of(coupons_condition),
-            operators=("gte", "lte"),
+            order=33,
+            help=gettext_lazy("Principal and bonus together, in yuan."),
+        ),
+        number_field(
+            COUPONS,
+            gettext_lazy("Unused coupons held"),
+            coupons_condition,
             clean=clean_coupon_count,
-            condition=coupons_condition,
             params=("template",),
             clean_params=clean_coupon_params,
-            help=gettext_lazy("Issued coupons not yet used and not past their end; optionally of one template."),
+            group=GROUP,
             order=34,
+            help=gettext_lazy("Issued coupons not yet used and not past their end; optionally of one template."),
         ),
-        SegmentField(
-            key=JOINED,
-            group=GROUP,
-            label=gettext_lazy("Joined the membership"),
-            type="date",
-            filter=_filter_of(joined_condition),
-            operators=("before", "after"),
-            clean=clean_date,
-            condition=joined_condition,
-            order=35,
+        date_field(
+            JOINED, gettext_lazy("Joined the membership"), joined_condition, clean=clean_date, group=GROUP, order=35
         ),
-        SegmentField(
-            key=JOINED_DAYS,
-            group=GROUP,
-            label=gettext_lazy("Joined the membership recently"),
-            type="number",
-            filter=_filter_of(joined_days_condition),
+        days_field(
+            JOINED_DAYS,
+            gettext_lazy("Joined the membership recently"),
+            joined_days_condition,
             operators=("within_days",),
             clean=clean_days,
-            condition=joined_days_condition,
-            help=gettext_lazy("Calendar days ending today; 1 is today."),
-            order=36,
-        ),
-        SegmentField(
-            key=GROWTH,
             group=GROUP,
-            label=gettext_lazy("Growth value"),
-            type="number",
-            filter=_filter_of(growth_condition),
+            order=36,
+            help=gettext_lazy("Calendar days ending today; 1 is today."),
+        ),
+        number_field(
+            GROWTH,
+            gettext_lazy("Growth value"),
+            growth_condition,
             operators=NUMBER_OPS,
             clean=clean_count,
-            condition=growth_condition,
+            group=GROUP,
             order=37,
         ),
     ]

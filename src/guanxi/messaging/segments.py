@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from guanxi.core.segments import SegmentField, register_segment_field
+from guanxi.core.segments import choice_field, days_field, register_segment_field
 from guanxi.customers.models import ContactPoint
 from guanxi.messaging.models import CONTACT_KIND, Channel, Consent, Message, Purpose, Suppression
 from guanxi.messaging.services import LIVE_STATUSES
@@ -145,47 +145,33 @@ def reachable_condition(operator: str, value: str, params: dict[str, Any]) -> Q:
     return Q(Exists(addressed(channel))) & ~Q(Exists(suppressed))
 
 
-def _filter_of(condition: Any) -> Any:
-    """The customer list's ``filter``: the tree condition applied to its queryset (params at their defaults)."""
-
-    def apply(queryset: QuerySet[Any], operator: str, value: Any) -> QuerySet[Any]:
-        return queryset.filter(condition(operator, value, {}))
-
-    return apply
-
-
 def register() -> None:
     fields = [
-        SegmentField(
-            key=CONSENT,
-            label=gettext_lazy("Consent"),
-            type="choice",
-            filter=_filter_of(consent_condition),
+        choice_field(
+            CONSENT,
+            gettext_lazy("Consent"),
+            consent_condition,
+            operators=("eq",),
             clean=clean_consent,
             choices=_consent_choices,
-            condition=consent_condition,
             help=gettext_lazy("The customer's latest decision for this channel and purpose."),
             order=80,
         ),
-        SegmentField(
-            key=REACHABLE,
-            label=gettext_lazy("Reachable on"),
-            type="choice",
-            filter=_filter_of(reachable_condition),
+        choice_field(
+            REACHABLE,
+            gettext_lazy("Reachable on"),
+            reachable_condition,
+            operators=("eq",),
             clean=clean_reachable,
             choices=_reachable_choices,
-            condition=reachable_condition,
             help=gettext_lazy("Has an address for the channel that is not on the suppression list."),
             order=81,
         ),
-        SegmentField(
-            key=RECEIVED,
-            label=gettext_lazy("Messages received"),
-            type="number",
-            filter=_filter_of(received_condition),
-            operators=("within_days", "not_within_days"),
+        days_field(
+            RECEIVED,
+            gettext_lazy("Messages received"),
+            received_condition,
             clean=clean_days,
-            condition=received_condition,
             params=("purpose",),
             clean_params=clean_received_params,
             help=gettext_lazy("Calendar days ending today; 1 is today."),

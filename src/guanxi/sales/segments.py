@@ -23,9 +23,15 @@ from typing import Any
 from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum, Value
 from django.utils.translation import gettext_lazy
 
-from guanxi.core.segments import SegmentField, register_segment_field
+from guanxi.core.segments import (
+    choice_field,
+    date_field,
+    days_field,
+    flag_field,
+    number_field,
+    register_segment_field,
+)
 from guanxi.customers.segments import (
-    as_list_filter,
     clean_count,
     clean_date,
     clean_days,
@@ -160,126 +166,107 @@ def _product_choices() -> list[tuple[str, Any]]:
     return [(str(pk), f"{name} ({sku})") for pk, name, sku in products.values_list("pk", "name", "sku")]
 
 
-def _field(key: str, label: Any, type_: Any, condition, **kwargs: Any) -> SegmentField:
-    return SegmentField(
-        key=key,
-        label=label,
-        type=type_,
-        filter=as_list_filter(condition),
-        condition=condition,
-        group="purchase",
-        **kwargs,
-    )
-
-
 _DAYS_HELP = gettext_lazy(
     "Purchases are orders not refunded in full. In the last … days: local calendar days, today included; "
     "left empty: at any time."
 )
 
+GROUP = "purchase"
+
 FIELDS = [
-    _field(
+    number_field(
         ORDERS,
         gettext_lazy("Number of purchases"),
-        "number",
         orders_condition,
         operators=("gte", "lte", "eq"),
         clean=clean_count,
-        params=("days",),
-        clean_params=clean_optional_days,
+        days=clean_optional_days,
+        group=GROUP,
         order=30,
         help=_DAYS_HELP,
     ),
-    _field(
+    number_field(
         SPEND,
         gettext_lazy("Spend"),
-        "money",
         spend_condition,
-        operators=("gte", "lte"),
+        type="money",
         clean=clean_money,
-        params=("days",),
-        clean_params=clean_optional_days,
+        days=clean_optional_days,
+        group=GROUP,
         order=31,
         help=gettext_lazy(
             "What the customer paid and kept (refunds deducted). In the last … days: local calendar days, "
             "today included; left empty: at any time."
         ),
     ),
-    _field(
+    days_field(
         LAST_PURCHASE,
         gettext_lazy("Last purchase"),
-        "number",
         last_purchase_condition,
-        operators=("within_days", "not_within_days"),
         clean=clean_days,
+        group=GROUP,
         order=32,
         help=gettext_lazy(
             "Local calendar days, today included. “Not in the last … days” includes customers who never "
             "bought; add “Has bought” to leave them out."
         ),
     ),
-    _field(
+    flag_field(
         HAS_BOUGHT,
         gettext_lazy("Has bought"),
-        "boolean",
         has_bought_condition,
-        operators=("is_true", "is_false"),
         clean=clean_yes,
+        group=GROUP,
         order=33,
         help=gettext_lazy("At least one order not refunded in full, at any time."),
     ),
-    _field(
+    date_field(
         FIRST_PURCHASE,
         gettext_lazy("First purchase"),
-        "date",
         first_purchase_condition,
-        operators=("before", "after"),
         clean=clean_date,
+        group=GROUP,
         order=34,
         help=gettext_lazy(
             "The day of the first order not refunded in full; the day itself is neither before nor after it. "
             "Customers who never bought match neither."
         ),
     ),
-    _field(
+    choice_field(
         CATEGORY,
         gettext_lazy("Bought from category"),
-        "choice",
         _lines_condition("category_id"),
-        operators=("in", "not_in"),
         clean=clean_ids,
         choices=_category_choices,
-        params=("days",),
-        clean_params=clean_optional_days,
+        days=clean_optional_days,
+        group=GROUP,
         order=35,
         help=gettext_lazy(
             "The category an item was sold under (not its subcategories); returned items and orders refunded "
             "in full do not count. In the last … days: local calendar days; left empty: at any time."
         ),
     ),
-    _field(
+    choice_field(
         PRODUCT,
         gettext_lazy("Bought product"),
-        "choice",
         _lines_condition("product_id"),
-        operators=("in", "not_in"),
         clean=clean_ids,
         choices=_product_choices,
-        params=("days",),
-        clean_params=clean_optional_days,
+        days=clean_optional_days,
+        group=GROUP,
         order=36,
         help=gettext_lazy(
             "Returned items and orders refunded in full do not count. In the last … days: local calendar "
             "days; left empty: at any time."
         ),
     ),
-    _field(
+    number_field(
         AVERAGE_ORDER,
         gettext_lazy("Average order value"),
-        "money",
         average_order_condition,
-        operators=("gte", "lte"),
+        type="money",
         clean=clean_money,
+        group=GROUP,
         order=37,
         help=gettext_lazy(
             "Total spent (refunds deducted) divided by the number of orders; customers who never ordered match neither."
