@@ -28,8 +28,10 @@ Every write validates everything first, then writes in one transaction with an a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -527,60 +529,102 @@ def _next_run_at(campaign: Campaign, now: dt.datetime) -> dt.datetime | None:
     return first_occurrence(campaign, now)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Moved:
+    """What a state change did besides the status: the other columns it set, and what the audit row and the
+    event say about it."""
+
+    fields: tuple[str, ...] = ()
+    audit: dict[str, Any] = dataclasses.field(default_factory=dict)
+    payload: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _transition(
+    actor: Actor,
+    campaign: Campaign,
+    *,
+    event: str,
+    allowed: tuple[str, ...],
+    refused: Any,
+    already: tuple[str, ...] = (),
+    move: Callable[[Campaign], _Moved],
+) -> Campaign:
+    """One approval-state change, under the campaign's row lock: nothing when it is ``already`` in the state
+    asked for; ``CampaignStateConflict`` (``refused``) unless its state is ``allowed``; else ``move`` checks
+    what else it must (it may raise; nothing is written yet), sets the new status and the columns it names,
+    and the campaign is saved with an audit row and ``event``. The caller has checked the actor's role."""
+    campaign = _locked(actor, campaign)
+    if campaign.status in already:
+        return campaign
+    if campaign.status not in allowed:
+        raise _conflict(refused)
+    old = campaign.status
+    moved = move(campaign)
+    campaign.save(update_fields=["status", *moved.fields, "updated_at"])
+    _audit_state(actor, campaign, old, **moved.audit)
+    event_record(
+        name=event,
+        aggregate="campaign",
+        aggregate_id=campaign.pk,
+        actor_id=actor_id(actor),
+        payload={"status": campaign.status, **moved.payload},
+    )
+    return campaign
+
+
 @transaction.atomic
 def campaign_submit(*, actor: Actor, campaign: Campaign) -> Campaign:
     """draft -> pending: checked again in full (a template may have been deactivated since it was saved)."""
     _require(actor, "campaigns.draft")
-    campaign = _locked(actor, campaign)
-    if campaign.status == S.PENDING:
-        return campaign
-    if campaign.status != S.DRAFT:
-        raise _conflict(_("Only a draft can be submitted for approval."))
-    _clean(actor, campaign_values(campaign), now=timezone.now())
-    old = campaign.status
-    campaign.status = S.PENDING
-    campaign.submitted_by = signed_in(actor)
-    campaign.save(update_fields=["status", "submitted_by", "updated_at"])
-    _audit_state(actor, campaign, old)
-    event_record(
-        name="campaign.submitted",
-        aggregate="campaign",
-        aggregate_id=campaign.pk,
-        actor_id=actor_id(actor),
-        payload={"status": campaign.status},
+
+    def move(campaign: Campaign) -> _Moved:
+        _clean(actor, campaign_values(campaign), now=timezone.now())
+        campaign.status = S.PENDING
+        campaign.submitted_by = signed_in(actor)
+        return _Moved(fields=("submitted_by",))
+
+    return _transition(
+        actor,
+        campaign,
+        event="campaign.submitted",
+        allowed=(S.DRAFT,),
+        already=(S.PENDING,),
+        refused=_("Only a draft can be submitted for approval."),
+        move=move,
     )
-    return campaign
 
 
 @transaction.atomic
 def campaign_approve(*, actor: Actor, campaign: Campaign) -> Campaign:
     """pending -> approved, by a manager or admin who did not submit it; sets when it first sends."""
     _require(actor, "campaigns.approve")
-    campaign = _locked(actor, campaign)
-    if campaign.status == S.APPROVED:
-        return campaign
-    if campaign.status != S.PENDING:
-        raise _conflict(_("Only a campaign waiting for approval can be approved."))
-    if actor is not None and campaign.submitted_by_id == actor.pk:
-        raise PermissionDenied(_("You submitted this campaign; another manager must approve it."))
-    now = timezone.now()
-    # the segment may no longer be usable by the approver, a template may be gone, the set time may have passed
-    _clean(actor, campaign_values(campaign), now=now)
-    old = campaign.status
-    campaign.status = S.APPROVED
-    campaign.approved_by = signed_in(actor)
-    campaign.approved_at = now
-    campaign.next_run_at = _next_run_at(campaign, now)
-    campaign.save(update_fields=["status", "approved_by", "approved_at", "next_run_at", "updated_at"])
-    _audit_state(actor, campaign, old, next_run_at=_json(campaign.next_run_at))
-    event_record(
-        name="campaign.approved",
-        aggregate="campaign",
-        aggregate_id=campaign.pk,
-        actor_id=actor_id(actor),
-        payload={"status": campaign.status, "next_run_at": _json(campaign.next_run_at)},
+
+    def move(campaign: Campaign) -> _Moved:
+        if actor is not None and campaign.submitted_by_id == actor.pk:
+            raise PermissionDenied(_("You submitted this campaign; another manager must approve it."))
+        now = timezone.now()
+        # the segment may no longer be usable by the approver, a template may be gone, the set time may have passed
+        _clean(actor, campaign_values(campaign), now=now)
+        campaign.status = S.APPROVED
+        campaign.approved_by = signed_in(actor)
+        campaign.approved_at = now
+        campaign.next_run_at = _next_run_at(campaign, now)
+        next_run_at = _json(campaign.next_run_at)
+        return _Moved(
+            fields=("approved_by", "approved_at", "next_run_at"),
+            audit={"next_run_at": next_run_at},
+            payload={"next_run_at": next_run_at},
+        )
+
+    return _transition(
+        actor,
+        campaign,
+        event="campaign.approved",
+        allowed=(S.PENDING,),
+        already=(S.APPROVED,),
+        refused=_("Only a campaign waiting for approval can be approved."),
+        move=move,
     )
-    return campaign
 
 
 @transaction.atomic
@@ -592,108 +636,99 @@ def campaign_reject(*, actor: Actor, campaign: Campaign, reason: str) -> Campaig
         raise ValidationError({"reason": [_("Say why, so the author can fix it.")]})
     if len(reason) > MAX_REASON:
         raise ValidationError({"reason": [_("Keep the reason under %(n)s characters.") % {"n": MAX_REASON}]})
-    campaign = _locked(actor, campaign)
-    if campaign.status != S.PENDING:
-        raise _conflict(_("Only a campaign waiting for approval can be rejected."))
-    old = campaign.status
-    campaign.status = S.DRAFT
-    campaign.save(update_fields=["status", "updated_at"])
-    _audit_state(actor, campaign, old, reason=reason)
-    event_record(
-        name="campaign.rejected",
-        aggregate="campaign",
-        aggregate_id=campaign.pk,
-        actor_id=actor_id(actor),
-        payload={"status": campaign.status},
+
+    def move(campaign: Campaign) -> _Moved:
+        campaign.status = S.DRAFT
+        return _Moved(audit={"reason": reason})
+
+    return _transition(
+        actor,
+        campaign,
+        event="campaign.rejected",
+        allowed=(S.PENDING,),
+        refused=_("Only a campaign waiting for approval can be rejected."),
+        move=move,
     )
-    return campaign
 
 
 @transaction.atomic
 def campaign_pause(*, actor: Actor, campaign: Campaign) -> Campaign:
     """approved or running -> paused; the active run is paused with it (the engine stops between chunks)."""
     _require(actor, "campaigns.draft")
-    campaign = _locked(actor, campaign)
-    if campaign.status == S.PAUSED:
-        return campaign
-    if campaign.status not in PAUSABLE:
-        raise _conflict(_("Only an approved or sending campaign can be paused."))
-    old = campaign.status
-    runs = CampaignRun.objects.filter(campaign=campaign, is_test=False, status__in=ACTIVE_RUNS).update(
-        status=CampaignRun.Status.PAUSED
+
+    def move(campaign: Campaign) -> _Moved:
+        runs = CampaignRun.objects.filter(campaign=campaign, is_test=False, status__in=ACTIVE_RUNS).update(
+            status=CampaignRun.Status.PAUSED
+        )
+        campaign.status = S.PAUSED
+        return _Moved(audit={"runs_paused": runs}, payload={"runs": runs})
+
+    return _transition(
+        actor,
+        campaign,
+        event="campaign.paused",
+        allowed=PAUSABLE,
+        already=(S.PAUSED,),
+        refused=_("Only an approved or sending campaign can be paused."),
+        move=move,
     )
-    campaign.status = S.PAUSED
-    campaign.save(update_fields=["status", "updated_at"])
-    _audit_state(actor, campaign, old, runs_paused=runs)
-    event_record(
-        name="campaign.paused",
-        aggregate="campaign",
-        aggregate_id=campaign.pk,
-        actor_id=actor_id(actor),
-        payload={"status": campaign.status, "runs": runs},
-    )
-    return campaign
 
 
 @transaction.atomic
 def campaign_resume(*, actor: Actor, campaign: Campaign) -> Campaign:
     """paused -> running (its paused run sends on) or approved (no run had started)."""
     _require(actor, "campaigns.approve")
-    campaign = _locked(actor, campaign)
-    if campaign.status in (S.APPROVED, S.RUNNING):
-        return campaign
-    if campaign.status != S.PAUSED:
-        raise _conflict(_("Only a paused campaign can be resumed."))
-    old = campaign.status
-    paused = CampaignRun.objects.filter(campaign=campaign, is_test=False, status=CampaignRun.Status.PAUSED)
-    # a run that had chosen its recipients sends on; one paused while choosing chooses again
-    sending = paused.filter(recipients__gt=0).update(status=CampaignRun.Status.SENDING)
-    preparing = paused.update(status=CampaignRun.Status.PREPARING)
-    runs = sending + preparing
-    campaign.status = S.RUNNING if runs else S.APPROVED
-    campaign.save(update_fields=["status", "updated_at"])
-    if sending:  # the engine takes the sending runs up again once this commits (the due sweep would, later)
-        from guanxi.campaigns.tasks import campaign_run_task
 
-        sending_runs = CampaignRun.objects.filter(campaign=campaign, is_test=False, status=CampaignRun.Status.SENDING)
-        for run_id in sending_runs.values_list("pk", flat=True):
-            campaign_run_task.delay_on_commit(run_id)
-    _audit_state(actor, campaign, old, runs_resumed=runs)
-    event_record(
-        name="campaign.resumed",
-        aggregate="campaign",
-        aggregate_id=campaign.pk,
-        actor_id=actor_id(actor),
-        payload={"status": campaign.status, "runs": runs},
+    def move(campaign: Campaign) -> _Moved:
+        paused = CampaignRun.objects.filter(campaign=campaign, is_test=False, status=CampaignRun.Status.PAUSED)
+        # a run that had chosen its recipients sends on; one paused while choosing chooses again
+        sending = paused.filter(recipients__gt=0).update(status=CampaignRun.Status.SENDING)
+        preparing = paused.update(status=CampaignRun.Status.PREPARING)
+        runs = sending + preparing
+        campaign.status = S.RUNNING if runs else S.APPROVED
+        if sending:  # the engine takes the sending runs up again once this commits (the due sweep would, later)
+            from guanxi.campaigns.tasks import campaign_run_task
+
+            sending_runs = CampaignRun.objects.filter(
+                campaign=campaign, is_test=False, status=CampaignRun.Status.SENDING
+            )
+            for run_id in sending_runs.values_list("pk", flat=True):
+                campaign_run_task.delay_on_commit(run_id)
+        return _Moved(audit={"runs_resumed": runs}, payload={"runs": runs})
+
+    return _transition(
+        actor,
+        campaign,
+        event="campaign.resumed",
+        allowed=(S.PAUSED,),
+        already=(S.APPROVED, S.RUNNING),
+        refused=_("Only a paused campaign can be resumed."),
+        move=move,
     )
-    return campaign
 
 
 @transaction.atomic
 def campaign_cancel(*, actor: Actor, campaign: Campaign) -> Campaign:
     """Any state but completed -> cancelled: nothing more is sent; an active or paused run is cancelled."""
     _require(actor, "campaigns.draft")
-    campaign = _locked(actor, campaign)
-    if campaign.status == S.CANCELLED:
-        return campaign
-    if campaign.status not in CANCELLABLE:
-        raise _conflict(_("A completed campaign cannot be cancelled."))
-    old = campaign.status
-    runs = CampaignRun.objects.filter(
-        campaign=campaign, is_test=False, status__in=(*ACTIVE_RUNS, CampaignRun.Status.PAUSED)
-    ).update(status=CampaignRun.Status.CANCELLED, finished_at=timezone.now())
-    campaign.status = S.CANCELLED
-    campaign.next_run_at = None
-    campaign.save(update_fields=["status", "next_run_at", "updated_at"])
-    _audit_state(actor, campaign, old, runs_cancelled=runs)
-    event_record(
-        name="campaign.cancelled",
-        aggregate="campaign",
-        aggregate_id=campaign.pk,
-        actor_id=actor_id(actor),
-        payload={"status": campaign.status, "runs": runs},
+
+    def move(campaign: Campaign) -> _Moved:
+        runs = CampaignRun.objects.filter(
+            campaign=campaign, is_test=False, status__in=(*ACTIVE_RUNS, CampaignRun.Status.PAUSED)
+        ).update(status=CampaignRun.Status.CANCELLED, finished_at=timezone.now())
+        campaign.status = S.CANCELLED
+        campaign.next_run_at = None
+        return _Moved(fields=("next_run_at",), audit={"runs_cancelled": runs}, payload={"runs": runs})
+
+    return _transition(
+        actor,
+        campaign,
+        event="campaign.cancelled",
+        allowed=CANCELLABLE,
+        already=(S.CANCELLED,),
+        refused=_("A completed campaign cannot be cancelled."),
+        move=move,
     )
-    return campaign
 
 
 # --- test send ----------------------------------------------------------------------------------------------
