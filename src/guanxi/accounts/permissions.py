@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from rest_framework import permissions
 
 from guanxi.accounts.models import Role, User
@@ -142,6 +143,25 @@ class ReferenceDataPermission(permissions.BasePermission):
 def is_store_scoped(user: Any) -> bool:
     """True for staff bound to their stores; False for those who see every store and for the system (None)."""
     return user is not None and getattr(user, "is_authenticated", False) and not user.sees_all_stores
+
+
+def store_scope(user: Any) -> Q | None:
+    """The one visibility rule for work staff keep per store (campaign segments, campaigns): a condition on a
+    queryset's ``store`` and ``created_by``, or None when ``user`` sees none of it (signed out, inactive).
+
+    Who sees every store (``sees_all_stores``: admins) sees all of it. Store-bound staff see what belongs to one
+    of their stores; what belongs to no store when its author shares a store with them (drafted by a colleague
+    for several stores or for head office); and what they made themselves, wherever it belongs. As customers'
+    ``visible_to``, roles are not asked here: the caller adds the role its pages need.
+    """
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if user.sees_all_stores:
+        return Q()
+    memberships = User.stores.through.objects
+    store_ids = memberships.filter(user_id=user.pk).values("store_id")
+    colleague_ids = memberships.filter(store_id__in=store_ids).values("user_id")
+    return Q(store_id__in=store_ids) | Q(store__isnull=True, created_by_id__in=colleague_ids) | Q(created_by_id=user.pk)
 
 
 def may_use_store(user: Any, store_id: int | None) -> bool:

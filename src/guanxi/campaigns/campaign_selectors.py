@@ -12,35 +12,26 @@ from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet, Sum
 
-from guanxi.accounts.models import User
-from guanxi.accounts.permissions import can
+from guanxi.accounts.permissions import can, store_scope
 from guanxi.campaigns.models import Campaign, CampaignRun, CampaignVariant, Segment
-
-
-def _store_scope(user: Any) -> Q | None:
-    """The condition on ``store`` / ``created_by`` that ``user`` sees; None: nothing at all."""
-    if not can(user, "campaigns.view"):
-        return None
-    if user.sees_all_stores:
-        return Q()
-    stores = user.stores.values("pk")
-    colleagues = User.objects.filter(stores__in=stores).values("pk")
-    return Q(store__in=stores) | Q(store__isnull=True, created_by__in=colleagues) | Q(created_by=user)
+from guanxi.campaigns.selectors import segments_visible_to
 
 
 def campaigns_visible_to(user: Any) -> QuerySet[Campaign]:
-    scope = _store_scope(user)
+    """Campaigns by the store rule segments share (``accounts.permissions.store_scope``), to roles that see
+    campaigns at all."""
+    scope = store_scope(user) if can(user, "campaigns.view") else None
     if scope is None:
         return Campaign.objects.none()
     return Campaign.objects.filter(scope)
 
 
 def segments_usable_by(user: Any) -> QuerySet[Segment]:
-    """Segments ``user`` may send a campaign to: visible by the same store rule, not archived."""
-    scope = _store_scope(user)
-    if scope is None:
+    """Segments ``user`` may send a campaign to: those they see (the same store rule), not archived, for roles
+    that see campaigns."""
+    if not can(user, "campaigns.view"):
         return Segment.objects.none()
-    return Segment.objects.filter(scope, archived=False)
+    return segments_visible_to(user).filter(archived=False)
 
 
 def campaign_list(user: Any, *, status: str = "") -> QuerySet[Campaign]:

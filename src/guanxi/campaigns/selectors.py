@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Window
+from django.db.models import Count, Prefetch, QuerySet, Window
 
+from guanxi.accounts.permissions import store_scope
 from guanxi.campaigns.models import Segment, SegmentMember
 from guanxi.core.registry import allowed
 from guanxi.core.segments import GROUPS, OPERATORS, segment_apply, segment_fields, segment_rules_clean
@@ -43,18 +44,15 @@ def tree_customers(tree: dict[str, Any], *, user: Any) -> QuerySet[Customer]:
 
 
 def segments_visible_to(user: Any) -> QuerySet[Segment]:
-    """Segments of the user's stores and their own; admins see all. Anyone else: none.
+    """Segments by the store rule campaigns share (``accounts.permissions.store_scope``): those of the user's
+    stores, storeless ones a colleague made, their own; admins see all. Anyone else: none.
 
     A segment the user cannot see answers exactly like one that does not exist (404).
     """
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+    scope = store_scope(user)
+    if scope is None:
         return Segment.objects.none()
-    if user.sees_all_stores:
-        return Segment.objects.all()
-    from guanxi.accounts.models import User
-
-    store_ids = User.stores.through.objects.filter(user_id=user.pk).values("store_id")
-    return Segment.objects.filter(Q(store_id__in=store_ids) | Q(created_by_id=user.pk))
+    return Segment.objects.filter(scope)
 
 
 def segment_list(*, user: Any, archived: bool = False) -> QuerySet[Segment]:
