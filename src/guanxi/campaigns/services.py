@@ -539,31 +539,43 @@ class _Moved:
     payload: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def _transition(
-    actor: Actor,
-    campaign: Campaign,
-    *,
-    event: str,
-    allowed: tuple[str, ...],
-    refused: Any,
-    already: tuple[str, ...] = (),
-    move: Callable[[Campaign], _Moved],
-) -> Campaign:
-    """One approval-state change, under the campaign's row lock: nothing when it is ``already`` in the state
-    asked for; ``CampaignStateConflict`` (``refused``) unless its state is ``allowed``; else ``move`` checks
+@dataclasses.dataclass(frozen=True)
+class _Step:
+    """One change of the approval states: its event, the states it starts from, the states in which it is
+    already done (a retry: nothing happens), and the message when the campaign's state refuses it."""
+
+    event: str
+    allowed: tuple[str, ...]
+    already: tuple[str, ...]
+    refused: Any
+
+
+_SUBMIT = _Step("campaign.submitted", (S.DRAFT,), (S.PENDING,), _("Only a draft can be submitted for approval."))
+_APPROVE = _Step(
+    "campaign.approved", (S.PENDING,), (S.APPROVED,), _("Only a campaign waiting for approval can be approved.")
+)
+_REJECT = _Step("campaign.rejected", (S.PENDING,), (), _("Only a campaign waiting for approval can be rejected."))
+_PAUSE = _Step("campaign.paused", PAUSABLE, (S.PAUSED,), _("Only an approved or sending campaign can be paused."))
+_RESUME = _Step("campaign.resumed", (S.PAUSED,), (S.APPROVED, S.RUNNING), _("Only a paused campaign can be resumed."))
+_CANCEL = _Step("campaign.cancelled", CANCELLABLE, (S.CANCELLED,), _("A completed campaign cannot be cancelled."))
+
+
+def _transition(actor: Actor, campaign: Campaign, step: _Step, move: Callable[[Campaign], _Moved]) -> Campaign:
+    """One approval-state change, under the campaign's row lock: nothing when it is ``step.already`` done;
+    ``CampaignStateConflict`` (``step.refused``) unless its state is ``step.allowed``; else ``move`` checks
     what else it must (it may raise; nothing is written yet), sets the new status and the columns it names,
-    and the campaign is saved with an audit row and ``event``. The caller has checked the actor's role."""
+    and the campaign is saved with an audit row and ``step.event``. The caller has checked the actor's role."""
     campaign = _locked(actor, campaign)
-    if campaign.status in already:
+    if campaign.status in step.already:
         return campaign
-    if campaign.status not in allowed:
-        raise _conflict(refused)
+    if campaign.status not in step.allowed:
+        raise _conflict(step.refused)
     old = campaign.status
     moved = move(campaign)
     campaign.save(update_fields=["status", *moved.fields, "updated_at"])
     _audit_state(actor, campaign, old, **moved.audit)
     event_record(
-        name=event,
+        name=step.event,
         aggregate="campaign",
         aggregate_id=campaign.pk,
         actor_id=actor_id(actor),
@@ -583,15 +595,7 @@ def campaign_submit(*, actor: Actor, campaign: Campaign) -> Campaign:
         campaign.submitted_by = signed_in(actor)
         return _Moved(fields=("submitted_by",))
 
-    return _transition(
-        actor,
-        campaign,
-        event="campaign.submitted",
-        allowed=(S.DRAFT,),
-        already=(S.PENDING,),
-        refused=_("Only a draft can be submitted for approval."),
-        move=move,
-    )
+    return _transition(actor, campaign, _SUBMIT, move)
 
 
 @transaction.atomic
@@ -616,15 +620,7 @@ def campaign_approve(*, actor: Actor, campaign: Campaign) -> Campaign:
             payload={"next_run_at": next_run_at},
         )
 
-    return _transition(
-        actor,
-        campaign,
-        event="campaign.approved",
-        allowed=(S.PENDING,),
-        already=(S.APPROVED,),
-        refused=_("Only a campaign waiting for approval can be approved."),
-        move=move,
-    )
+    return _transition(actor, campaign, _APPROVE, move)
 
 
 @transaction.atomic
@@ -641,14 +637,7 @@ def campaign_reject(*, actor: Actor, campaign: Campaign, reason: str) -> Campaig
         campaign.status = S.DRAFT
         return _Moved(audit={"reason": reason})
 
-    return _transition(
-        actor,
-        campaign,
-        event="campaign.rejected",
-        allowed=(S.PENDING,),
-        refused=_("Only a campaign waiting for approval can be rejected."),
-        move=move,
-    )
+    return _transition(actor, campaign, _REJECT, move)
 
 
 @transaction.atomic
@@ -663,15 +652,7 @@ def campaign_pause(*, actor: Actor, campaign: Campaign) -> Campaign:
         campaign.status = S.PAUSED
         return _Moved(audit={"runs_paused": runs}, payload={"runs": runs})
 
-    return _transition(
-        actor,
-        campaign,
-        event="campaign.paused",
-        allowed=PAUSABLE,
-        already=(S.PAUSED,),
-        refused=_("Only an approved or sending campaign can be paused."),
-        move=move,
-    )
+    return _transition(actor, campaign, _PAUSE, move)
 
 
 @transaction.atomic
@@ -696,15 +677,7 @@ def campaign_resume(*, actor: Actor, campaign: Campaign) -> Campaign:
                 campaign_run_task.delay_on_commit(run_id)
         return _Moved(audit={"runs_resumed": runs}, payload={"runs": runs})
 
-    return _transition(
-        actor,
-        campaign,
-        event="campaign.resumed",
-        allowed=(S.PAUSED,),
-        already=(S.APPROVED, S.RUNNING),
-        refused=_("Only a paused campaign can be resumed."),
-        move=move,
-    )
+    return _transition(actor, campaign, _RESUME, move)
 
 
 @transaction.atomic
@@ -720,15 +693,7 @@ def campaign_cancel(*, actor: Actor, campaign: Campaign) -> Campaign:
         campaign.next_run_at = None
         return _Moved(fields=("next_run_at",), audit={"runs_cancelled": runs}, payload={"runs": runs})
 
-    return _transition(
-        actor,
-        campaign,
-        event="campaign.cancelled",
-        allowed=CANCELLABLE,
-        already=(S.CANCELLED,),
-        refused=_("A completed campaign cannot be cancelled."),
-        move=move,
-    )
+    return _transition(actor, campaign, _CANCEL, move)
 
 
 # --- test send ----------------------------------------------------------------------------------------------

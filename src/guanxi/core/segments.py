@@ -153,34 +153,23 @@ def condition_field(
     return SegmentField(key=key, label=label, type=type, filter=list_filter(condition), condition=condition, **options)
 
 
-def number_field(key: str, label: Any, condition: Condition, **options: Any) -> SegmentField:
-    """A number compared with at least / at most (type ``number``, or ``money`` when told)."""
-    options.setdefault("operators", NUMBER_OPERATORS)
-    return condition_field(key, label, options.pop("type", "number"), condition, **options)
+def _kind(type: FieldType, operators: tuple[str, ...], doc: str) -> Callable[..., SegmentField]:
+    """A builder ``(key, label, condition, **options) -> SegmentField`` of one kind of field: ``type`` and
+    ``operators`` are its defaults (``type=`` and ``operators=`` override them)."""
+
+    def build(key: str, label: Any, condition: Condition, **options: Any) -> SegmentField:
+        options.setdefault("operators", operators)
+        return condition_field(key, label, options.pop("type", type), condition, **options)
+
+    build.__doc__ = doc
+    return build
 
 
-def days_field(key: str, label: Any, condition: Condition, **options: Any) -> SegmentField:
-    """Something in (or not in) the last N local calendar days; the value is N."""
-    options.setdefault("operators", DAYS_OPERATORS)
-    return condition_field(key, label, "number", condition, **options)
-
-
-def date_field(key: str, label: Any, condition: Condition, **options: Any) -> SegmentField:
-    """A calendar date (or month) compared with before / after."""
-    options.setdefault("operators", DATE_OPERATORS)
-    return condition_field(key, label, "date", condition, **options)
-
-
-def choice_field(key: str, label: Any, condition: Condition, **options: Any) -> SegmentField:
-    """One or more of a list of choices: is any of / is none of (type ``choice``, or ``text``/``tag`` when told)."""
-    options.setdefault("operators", CHOICE_OPERATORS)
-    return condition_field(key, label, options.pop("type", "choice"), condition, **options)
-
-
-def flag_field(key: str, label: Any, condition: Condition, **options: Any) -> SegmentField:
-    """A yes/no condition; the operator says yes or no."""
-    options.setdefault("operators", FLAG_OPERATORS)
-    return condition_field(key, label, "boolean", condition, **options)
+number_field = _kind("number", NUMBER_OPERATORS, 'A number (or ``type="money"``) compared with at least / at most.')
+days_field = _kind("number", DAYS_OPERATORS, "Something in (or not in) the last N local calendar days; the value is N.")
+date_field = _kind("date", DATE_OPERATORS, "A calendar date (or month) compared with before / after.")
+choice_field = _kind("choice", CHOICE_OPERATORS, 'Some of a list (or ``type="text"``/``"tag"``): any of / none of.')
+flag_field = _kind("boolean", FLAG_OPERATORS, "A yes/no condition; the operator says yes or no.")
 
 
 def segment_filter(queryset: Any, *, key: str, operator: str, value: Any) -> Any:
