@@ -45,7 +45,10 @@ def bench_env(database: str) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "guanxi.settings.base",
             "DEBUG": "0",  # no query log, like production
             "GUANXI_VAR_DIR": str(var),  # uploads and the Celery broker file stay out of the project's var/
-            "CELERY_BROKER_URL": f"sqla+sqlite:///{var / 'celery-broker.sqlite3'}",
+            # The embedded SQLite broker unless the run names another (`GUANXI_BENCH_BROKER`, e.g. Redis: what a
+            # deployment at this size runs, see docs/operations.md).
+            "CELERY_BROKER_URL": os.environ.get("GUANXI_BENCH_BROKER")
+            or f"sqla+sqlite:///{var / 'celery-broker.sqlite3'}",
             "LOG_LEVEL": "ERROR",
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         }

@@ -315,6 +315,7 @@ def _counter_section(result: dict | None) -> list[str]:
         "members of that store (existing customers with order histories, enrolled for the run through the loyalty "
         "services; every row the run wrote is deleted again afterwards). Basket: "
         f"{result['basket']}. Load average at the start of the timed part: {result.get('load_average', '?')}. "
+        f"Celery broker (the commit's after-COMMIT event kick): {result.get('broker', 'sqla+sqlite (embedded)')}. "
         "Times in ms, wall clock per request; *own CPU* is the CPU time the benchmark process spent on the "
         "request (Django, the ORM, the templates), the rest of the wall time is waiting for PostgreSQL and, on "
         "a busy host, for a core.",

@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -54,23 +55,42 @@ def fingerprint(params: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def idempotency_claim(*, scope: str, key: str, params: dict[str, Any], field: str) -> bool:
+def idempotency_claim(*, scope: str, key: str, params: dict[str, Any], field: str, replay: bool = False) -> bool:
     """Record ``key`` for ``params`` in ``scope``; True the first time, False for a replay of the same content.
 
     Raises :class:`IdempotencyConflict` when the key was used with other parameters. Call it inside the
-    transaction that does the write, so a failed write leaves no claim behind.
+    transaction that does the write, so a failed write leaves no claim behind. ``replay``: the caller already
+    found what the key wrote, so only the fingerprint is compared (one statement either way).
     """
     from guanxi.core.models import IdempotencyKey
 
     digest = fingerprint(params)
+    if not replay and _insert_unless_taken(scope=scope, key=key, digest=digest):
+        return True
     existing = IdempotencyKey.objects.filter(scope=scope, key=key).values_list("fingerprint", flat=True).first()
-    if existing is None:
-        try:
-            with transaction.atomic():
-                IdempotencyKey.objects.create(scope=scope, key=key, fingerprint=digest)
-            return True
-        except IntegrityError:  # claimed at the same moment by another request
-            existing = IdempotencyKey.objects.get(scope=scope, key=key).fingerprint
+    if existing is None and replay:  # written before its key was recorded: the key is recorded for this content
+        _insert_unless_taken(scope=scope, key=key, digest=digest)
+        return False
     if existing != digest:
         raise IdempotencyConflict(field, key)
     return False
+
+
+def _insert_unless_taken(*, scope: str, key: str, digest: str) -> bool:
+    """One statement, no savepoint: ``INSERT … ON CONFLICT DO NOTHING RETURNING``; True when this call inserted.
+
+    A claim of the same key by a transaction still open waits for it (PostgreSQL's speculative insert; SQLite
+    has one writer), then inserts if that one rolled back, or does nothing if it committed.
+    """
+    from guanxi.core.models import IdempotencyKey
+
+    meta, qn = IdempotencyKey._meta, connection.ops.quote_name
+    columns = ", ".join(qn(name) for name in ("scope", "key", "fingerprint", "created_at"))  # columns = names
+    sql = (
+        f"INSERT INTO {qn(str(meta.db_table))} ({columns}) VALUES (%s, %s, %s, %s) "  # noqa: S608 (names from the model)
+        f"ON CONFLICT ({qn('scope')}, {qn('key')}) DO NOTHING RETURNING {qn('id')}"
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [scope, key, digest, now])
+        return cursor.fetchone() is not None

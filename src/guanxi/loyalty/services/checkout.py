@@ -235,16 +235,21 @@ def checkout_commit(
     existing = Checkout.objects.filter(key=key).first()
     if existing:
         _replayed(existing, member)  # another member's key: refused as such
-    idempotency_claim(scope="checkout", key=key, params={k: v for k, v in data.items() if k != "key"}, field="key")
-    if existing:
-        return existing, False
-    try:
-        return _checkout_write(actor=actor, data=data, key=key, member=member, products=products, stores=stores), True
-    except IntegrityError:  # the same key committed for another member at the same moment
-        existing = Checkout.objects.filter(key=key).first()
+    claimed = idempotency_claim(
+        scope="checkout",
+        key=key,
+        params={k: v for k, v in data.items() if k != "key"},
+        field="key",
+        replay=existing is not None,
+    )
+    if not claimed:  # a replay; the first request may have committed after the look-up above
+        existing = existing or Checkout.objects.filter(key=key).first()
         if existing is None:
-            raise
+            raise IntegrityError("checkout key claimed without its checkout")
         return _replayed(existing, member), False
+    # This transaction holds the key's claim: no other checkout can be written under it, so the write needs no
+    # savepoint to recover from a duplicate.
+    return _checkout_write(actor=actor, data=data, key=key, member=member, products=products, stores=stores), True
 
 
 def _replayed(existing: Checkout, member: Membership) -> Checkout:
@@ -265,11 +270,8 @@ def _checkout_write(
     from guanxi.sales.models import PaymentMethod
     from guanxi.sales.services import order_ingest_within
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside checkout_commit's transaction, which holds the key
         membership = lock_membership(member.pk)
-        existing = Checkout.objects.filter(key=key).first()
-        if existing:
-            raise IntegrityError("checkout key taken")  # resolved by the caller as a replay
         # Lock order Membership → PointsAccount → Wallet → Coupon; the balances are priced on the locked rows.
         account = lock_member_points(membership.pk)
         wallet = lock_member_wallet_or_none(membership)

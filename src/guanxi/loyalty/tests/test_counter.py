@@ -231,7 +231,7 @@ QUOTE_QUERIES = 8
 #: its lines, the customer's figures, points and wallet ledgers, the coupon, the checkout, the earned points,
 #: tier review, events, timeline and audit rows; nothing read twice and none of them per line; savepoints
 #: only where an error is recovered from (the idempotency claims, the order's insert, the checkout's write)
-COMMIT_QUERIES = 56
+COMMIT_QUERIES = 47
 #: the member (the view's, handed to the checkout), the checkout found by its key and the idempotency claim
 #: compared; nothing written
 REPLAY_QUERIES = 9
