@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
+from guanxi.accounts.models import User
 from guanxi.analytics import btyd, sql
 from guanxi.analytics.models import ModelFit, Refresh
 from guanxi.core.audit import audit_record
@@ -200,7 +201,7 @@ def _affinity_on_second_connection(*, as_of: dt.date, now: dt.datetime, using: s
 
 def scores_refresh(
     *,
-    actor: Any = None,
+    actor: User | None = None,
     as_of: dt.date | None = None,
     progress: Progress | None = None,
     using: str = "default",

@@ -8,18 +8,17 @@ campaign follow the same rule, and archived ones are left out.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Prefetch, Q, QuerySet, Sum
 
+from guanxi.accounts.actors import Actor
 from guanxi.accounts.models import User
 from guanxi.accounts.permissions import can
 from guanxi.campaigns.models import Campaign, CampaignRun, CampaignVariant, Segment
 
 
-def _store_scope(user: Any) -> Q | None:
+def _store_scope(user: Actor) -> Q | None:
     """The condition on ``store`` / ``created_by`` that ``user`` sees; None: nothing at all."""
-    if not can(user, "campaigns.view"):
+    if not can(user, "campaigns.view") or not isinstance(user, User):  # ``can`` passes signed-in users only
         return None
     if user.sees_all_stores:
         return Q()
@@ -28,14 +27,14 @@ def _store_scope(user: Any) -> Q | None:
     return Q(store__in=stores) | Q(store__isnull=True, created_by__in=colleagues) | Q(created_by=user)
 
 
-def campaigns_visible_to(user: Any) -> QuerySet[Campaign]:
+def campaigns_visible_to(user: Actor) -> QuerySet[Campaign]:
     scope = _store_scope(user)
     if scope is None:
         return Campaign.objects.none()
     return Campaign.objects.filter(scope)
 
 
-def segments_usable_by(user: Any) -> QuerySet[Segment]:
+def segments_usable_by(user: Actor) -> QuerySet[Segment]:
     """Segments ``user`` may send a campaign to: visible by the same store rule, not archived."""
     scope = _store_scope(user)
     if scope is None:
@@ -43,7 +42,7 @@ def segments_usable_by(user: Any) -> QuerySet[Segment]:
     return Segment.objects.filter(scope, archived=False)
 
 
-def campaign_list(user: Any, *, status: str = "") -> QuerySet[Campaign]:
+def campaign_list(user: Actor, *, status: str = "") -> QuerySet[Campaign]:
     """The list page's rows: segment, variants and the recipients of its runs (their cached counts), in a
     fixed number of queries."""
     qs = campaigns_visible_to(user).select_related("segment", "coupon_template", "created_by")
@@ -54,7 +53,7 @@ def campaign_list(user: Any, *, status: str = "") -> QuerySet[Campaign]:
     ).prefetch_related(Prefetch("variants", queryset=CampaignVariant.objects.order_by("label")))
 
 
-def campaign_get(user: Any, pk: int) -> Campaign:
+def campaign_get(user: Actor, pk: int) -> Campaign:
     """One campaign ``user`` may see, with what its detail page shows; ``Campaign.DoesNotExist`` otherwise."""
     return (
         campaigns_visible_to(user)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Window
 
+from guanxi.accounts.actors import Actor
 from guanxi.campaigns.models import Segment, SegmentMember
 from guanxi.core.registry import allowed
 from guanxi.core.segments import GROUPS, OPERATORS, segment_apply, segment_fields, segment_rules_clean
@@ -18,7 +19,7 @@ PREVIEW_ROWS = 20
 INCLUDE_FIELD = "campaigns.segment"
 
 
-def segment_customers(segment: Segment, *, user: Any) -> QuerySet[Customer]:
+def segment_customers(segment: Segment, *, user: Actor) -> QuerySet[Customer]:
     """The segment's customers that ``user`` may see (``None``: the segment creator's view), unevaluated.
 
     A dynamic segment is its rule tree compiled to one query; a snapshot is its frozen member list, still
@@ -33,7 +34,7 @@ def segment_customers(segment: Segment, *, user: Any) -> QuerySet[Customer]:
     return narrowed
 
 
-def tree_customers(tree: dict[str, Any], *, user: Any) -> QuerySet[Customer]:
+def tree_customers(tree: dict[str, Any], *, user: Actor) -> QuerySet[Customer]:
     """Customers ``user`` may see that match an already cleaned rule tree (an unsaved one: the builder)."""
     narrowed: QuerySet[Customer] = segment_apply(Customer.objects.visible_to(user), tree)
     return narrowed
@@ -42,7 +43,7 @@ def tree_customers(tree: dict[str, Any], *, user: Any) -> QuerySet[Customer]:
 # --- which segments a user sees ---------------------------------------------------------------------------------
 
 
-def segments_visible_to(user: Any) -> QuerySet[Segment]:
+def segments_visible_to(user: Actor) -> QuerySet[Segment]:
     """Segments of the user's stores and their own; admins see all. Anyone else: none.
 
     A segment the user cannot see answers exactly like one that does not exist (404).
@@ -57,7 +58,7 @@ def segments_visible_to(user: Any) -> QuerySet[Segment]:
     return Segment.objects.filter(Q(store_id__in=store_ids) | Q(created_by_id=user.pk))
 
 
-def segment_list(*, user: Any, archived: bool = False) -> QuerySet[Segment]:
+def segment_list(*, user: Actor, archived: bool = False) -> QuerySet[Segment]:
     """The segment list: each with the number of campaigns that use it (one query)."""
     return (
         segments_visible_to(user)
@@ -85,7 +86,7 @@ class Preview:
     rows: list[PreviewRow]
 
 
-def customers_preview(queryset: QuerySet[Customer], *, user: Any, size: int = PREVIEW_ROWS) -> Preview:
+def customers_preview(queryset: QuerySet[Customer], *, user: Actor, size: int = PREVIEW_ROWS) -> Preview:
     """How many customers ``queryset`` holds and the newest ``size`` of them, in two queries.
 
     The count rides on the sample rows as a window (``COUNT(*) OVER ()`` is computed before the LIMIT); the
@@ -127,7 +128,7 @@ def customers_count(queryset: QuerySet[Customer]) -> int:
 # --- the builder's field list ----------------------------------------------------------------------------------
 
 
-def segment_field_meta(*, user: Any) -> dict[str, Any]:
+def segment_field_meta(*, user: Actor) -> dict[str, Any]:
     """The segment fields ``user`` may use, grouped as the builder lists them, as JSON-ready data.
 
     Choices of "another segment" are the segments the user sees; every other field's come from its entry.

@@ -10,7 +10,6 @@ listed again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -18,6 +17,8 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from guanxi.accounts.actors import Actor
+from guanxi.accounts.models import User
 from guanxi.core.audit import audit_record
 from guanxi.customers.models import ContactPoint, Customer, DismissedDuplicate
 
@@ -90,7 +91,7 @@ def duplicate_pair_ids(*, visible: QuerySet[Customer], limit: int = 100) -> list
 
 
 def duplicate_pairs(
-    *, user: Any, visible: QuerySet[Customer] | None = None, limit: int = 100, rows: list | None = None
+    *, user: Actor, visible: QuerySet[Customer] | None = None, limit: int = 100, rows: list | None = None
 ) -> list[DuplicatePair]:
     """Likely duplicate pairs, each pair once with every reason; two queries plus the prefetches.
 
@@ -123,7 +124,7 @@ def duplicate_pairs(
 
 
 @transaction.atomic
-def duplicate_dismiss(*, actor: Any, first_id: int, second_id: int) -> DismissedDuplicate:
+def duplicate_dismiss(*, actor: User | None, first_id: int, second_id: int) -> DismissedDuplicate:
     """Record that two customers are two people ("not the same person"), for good; audited.
 
     Only a user who sees both customers may dismiss the pair; one who does not is told there is no such pair.
