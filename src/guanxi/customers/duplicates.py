@@ -10,6 +10,7 @@ listed again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -47,7 +48,7 @@ class DuplicatePair:
         return [str(REASON_LABELS.get(r, r)) for r in self.reasons]
 
 
-def _sql(queryset: QuerySet) -> tuple[str, tuple]:
+def _sql(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
     sql, params = queryset.query.sql_with_params()
     return sql, tuple(params)
 
@@ -91,7 +92,11 @@ def duplicate_pair_ids(*, visible: QuerySet[Customer], limit: int = 100) -> list
 
 
 def duplicate_pairs(
-    *, user: Actor, visible: QuerySet[Customer] | None = None, limit: int = 100, rows: list | None = None
+    *,
+    user: Actor,
+    visible: QuerySet[Customer] | None = None,
+    limit: int = 100,
+    rows: list[tuple[int, int, str]] | None = None,
 ) -> list[DuplicatePair]:
     """Likely duplicate pairs, each pair once with every reason; two queries plus the prefetches.
 
