@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from guanxi.accounts.actors import actor_id as _actor_id
 from guanxi.accounts.models import Store, User
 from guanxi.campaigns.models import Campaign, Segment, SegmentMember
 from guanxi.campaigns.selectors import (
@@ -254,10 +255,6 @@ def _clean(*, actor: User | None, data: dict[str, Any], segment: Segment | None)
 
 
 # --- writes ------------------------------------------------------------------------------------------------------
-
-
-def _actor_id(actor: User | None) -> int | None:
-    return actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
 
 
 def _audit(*, actor: User | None, segment: Segment, action: str, changes: dict[str, Any]) -> None:
