@@ -63,7 +63,8 @@ OPERATION_ROLES: dict[str, frozenset[str]] = {
 def _label(model_or_label: Any) -> str:
     if isinstance(model_or_label, str):
         return model_or_label.lower()
-    return model_or_label._meta.label_lower
+    label: str = model_or_label._meta.label_lower
+    return label
 
 
 def is_reference_data(model_or_label: Any) -> bool:
@@ -140,12 +141,12 @@ class ReferenceDataPermission(permissions.BasePermission):
         return can_change(request.user, model)
 
 
-def is_store_scoped(user: Any) -> bool:
+def is_store_scoped(user: RequestUser) -> bool:
     """True for staff bound to their stores; False for those who see every store and for the system (None)."""
-    return user is not None and getattr(user, "is_authenticated", False) and not user.sees_all_stores
+    return isinstance(user, User) and user.is_authenticated and not user.sees_all_stores
 
 
-def store_scope(user: Any) -> Q | None:
+def store_scope(user: RequestUser) -> Q | None:
     """The one visibility rule for work staff keep per store (campaign segments, campaigns): a condition on a
     queryset's ``store`` and ``created_by``, or None when ``user`` sees none of it (signed out, inactive).
 
@@ -154,7 +155,7 @@ def store_scope(user: Any) -> Q | None:
     for several stores or for head office); and what they made themselves, wherever it belongs. As customers'
     ``visible_to``, roles are not asked here: the caller adds the role its pages need.
     """
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
         return None
     if user.sees_all_stores:
         return Q()
@@ -164,27 +165,27 @@ def store_scope(user: Any) -> Q | None:
     return Q(store_id__in=store_ids) | Q(store__isnull=True, created_by_id__in=colleague_ids) | Q(created_by_id=user.pk)
 
 
-def may_use_store(user: Any, store_id: int | None) -> bool:
+def may_use_store(user: RequestUser, store_id: int | None) -> bool:
     """May ``user`` put a customer or an order in this store? Store-bound staff: only their own stores."""
-    if not is_store_scoped(user):
+    if not is_store_scoped(user) or not isinstance(user, User):  # (a store-scoped user is always a User)
         return True
     if store_id is None:
         return False
     return user.stores.filter(pk=store_id).exists()
 
 
-def may_assign_owner(user: Any, owner_id: int | None) -> bool:
+def may_assign_owner(user: RequestUser, owner_id: int | None) -> bool:
     """May ``user`` make ``owner_id`` a customer's owner (大客户 account manager)? The owner sees the customer
     wherever they work, so store-bound staff may name only themselves or colleagues of one of their stores."""
-    if not is_store_scoped(user) or owner_id is None or owner_id == user.pk:
+    if not is_store_scoped(user) or not isinstance(user, User) or owner_id is None or owner_id == user.pk:
         return True
     store_ids = user.stores.values("pk")
     return User.objects.filter(pk=owner_id, stores__in=store_ids).exists()
 
 
-def default_store_id(user: Any) -> int | None:
+def default_store_id(user: RequestUser) -> int | None:
     """The store a store-bound user's new records go to when none is named: their only store, if one."""
-    if not is_store_scoped(user):
+    if not is_store_scoped(user) or not isinstance(user, User):
         return None
     ids = list(user.stores.values_list("pk", flat=True)[:2])
     return ids[0] if len(ids) == 1 else None

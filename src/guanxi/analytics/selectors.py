@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from guanxi.accounts.actors import Actor
 from guanxi.analytics import sql
 from guanxi.analytics.models import SEGMENT_EXPLANATIONS, CustomerScore, ModelFit, Refresh, Segment
 from guanxi.customers.models import Customer
@@ -19,22 +20,22 @@ from guanxi.sales.models import ProductCategory
 CLV_BUCKETS = (0, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 
 
-def scores_visible(*, user: Any) -> QuerySet[CustomerScore]:
+def scores_visible(*, user: Actor) -> QuerySet[CustomerScore]:
     """Scores of the customers ``user`` may see, with the customer (name, store) joined for lists."""
     return CustomerScore.objects.filter(customer__in=Customer.objects.visible_to(user).values("id")).select_related(
         "customer"
     )
 
 
-def score_for_customer(*, user: Any, customer_id: int) -> CustomerScore | None:
+def score_for_customer(*, user: Actor, customer_id: int) -> CustomerScore | None:
     return scores_visible(user=user).filter(customer_id=customer_id).first()
 
 
-def customer_visible(*, user: Any, customer_id: int) -> bool:
+def customer_visible(*, user: Actor, customer_id: int) -> bool:
     return Customer.objects.visible_to(user).filter(pk=customer_id).exists()
 
 
-def at_risk(*, user: Any, max_p_alive: float | None = None) -> QuerySet[CustomerScore]:
+def at_risk(*, user: Actor, max_p_alive: float | None = None) -> QuerySet[CustomerScore]:
     """High-value customers at risk of being lost, largest expected value at risk first."""
     qs = scores_visible(user=user).filter(value_at_risk__gt=0)
     if max_p_alive is not None:
@@ -42,7 +43,7 @@ def at_risk(*, user: Any, max_p_alive: float | None = None) -> QuerySet[Customer
     return qs.order_by("-value_at_risk", "-customer_id")
 
 
-def segment_summary(*, user: Any) -> list[dict[str, Any]]:
+def segment_summary(*, user: Actor) -> list[dict[str, Any]]:
     """Customers, revenue and mean scores per RFM segment (all eight, empty ones with zeros), in one query."""
     rows = {
         r["segment"]: r
@@ -85,7 +86,7 @@ def segment_summary(*, user: Any) -> list[dict[str, Any]]:
     return out
 
 
-def clv_distribution(*, user: Any) -> list[dict[str, Any]]:
+def clv_distribution(*, user: Actor) -> list[dict[str, Any]]:
     """How many visible customers fall in each CLV bucket, in one query (conditional counts)."""
     bounds = list(CLV_BUCKETS) + [None]
     aggregates = {}
@@ -106,7 +107,7 @@ def clv_distribution(*, user: Any) -> list[dict[str, Any]]:
     ]
 
 
-def cohort_retention(*, user: Any, months: int = 12, today: dt.date | None = None) -> list[dict[str, Any]]:
+def cohort_retention(*, user: Actor, months: int = 12, today: dt.date | None = None) -> list[dict[str, Any]]:
     """Retention by month of first purchase for the last ``months`` cohorts: size and, for each later
     month, the share of the cohort that bought again in that month (None for months not yet reached)."""
     from django.utils import timezone

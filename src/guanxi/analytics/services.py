@@ -33,6 +33,8 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
+from guanxi.accounts.actors import actor_id
+from guanxi.accounts.models import User
 from guanxi.analytics import btyd, sql
 from guanxi.analytics.models import ModelFit, Refresh
 from guanxi.core.audit import audit_record
@@ -200,7 +202,7 @@ def _affinity_on_second_connection(*, as_of: dt.date, now: dt.datetime, using: s
 
 def scores_refresh(
     *,
-    actor: Any = None,
+    actor: User | None = None,
     as_of: dt.date | None = None,
     progress: Progress | None = None,
     using: str = "default",
@@ -279,7 +281,7 @@ def scores_refresh(
                 name="analytics.scores_refreshed",
                 aggregate="analytics_refresh",
                 aggregate_id=refresh.pk,
-                actor_id=getattr(actor, "pk", None) if getattr(actor, "is_authenticated", False) else None,
+                actor_id=actor_id(actor),
                 payload={"as_of": as_of.isoformat(), "customers": written},
             )
             audit_record(actor=actor, action="refresh", object_type="analytics_scores", object_id=refresh.pk)

@@ -10,7 +10,7 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self) -> None:
-        from guanxi.accounts.models import Role
+        from guanxi.accounts.permissions import OPERATION_ROLES
         from guanxi.campaigns.segments import register_include_field
         from guanxi.core.registry import CustomerListAction, NavItem, register_customer_list_action, register_nav
         from guanxi.messaging.rendering import variable_register
@@ -22,7 +22,7 @@ class CampaignsConfig(AppConfig):
                 label=_("Campaigns"),
                 url_name="campaigns:campaign_list",
                 order=55,
-                roles=frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.ANALYST}),
+                roles=OPERATION_ROLES["campaigns.view"],
             )
         )
         register_customer_list_action(
@@ -31,7 +31,7 @@ class CampaignsConfig(AppConfig):
                 label=_("Save as segment"),
                 url_name="campaigns:segment_new",
                 order=10,
-                roles=frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER}),
+                roles=OPERATION_ROLES["campaigns.segments"],
             )
         )
         # each recipient's own coupon, issued at send time: {coupon_code} is messaging's, {coupon} its name

@@ -8,16 +8,15 @@ campaign follow the same rule, and archived ones are left out.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Prefetch, Q, QuerySet, Sum
 
+from guanxi.accounts.actors import Actor
 from guanxi.accounts.permissions import can, store_scope
 from guanxi.campaigns.models import Campaign, CampaignRun, CampaignVariant, Segment
 from guanxi.campaigns.selectors import segments_visible_to
 
 
-def campaigns_visible_to(user: Any) -> QuerySet[Campaign]:
+def campaigns_visible_to(user: Actor) -> QuerySet[Campaign]:
     """Campaigns by the store rule segments share (``accounts.permissions.store_scope``), to roles that see
     campaigns at all."""
     scope = store_scope(user) if can(user, "campaigns.view") else None
@@ -26,7 +25,7 @@ def campaigns_visible_to(user: Any) -> QuerySet[Campaign]:
     return Campaign.objects.filter(scope)
 
 
-def segments_usable_by(user: Any) -> QuerySet[Segment]:
+def segments_usable_by(user: Actor) -> QuerySet[Segment]:
     """Segments ``user`` may send a campaign to: those they see (the same store rule), not archived, for roles
     that see campaigns."""
     if not can(user, "campaigns.view"):
@@ -34,7 +33,7 @@ def segments_usable_by(user: Any) -> QuerySet[Segment]:
     return segments_visible_to(user).filter(archived=False)
 
 
-def campaign_list(user: Any, *, status: str = "") -> QuerySet[Campaign]:
+def campaign_list(user: Actor, *, status: str = "") -> QuerySet[Campaign]:
     """The list page's rows: segment, variants and the recipients of its runs (their cached counts), in a
     fixed number of queries."""
     qs = campaigns_visible_to(user).select_related("segment", "coupon_template", "created_by")
@@ -45,7 +44,7 @@ def campaign_list(user: Any, *, status: str = "") -> QuerySet[Campaign]:
     ).prefetch_related(Prefetch("variants", queryset=CampaignVariant.objects.order_by("label")))
 
 
-def campaign_get(user: Any, pk: int) -> Campaign:
+def campaign_get(user: Actor, pk: int) -> Campaign:
     """One campaign ``user`` may see, with what its detail page shows; ``Campaign.DoesNotExist`` otherwise."""
     return (
         campaigns_visible_to(user)

@@ -37,6 +37,7 @@ from typing import Any
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from guanxi.accounts.actors import Actor
 from guanxi.campaigns import uplift
 from guanxi.campaigns.campaign_selectors import campaigns_visible_to
 from guanxi.campaigns.models import Campaign, CampaignRecipient, CampaignRun, CampaignVariant
@@ -53,9 +54,8 @@ def _money(value: Any) -> Decimal:
     """A sum from the database as Decimal to the cent (SQLite sums decimals as floats)."""
     if value is None:
         return Decimal("0.00")
-    if not isinstance(value, Decimal):
-        value = Decimal(str(value))
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass
@@ -238,13 +238,14 @@ def results_params(campaign_id: int) -> list[Any]:
     return [campaign_id, False, REFUNDED, False]
 
 
-def _execute(sql: str, params: list[Any]) -> list[tuple]:
+def _execute(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
-def _group_from_row(key: str, variant_id: int | None, row: tuple) -> GroupResult:
+def _group_from_row(key: str, variant_id: int | None, row: tuple[Any, ...]) -> GroupResult:
     (
         recipients,
         sent,
@@ -292,7 +293,7 @@ def _compare(result: RunResult) -> None:
         g.incremental_revenue = uplift.incremental_revenue(g.revenue, g.recipients, control.revenue, control.recipients)
 
 
-def campaign_results(campaign: Campaign, *, user: Any) -> CampaignResults:
+def campaign_results(campaign: Campaign, *, user: Actor) -> CampaignResults:
     """The campaign's results for ``user``; ``Campaign.DoesNotExist`` if the user may not see it.
 
     Four queries whatever the number of recipients or runs: visibility, variants, runs, and one aggregate
@@ -303,7 +304,7 @@ def campaign_results(campaign: Campaign, *, user: Any) -> CampaignResults:
     variants = list(CampaignVariant.objects.filter(campaign=campaign).order_by("label"))
     runs = list(CampaignRun.objects.filter(campaign=campaign, is_test=False).order_by("-occurrence", "-id"))
     rows = _execute(results_sql(connection.vendor), results_params(campaign.pk))
-    by_run: dict[int, dict[int | None, tuple]] = defaultdict(dict)
+    by_run: dict[int, dict[int | None, tuple[Any, ...]]] = defaultdict(dict)
     for run_id, variant_id, *values in rows:
         by_run[run_id][variant_id] = tuple(values)
     window = dt.timedelta(days=campaign.attribution_days)

@@ -44,6 +44,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from guanxi.accounts.actors import Actor
 from guanxi.campaigns.models import Campaign, CampaignRecipient, CampaignRun, CampaignVariant, GlobalHoldout
 from guanxi.campaigns.scheduling import campaign_zone, occurrence_after
 from guanxi.campaigns.selectors import segment_customers
@@ -132,7 +133,7 @@ def campaign_assign(campaign: Campaign, customer_ids: list[int], variants: list[
     return out
 
 
-def _audience_ids(campaign: Campaign, user: Any = None) -> list[int]:
+def _audience_ids(campaign: Campaign, user: Actor = None) -> list[int]:
     return list(segment_customers(campaign.segment, user=user).order_by("id").values_list("id", flat=True))
 
 
@@ -499,7 +500,7 @@ def _segments(campaign: Campaign, variant: CampaignVariant) -> int:
     return preview(template, context=context).segments
 
 
-def campaign_preflight(campaign: Campaign, *, user: Any = None, now: dt.datetime | None = None) -> Preflight:
+def campaign_preflight(campaign: Campaign, *, user: Actor = None, now: dt.datetime | None = None) -> Preflight:
     """The pre-send report of ``campaign``: the draw, the coupon rules and messaging's suppression decision
     (``messaging.services.recipients_check``, the one ``message_enqueue`` applies) over the whole audience,
     set-wise and read-only. Counted exactly as a send at this moment would count them."""

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
-from guanxi.accounts.permissions import can
+from guanxi.accounts.permissions import can, signed_in
 from guanxi.campaigns import selectors
 from guanxi.campaigns.models import Segment
 from guanxi.campaigns.segments import (
@@ -164,9 +164,9 @@ def _builder(request: HttpRequest, segment: Segment | None) -> HttpResponse:
             }
             try:
                 if segment is None:
-                    saved = segment_create(actor=request.user, data=data)
+                    saved = segment_create(actor=signed_in(request.user), data=data)
                 else:
-                    saved = segment_update(actor=request.user, segment=segment, data=data)
+                    saved = segment_update(actor=signed_in(request.user), segment=segment, data=data)
             except ValidationError as exc:
                 rule_errors = _rule_errors(exc, form)
             else:
@@ -251,7 +251,7 @@ def segment_preview(request: HttpRequest) -> JsonResponse:
         if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 2**31 - 1:
             segment = selectors.segments_visible_to(request.user).filter(pk=int(raw)).first()
     try:
-        tree = segment_tree_clean(body.get("rules"), actor=request.user, segment=segment)
+        tree = segment_tree_clean(body.get("rules"), actor=signed_in(request.user), segment=segment)
     except ValidationError as exc:
         return JsonResponse({"errors": exc.message_dict}, status=400)
     preview = selectors.customers_preview(selectors.tree_customers(tree, user=request.user), user=request.user)
@@ -268,7 +268,7 @@ def segment_preview(request: HttpRequest) -> JsonResponse:
 def segment_freeze_view(request: HttpRequest, pk: int) -> HttpResponse:
     _may_edit(request)
     segment = _segment(request, pk)
-    members = segment_freeze(actor=request.user, segment=segment)
+    members = segment_freeze(actor=signed_in(request.user), segment=segment)
     messages.success(request, _("Froze %(n)s customers into “%(name)s”.") % {"n": members, "name": segment.name})
     return redirect("campaigns:segment_edit", pk=segment.pk)
 
@@ -280,7 +280,7 @@ def segment_archive_view(request: HttpRequest, pk: int) -> HttpResponse:
     segment = _segment(request, pk)
     archived = request.POST.get("archived", "1") != "0"
     try:
-        segment_archive(actor=request.user, segment=segment, archived=archived)
+        segment_archive(actor=signed_in(request.user), segment=segment, archived=archived)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("campaigns:segment_edit", pk=segment.pk)
@@ -296,7 +296,7 @@ def segment_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     _may_edit(request)
     segment = _segment(request, pk)
     try:
-        segment_delete(actor=request.user, segment=segment)
+        segment_delete(actor=signed_in(request.user), segment=segment)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("campaigns:segment_edit", pk=segment.pk)

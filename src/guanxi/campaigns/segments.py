@@ -25,7 +25,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from guanxi.accounts.models import Store
+from guanxi.accounts.actors import actor_id as _actor_id
+from guanxi.accounts.models import Store, User
 from guanxi.campaigns.models import Campaign, Segment, SegmentMember
 from guanxi.campaigns.selectors import (
     INCLUDE_FIELD,
@@ -140,7 +141,7 @@ def _include_leaves(node: Any, where: str = "rules") -> Iterator[tuple[str, set[
         yield where, _raw_ids(node.get("value"))
 
 
-def _check_includes(tree: Any, *, actor: Any, segment: Segment | None) -> None:
+def _check_includes(tree: Any, *, actor: User | None, segment: Segment | None) -> None:
     """Included segments must be the actor's to see, and must not lead back to ``segment``."""
     leaves = list(_include_leaves(tree))
     if not leaves:
@@ -185,7 +186,7 @@ def _including(segment: Segment) -> list[Segment]:
 # --- input -------------------------------------------------------------------------------------------------------
 
 
-def segment_tree_clean(rules: Any, *, actor: Any, segment: Segment | None = None) -> dict[str, Any]:
+def segment_tree_clean(rules: Any, *, actor: User | None, segment: Segment | None = None) -> dict[str, Any]:
     """A submitted tree checked as the builder and the API need it: bounded, valid, visible, without cycles."""
     if rules in (None, "", {}):
         raise ValidationError({"rules": [_("Add at least one condition.")]})
@@ -201,7 +202,7 @@ def segment_tree_clean(rules: Any, *, actor: Any, segment: Segment | None = None
     return cleaned
 
 
-def _store_for(actor: Any, value: Any, *, current: Store | None) -> Store | None:
+def _store_for(actor: User | None, value: Any, *, current: Store | None) -> Store | None:
     if value in (None, ""):
         if current is not None:
             return current
@@ -219,7 +220,7 @@ def _store_for(actor: Any, value: Any, *, current: Store | None) -> Store | None
     return store
 
 
-def _clean(*, actor: Any, data: dict[str, Any], segment: Segment | None) -> dict[str, Any]:
+def _clean(*, actor: User | None, data: dict[str, Any], segment: Segment | None) -> dict[str, Any]:
     """Every field checked before anything is written; all the problems found at once, by field."""
     errors: dict[str, list[str]] = {}
     out: dict[str, Any] = {}
@@ -256,15 +257,11 @@ def _clean(*, actor: Any, data: dict[str, Any], segment: Segment | None) -> dict
 # --- writes ------------------------------------------------------------------------------------------------------
 
 
-def _actor_id(actor: Any) -> int | None:
-    return actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
-
-
-def _audit(*, actor: Any, segment: Segment, action: str, changes: dict[str, Any]) -> None:
+def _audit(*, actor: User | None, segment: Segment, action: str, changes: dict[str, Any]) -> None:
     audit_record(actor=actor, action=action, object_type="segment", object_id=segment.pk, changes=changes)
 
 
-def segment_create(*, actor: Any, data: dict[str, Any]) -> Segment:
+def segment_create(*, actor: User | None, data: dict[str, Any]) -> Segment:
     """A new segment from ``name``, ``description``, ``kind``, ``rules`` and ``store``; a snapshot is frozen now."""
     clean = _clean(actor=actor, data=data, segment=None)
     with transaction.atomic():
@@ -291,7 +288,7 @@ def segment_create(*, actor: Any, data: dict[str, Any]) -> Segment:
     return segment
 
 
-def segment_update(*, actor: Any, segment: Segment, data: dict[str, Any]) -> Segment:
+def segment_update(*, actor: User | None, segment: Segment, data: dict[str, Any]) -> Segment:
     """Change what ``data`` names; turning into a snapshot freezes it, turning dynamic drops its members."""
     clean = _clean(actor=actor, data=data, segment=segment)
     with transaction.atomic():
@@ -340,7 +337,7 @@ def _insert_members(segment: Segment, customers: Any) -> int:
         return int(cursor.rowcount)
 
 
-def _freeze(*, actor: Any, segment: Segment) -> int:
+def _freeze(*, actor: User | None, segment: Segment) -> int:
     viewer = actor if _actor_id(actor) else segment.created_by
     tree = segment_rules_clean(segment.rules or {"all": []})
     SegmentMember.objects.filter(segment=segment).delete()
@@ -361,7 +358,7 @@ def _freeze(*, actor: Any, segment: Segment) -> int:
     return members
 
 
-def segment_freeze(*, actor: Any, segment: Segment) -> int:
+def segment_freeze(*, actor: User | None, segment: Segment) -> int:
     """Evaluate the segment's tree now (with ``actor``'s visibility) and keep the result as its members."""
     with transaction.atomic():
         locked = Segment.objects.select_for_update().get(pk=segment.pk)
@@ -389,7 +386,7 @@ def _refuse_if_used(segment: Segment, *, finished_too: bool) -> None:
         )
 
 
-def segment_archive(*, actor: Any, segment: Segment, archived: bool = True) -> Segment:
+def segment_archive(*, actor: User | None, segment: Segment, archived: bool = True) -> Segment:
     """Hide a segment from the lists (or bring it back); refused while a running campaign or a segment uses it."""
     with transaction.atomic():
         locked = Segment.objects.select_for_update().get(pk=segment.pk)
@@ -410,7 +407,7 @@ def segment_archive(*, actor: Any, segment: Segment, archived: bool = True) -> S
     return locked
 
 
-def segment_delete(*, actor: Any, segment: Segment) -> None:
+def segment_delete(*, actor: User | None, segment: Segment) -> None:
     """Delete a segment and its snapshot; refused when any campaign, past ones included, or segment uses it."""
     with transaction.atomic():
         locked = Segment.objects.select_for_update().get(pk=segment.pk)
@@ -426,7 +423,7 @@ def segment_delete(*, actor: Any, segment: Segment) -> None:
         locked.delete()
 
 
-def segment_count(*, actor: Any, segment: Segment) -> int:
+def segment_count(*, actor: User | None, segment: Segment) -> int:
     """How many of the segment's customers ``actor`` sees, kept on the segment as "at the last count"."""
     count = customers_count(segment_customers(segment, user=actor))
     Segment.objects.filter(pk=segment.pk).update(member_count=count, counted_at=timezone.now())

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet, Window
 
+from guanxi.accounts.actors import Actor
 from guanxi.accounts.permissions import store_scope
 from guanxi.campaigns.models import Segment, SegmentMember
 from guanxi.core.registry import allowed
@@ -19,7 +20,7 @@ PREVIEW_ROWS = 20
 INCLUDE_FIELD = "campaigns.segment"
 
 
-def segment_customers(segment: Segment, *, user: Any) -> QuerySet[Customer]:
+def segment_customers(segment: Segment, *, user: Actor) -> QuerySet[Customer]:
     """The segment's customers that ``user`` may see (``None``: the segment creator's view), unevaluated.
 
     A dynamic segment is its rule tree compiled to one query; a snapshot is its frozen member list, still
@@ -34,7 +35,7 @@ def segment_customers(segment: Segment, *, user: Any) -> QuerySet[Customer]:
     return narrowed
 
 
-def tree_customers(tree: dict[str, Any], *, user: Any) -> QuerySet[Customer]:
+def tree_customers(tree: dict[str, Any], *, user: Actor) -> QuerySet[Customer]:
     """Customers ``user`` may see that match an already cleaned rule tree (an unsaved one: the builder)."""
     narrowed: QuerySet[Customer] = segment_apply(Customer.objects.visible_to(user), tree)
     return narrowed
@@ -43,7 +44,7 @@ def tree_customers(tree: dict[str, Any], *, user: Any) -> QuerySet[Customer]:
 # --- which segments a user sees ---------------------------------------------------------------------------------
 
 
-def segments_visible_to(user: Any) -> QuerySet[Segment]:
+def segments_visible_to(user: Actor) -> QuerySet[Segment]:
     """Segments by the store rule campaigns share (``accounts.permissions.store_scope``): those of the user's
     stores, storeless ones a colleague made, their own; admins see all. Anyone else: none.
 
@@ -55,7 +56,7 @@ def segments_visible_to(user: Any) -> QuerySet[Segment]:
     return Segment.objects.filter(scope)
 
 
-def segment_list(*, user: Any, archived: bool = False) -> QuerySet[Segment]:
+def segment_list(*, user: Actor, archived: bool = False) -> QuerySet[Segment]:
     """The segment list: each with the number of campaigns that use it (one query)."""
     return (
         segments_visible_to(user)
@@ -83,7 +84,7 @@ class Preview:
     rows: list[PreviewRow]
 
 
-def customers_preview(queryset: QuerySet[Customer], *, user: Any, size: int = PREVIEW_ROWS) -> Preview:
+def customers_preview(queryset: QuerySet[Customer], *, user: Actor, size: int = PREVIEW_ROWS) -> Preview:
     """How many customers ``queryset`` holds and the newest ``size`` of them, in two queries.
 
     The count rides on the sample rows as a window (``COUNT(*) OVER ()`` is computed before the LIMIT); the
@@ -125,7 +126,7 @@ def customers_count(queryset: QuerySet[Customer]) -> int:
 # --- the builder's field list ----------------------------------------------------------------------------------
 
 
-def segment_field_meta(*, user: Any) -> dict[str, Any]:
+def segment_field_meta(*, user: Actor) -> dict[str, Any]:
     """The segment fields ``user`` may use, grouped as the builder lists them, as JSON-ready data.
 
     Choices of "another segment" are the segments the user sees; every other field's come from its entry.

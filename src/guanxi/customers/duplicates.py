@@ -18,6 +18,8 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from guanxi.accounts.actors import Actor
+from guanxi.accounts.models import User
 from guanxi.core.audit import audit_record
 from guanxi.customers.models import ContactPoint, Customer, DismissedDuplicate
 
@@ -46,7 +48,7 @@ class DuplicatePair:
         return [str(REASON_LABELS.get(r, r)) for r in self.reasons]
 
 
-def _sql(queryset: QuerySet) -> tuple[str, tuple]:
+def _sql(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
     sql, params = queryset.query.sql_with_params()
     return sql, tuple(params)
 
@@ -90,7 +92,11 @@ def duplicate_pair_ids(*, visible: QuerySet[Customer], limit: int = 100) -> list
 
 
 def duplicate_pairs(
-    *, user: Any, visible: QuerySet[Customer] | None = None, limit: int = 100, rows: list | None = None
+    *,
+    user: Actor,
+    visible: QuerySet[Customer] | None = None,
+    limit: int = 100,
+    rows: list[tuple[int, int, str]] | None = None,
 ) -> list[DuplicatePair]:
     """Likely duplicate pairs, each pair once with every reason; two queries plus the prefetches.
 
@@ -123,7 +129,7 @@ def duplicate_pairs(
 
 
 @transaction.atomic
-def duplicate_dismiss(*, actor: Any, first_id: int, second_id: int) -> DismissedDuplicate:
+def duplicate_dismiss(*, actor: User | None, first_id: int, second_id: int) -> DismissedDuplicate:
     """Record that two customers are two people ("not the same person"), for good; audited.
 
     Only a user who sees both customers may dismiss the pair; one who does not is told there is no such pair.

@@ -20,6 +20,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.accounts.actors import Actor
 from guanxi.accounts.models import Store
 from guanxi.core.registry import allowed
 from guanxi.core.segments import SEGMENT_FIELDS, segment_filter
@@ -65,7 +66,7 @@ class CustomerFilterForm(forms.Form):
     )
     sort = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, stores: list[Store], user: Any = None, **kwargs) -> None:
+    def __init__(self, *args, stores: list[Store], user: Actor = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.segments, self.segment_chips, self.segment_errors = segment_conditions(self.data, user=user)
         for chip in self.segment_chips:  # the filter bar keeps them when another filter changes
@@ -103,7 +104,7 @@ class SegmentChip:
     remove_query: str  # the list's query string without this filter (and back on the first page)
 
 
-def segment_conditions(params: Any, *, user: Any) -> tuple[list[tuple[str, str]], list[SegmentChip], list[str]]:
+def segment_conditions(params: Any, *, user: Actor) -> tuple[list[tuple[str, str]], list[SegmentChip], list[str]]:
     """The ``seg.*`` parameters as (key, value) conditions, their chips, and the messages of those refused.
 
     A field is refused when no app registered it (or the user's role may not use it) or its value does not
@@ -192,7 +193,7 @@ def _years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-def filtered_customers(*, user: Any, store_id: int | None, data: dict[str, Any]) -> QuerySet[Customer]:
+def filtered_customers(*, user: Actor, store_id: int | None, data: dict[str, Any]) -> QuerySet[Customer]:
     """The list's set: search and filters over the customers visible to the user, in the chosen store."""
     qs = customer_search(user=user, query=data.get("q") or "")
     if store_id:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
+from guanxi.accounts.actors import Actor
 from guanxi.core.db.search import substring_q
 from guanxi.customers.contacts import email_index, last4_index, phone_index
 from guanxi.customers.models import ContactPoint, Customer, Tag, TimelineEntry
@@ -16,7 +16,7 @@ from guanxi.customers.models import ContactPoint, Customer, Tag, TimelineEntry
 _DIGITS = re.compile(r"^\+?[\d\s\-()]+$")
 
 
-def customer_list(*, user: Any, with_store_and_owner: bool = True) -> QuerySet[Customer]:
+def customer_list(*, user: Actor, with_store_and_owner: bool = True) -> QuerySet[Customer]:
     """The list queryset: primary contacts and tags prefetched, home store and owner joined.
 
     ``with_store_and_owner=False`` leaves out the join for readers that show only their ids (the API):
@@ -36,7 +36,7 @@ def customer_ids_by_contact_index(*, field: str, index: str) -> QuerySet[Contact
     return ContactPoint.objects.filter(**{field: index}).values_list("customer_id", flat=True)
 
 
-def customer_search(*, user: Any, query: str, with_store_and_owner: bool = True) -> QuerySet[Customer]:
+def customer_search(*, user: Actor, query: str, with_store_and_owner: bool = True) -> QuerySet[Customer]:
     """Find by full phone, last four digits of a phone, e-mail, customer number or name."""
     q = (query or "").strip()
     qs = customer_list(user=user, with_store_and_owner=with_store_and_owner)
@@ -71,13 +71,13 @@ def customers_tagged(queryset: QuerySet[Customer], *, tag_name: str) -> QuerySet
 
 
 # The lookups' only reader is the API, which shows the home store and owner by id: no join for them.
-def customer_by_phone(*, user: Any, phone: str) -> QuerySet[Customer]:
+def customer_by_phone(*, user: Actor, phone: str) -> QuerySet[Customer]:
     return customer_list(user=user, with_store_and_owner=False).filter(
         id__in=customer_ids_by_contact_index(field="value_index", index=phone_index(phone))
     )
 
 
-def customer_by_last4(*, user: Any, digits: str) -> QuerySet[Customer]:
+def customer_by_last4(*, user: Actor, digits: str) -> QuerySet[Customer]:
     if not re.fullmatch(r"\d{4}", digits or ""):
         raise ValidationError({"last4": [_("Enter exactly four digits.")]})
     return customer_list(user=user, with_store_and_owner=False).filter(
@@ -85,13 +85,13 @@ def customer_by_last4(*, user: Any, digits: str) -> QuerySet[Customer]:
     )
 
 
-def customer_by_email(*, user: Any, email: str) -> QuerySet[Customer]:
+def customer_by_email(*, user: Actor, email: str) -> QuerySet[Customer]:
     return customer_list(user=user, with_store_and_owner=False).filter(
         id__in=customer_ids_by_contact_index(field="value_index", index=email_index(email))
     )
 
 
-def customer_detail(*, user: Any, pk: int) -> Customer:
+def customer_detail(*, user: Actor, pk: int) -> Customer:
     """One visible customer with everything the 360 view shows; raises DoesNotExist otherwise."""
     return (
         Customer.objects.visible_to(user)

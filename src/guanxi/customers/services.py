@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi.accounts.actors import Actor, signed_in
+from guanxi.accounts.actors import actor_id as _actor_id
 from guanxi.accounts.models import User
 from guanxi.accounts.permissions import default_store_id, is_store_scoped, may_assign_owner, may_use_store
 from guanxi.core.audit import audit_record
@@ -80,11 +81,6 @@ def timeline_record(
         ref_type=ref_type,
         ref_id=str(ref_id),
     )
-
-
-def _actor_id(actor: Actor) -> int | None:
-    user = signed_in(actor)
-    return user.pk if user is not None else None
 
 
 def _profile_field(name: str) -> Field[Any, Any]:

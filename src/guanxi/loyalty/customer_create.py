@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from guanxi.accounts.models import User
 from guanxi.core.forms import Form
 from guanxi.loyalty.models import Tier
 from guanxi.loyalty.services import member_enrol
@@ -34,7 +35,7 @@ class EnrolSectionForm(Form):
         return data
 
 
-def enrol_section_save(customer: Any, cleaned_data: dict[str, Any], actor: Any) -> None:
+def enrol_section_save(customer: Any, cleaned_data: dict[str, Any], actor: User | None) -> None:
     """Runs inside the customer's create: a refused invite code undoes the customer too."""
     if not cleaned_data.get("enrol"):
         return

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from guanxi.accounts.models import User
 from guanxi.core.forms import Form
 from guanxi.customers.models import ContactPoint
 from guanxi.messaging.models import CONTACT_KIND, Channel, Purpose
@@ -51,7 +52,7 @@ class ConsentSectionForm(Form):
             self.fields[name] = forms.BooleanField(label=label, required=False, help_text=text)
 
 
-def consent_section_save(customer: Any, cleaned_data: dict[str, Any], actor: Any) -> None:
+def consent_section_save(customer: Any, cleaned_data: dict[str, Any], actor: User | None) -> None:
     """Record each ticked consent; a channel the customer has no address for is refused (nothing is written)."""
     ticked = [c for c in COUNTER_CONSENTS if cleaned_data.get(c[0])]
     if not ticked:

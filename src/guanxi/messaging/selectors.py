@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from guanxi.accounts.actors import Actor
 from guanxi.messaging.models import CONSENT_PURPOSES, Channel, Consent, Message, MessageTemplate, Purpose
 
 
@@ -55,7 +56,7 @@ def consent_history(*, customer: Any, limit: int = 50) -> QuerySet[Consent]:
 
 def message_list(
     *,
-    user: Any,
+    user: Actor,
     status: str = "",
     channel: str = "",
     template_code: str = "",

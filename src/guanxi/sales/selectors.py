@@ -1,14 +1,13 @@
 """Reads of orders, always through the customers a user may see."""
 
-from typing import Any
-
 from django.db.models import Prefetch, QuerySet
 
+from guanxi.accounts.actors import Actor
 from guanxi.customers.models import Customer
 from guanxi.sales.models import Order, OrderLine
 
 
-def order_list(*, user: Any) -> QuerySet[Order]:
+def order_list(*, user: Actor) -> QuerySet[Order]:
     return (
         Order.objects.filter(customer__in=Customer.objects.visible_to(user).values("pk"))
         .select_related("store", "customer")  # shown on every row

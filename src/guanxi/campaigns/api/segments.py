@@ -16,7 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from guanxi.accounts.permissions import can
+from guanxi.accounts.permissions import can, signed_in
 from guanxi.campaigns import selectors
 from guanxi.campaigns.models import Segment
 from guanxi.campaigns.segments import (
@@ -169,7 +169,7 @@ class SegmentViewSet(viewsets.GenericViewSet[Segment]):
     def create(self, request: Request) -> Response:
         payload = SegmentInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        segment = segment_create(actor=request.user, data=dict(payload.validated_data))
+        segment = segment_create(actor=signed_in(request.user), data=dict(payload.validated_data))
         return self._out(segment, status.HTTP_201_CREATED)
 
     @extend_schema(request=SegmentInputSerializer, responses=SegmentSerializer)
@@ -177,7 +177,7 @@ class SegmentViewSet(viewsets.GenericViewSet[Segment]):
         segment = self.get_object()
         payload = SegmentInputSerializer(data=request.data, partial=request.method == "PATCH")
         payload.is_valid(raise_exception=True)
-        segment_update(actor=request.user, segment=segment, data=dict(payload.validated_data))
+        segment_update(actor=signed_in(request.user), segment=segment, data=dict(payload.validated_data))
         return self._out(segment)
 
     @extend_schema(request=SegmentInputSerializer, responses=SegmentSerializer)
@@ -186,7 +186,7 @@ class SegmentViewSet(viewsets.GenericViewSet[Segment]):
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str | None = None) -> Response:
-        segment_delete(actor=request.user, segment=self.get_object())
+        segment_delete(actor=signed_in(request.user), segment=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=TreeSerializer, responses=PreviewSerializer)
@@ -195,7 +195,7 @@ class SegmentViewSet(viewsets.GenericViewSet[Segment]):
         """Count an unsaved tree, with the newest 20 matching customers you can see."""
         payload = TreeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        tree = segment_tree_clean(payload.validated_data["rules"], actor=request.user)
+        tree = segment_tree_clean(payload.validated_data["rules"], actor=signed_in(request.user))
         preview = selectors.customers_preview(selectors.tree_customers(tree, user=request.user), user=request.user)
         return Response(
             {
@@ -208,7 +208,7 @@ class SegmentViewSet(viewsets.GenericViewSet[Segment]):
     @action(detail=True, methods=["get"], url_path="count")
     def count(self, request: Request, pk: str | None = None) -> Response:
         """How many of the segment's customers you can see now (kept as the segment's last count)."""
-        return Response({"count": segment_count(actor=request.user, segment=self.get_object())})
+        return Response({"count": segment_count(actor=signed_in(request.user), segment=self.get_object())})
 
     @extend_schema(request=None, responses=MemberSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="members", pagination_class=MemberPagination)
@@ -235,5 +235,5 @@ class SegmentViewSet(viewsets.GenericViewSet[Segment]):
     def freeze(self, request: Request, pk: str | None = None) -> Response:
         """Evaluate the rules now and keep the customers as the segment's snapshot."""
         segment = self.get_object()
-        segment_freeze(actor=request.user, segment=segment)
+        segment_freeze(actor=signed_in(request.user), segment=segment)
         return self._out(segment)

@@ -9,12 +9,13 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from guanxi.core.events import event_record, events_drain, subscriber
 from guanxi.core.events.dispatch import _Coalescer, _Kick, dispatch_events_from
 from guanxi.core.events.registry import _subscribers
 from guanxi.core.models import Event, EventDelivery
+from guanxi.core.tests.concurrency import race
 
 HEARD, ECHO, UNHEARD = "drain.heard", "drain.echo", "drain.unheard"
 
@@ -85,20 +86,7 @@ def test_a_drain_that_reaches_its_limit_queues_the_rest_at_once(heard):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_drains_deliver_each_event_once(heard):
     events = [Event.objects.create(name=HEARD) for _ in range(40)]
-    start = threading.Barrier(3)
-
-    def drain() -> None:
-        try:
-            start.wait()
-            events_drain(from_id=events[0].pk, batch=5)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=drain) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    race(3, lambda _i: events_drain(from_id=events[0].pk, batch=5))
     assert Counter(heard) == Counter({e.pk: 1 for e in events})
     assert EventDelivery.objects.filter(subscriber="tests.drain").count() == 40
     assert _pending(*events) == []

@@ -225,7 +225,9 @@ class CustomerRowCleaner:
                     return "+86" + digits
         return normalize_contact(kind, raw)
 
-    def clean(self, row: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], list, list[str]]:
+    def clean(
+        self, row: dict[str, str]
+    ) -> tuple[dict[str, Any], dict[str, Any], list[tuple[str, str, str, str]], list[str]]:
         values = {field: row.get(column, "") for column, field in self.mapping.items()}
         errors: dict[str, list[str]] = {}
         data: dict[str, Any] = {
@@ -446,7 +448,9 @@ def _on_file(indexes: set[str]) -> set[str]:
 CONFLICT_RETRIES = 5
 
 
-def _plan_batch(good: list[GoodRow], existing: set[str], seen: dict[str, int]) -> tuple[list[GoodRow], int, dict]:
+def _plan_batch(
+    good: list[GoodRow], existing: set[str], seen: dict[str, int]
+) -> tuple[list[GoodRow], int, dict[str, int]]:
     """(rows to create, rows matched, their keys for ``seen``): a row matches a customer on file or an earlier row."""
     to_create: list[GoodRow] = []
     claimed: dict[str, int] = {}

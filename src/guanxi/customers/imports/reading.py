@@ -134,7 +134,7 @@ def _xlsx(path: str) -> bool:
 
 
 @contextmanager
-def _workbook_rows(path: str) -> Iterator[tuple[Any, Iterator[tuple]]]:
+def _workbook_rows(path: str) -> Iterator[tuple[Any, Iterator[tuple[Any, ...]]]]:
     """(workbook, rows of its first sheet); a damaged or not-really-XLSX file raises ``ImportFileError``."""
     from openpyxl import load_workbook
 
@@ -147,7 +147,7 @@ def _workbook_rows(path: str) -> Iterator[tuple[Any, Iterator[tuple]]]:
         raise ImportFileError(broken) from None
     try:
 
-        def rows() -> Iterator[tuple]:
+        def rows() -> Iterator[tuple[Any, ...]]:
             source = workbook.worksheets[0].iter_rows(values_only=True)
             while True:
                 try:

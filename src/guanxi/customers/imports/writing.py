@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from guanxi.accounts.models import Store
+from guanxi.accounts.models import Store, User
 from guanxi.core.audit import audit_record
 from guanxi.core.spreadsheet import safe_row  # formulas in rejected rows stay text (OWASP CSV injection)
 from guanxi.customers.imports.cleaning import Rejected
@@ -307,7 +307,7 @@ def import_files_cleanup(*, now: dt.datetime | None = None) -> dict[str, int]:
 
 def import_job_create(
     *,
-    actor: Any,
+    actor: User | None,
     path: str,
     target: str = ImportJob.Target.CUSTOMERS,
     mapping: dict[str, str] | None = None,

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from guanxi.accounts.actors import actor_id as _actor_id  # noqa: F401 - the id on events: None for the system
+from guanxi.accounts.actors import signed_in as _actor  # noqa: F401 - the user on ledger rows, or None
 from guanxi.loyalty.models import Membership, ProgramSettings
-
-if TYPE_CHECKING:
-    from guanxi.accounts.models import User
-
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -21,15 +19,6 @@ MONEY_DIGITS = 12
 
 #: A points balance and every entry fit a 32-bit ``IntegerField`` column.
 POINTS_MAX = 2_147_483_647
-
-
-def _actor(actor: User | None) -> User | None:
-    """The user to record on a ledger row: None for the system (and for an anonymous caller)."""
-    return actor if getattr(actor, "is_authenticated", False) else None
-
-
-def _actor_id(actor: User | None) -> int | None:
-    return actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
 
 
 def _code(n: int) -> str:

@@ -1,12 +1,11 @@
 """The same refund number sent at once: one refund, and every replay answers with it (#13 item 20)."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from guanxi.conftest import api_client_for
+from guanxi.core.tests.concurrency import race
 from guanxi.customers.tests.factories import make_customer
 from guanxi.sales.models import Order, Refund
 from guanxi.sales.services import order_ingest
@@ -25,29 +24,16 @@ def test_parallel_replays_of_one_refund_number_all_answer_with_the_one_refund(st
         },
     ).order
     n = 12
-    barrier = threading.Barrier(n)
-    answers, crashes = [], []
+    clients = [api_client_for(staff_a) for _ in range(n)]
 
-    def run():
-        client = api_client_for(staff_a)
-        client.raise_request_exception = False
-        try:
-            barrier.wait()
-            response = client.post(
-                f"/api/orders/{order.pk}/refunds/", {"external_ref": "RF-1", "amount": "100.00"}, format="json"
-            )
-            answers.append((response.status_code, response.json()))
-        except Exception as exc:  # pragma: no cover - surfaced by the assertion below
-            crashes.append(exc)
-        finally:
-            connection.close()
+    def post(i):
+        clients[i].raise_request_exception = False
+        response = clients[i].post(
+            f"/api/orders/{order.pk}/refunds/", {"external_ref": "RF-1", "amount": "100.00"}, format="json"
+        )
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not crashes
+    answers = race(n, post)  # fails on any crash in a thread
     codes = sorted(code for code, _body in answers)
     assert codes == [200] * (n - 1) + [201], codes
     assert len({body["id"] for _code, body in answers}) == 1
