@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.accounts.actors import Actor, actor_id, signed_in
 from guanxi.accounts.models import Store
-from guanxi.accounts.permissions import default_store_id, is_store_scoped, may_use_store
+from guanxi.accounts.permissions import is_store_scoped, may_use_store
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
 from guanxi.core.idempotency import idempotency_claim
@@ -83,12 +83,14 @@ def order_store(actor: Actor, data: dict[str, Any], *, stores: dict[str, Store] 
     if errors:
         raise ValidationError(errors)
     user = signed_in(actor)
-    if store is None and is_store_scoped(user):
-        default = default_store_id(user)
-        store = Store.objects.filter(pk=default).first() if default is not None else None
-        if store is None:
-            raise ValidationError({"store": [_("Name the store of this sale: you work in several.")]})
-    if store is not None and not may_use_store(user, store.pk):
+    if store is None:
+        if user is None or not is_store_scoped(user):
+            return None
+        own: list[Store] = list(user.stores.order_by("pk")[:2])  # one query: the store, if it is their only one
+        if len(own) != 1:
+            raise ValidationError({"store": [_("Name the store of this sale, one of your own stores.")]})
+        return own[0]
+    if not may_use_store(user, store.pk):
         raise ValidationError({"store": [_("Choose one of your own stores.")]})
     return store
 

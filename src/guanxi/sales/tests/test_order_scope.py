@@ -250,3 +250,26 @@ def test_staff_of_several_stores_name_the_store_for_a_new_buyer(store_a, store_b
     ok = client.post("/api/orders/", _order(store=store_b.code, customer={"phone": "13700001111"}), format="json")
     assert ok.status_code == 201
     assert Customer.objects.get().home_store_id == store_b.pk
+
+
+def test_the_migration_moves_each_orders_idempotency_key_to_its_stores_scope(store_b, b_customer):
+    """Keys claimed before numbers were per store keep answering replays and conflicts after the upgrade."""
+    import importlib
+
+    from django.apps import apps
+
+    from guanxi.core.idempotency import IdempotencyConflict
+    from guanxi.core.models import IdempotencyKey
+
+    data = _order(customer_id=b_customer.pk, store=store_b.code)
+    order = order_ingest(actor=None, data=data).order
+    loose = order_ingest(actor=None, data=_order(external_ref="HQ-1", customer_id=b_customer.pk)).order
+    IdempotencyKey.objects.filter(scope__startswith="order").update(scope="order")  # as the old code claimed them
+    migration = importlib.import_module("guanxi.sales.migrations.0004_order_number_per_store")
+    migration.keys_per_store(apps, None)
+    scopes = dict(IdempotencyKey.objects.filter(scope__startswith="order").values_list("key", "scope"))
+    assert scopes == {"api:A-0001": f"order@{store_b.pk}", "api:HQ-1": "order"}
+    assert order_ingest(actor=None, data=data).order == order
+    with pytest.raises(IdempotencyConflict):
+        order_ingest(actor=None, data={**data, "lines": [{"name": "帽子", "quantity": 1, "unit_price": "5.00"}]})
+    assert Order.objects.filter(pk__in=[order.pk, loose.pk]).count() == Order.objects.count() == 2
