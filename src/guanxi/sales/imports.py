@@ -17,8 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from guanxi.customers.imports import ImportKind, ImportRun, Row, format_errors, oversized_cell
 from guanxi.customers.imports.cleaning import Rejected
-from guanxi.sales.models import Order
-from guanxi.sales.services import order_clean, order_ingest
+from guanxi.sales.services import order_by_number, order_clean, order_ingest, order_store
 
 #: A row of an order: (line number, the row, {field: text}).
 OrderRow = tuple[int, dict[str, str], dict[str, str]]
@@ -137,14 +136,10 @@ def _order_chunks(groups: Iterable[list[OrderRow]], rows: int = 200) -> Iterator
         yield chunk
 
 
-def _order_exists(source: str, external_ref: str) -> bool:
-    return Order.objects.filter(source=source, external_ref=external_ref).exists()
-
-
 def run_orders(run: ImportRun, rows: Iterator[Row]) -> None:
     """The orders kind's part of ``import_run``: orders in chunks of about 200 rows, one transaction each."""
     job, dry_run = run.job, run.dry_run
-    seen_refs: set[tuple[str, str]] = set()
+    seen_refs: set[tuple[str, int | None, str]] = set()
     for chunk in _order_chunks(_order_groups(rows, job.mapping)):
         created = matched = 0
         bad: Rejected = []
@@ -157,9 +152,10 @@ def run_orders(run: ImportRun, rows: Iterator[Row]) -> None:
                 data = _order_from_group(group)
                 try:
                     if dry_run:
-                        order_clean(data)
-                        key = (str(data["source"]), str(data["external_ref"]))
-                        if key in seen_refs or _order_exists(*key):
+                        cleaned = order_clean(data)
+                        store = order_store(job.created_by, data)  # the number's namespace: the order's store
+                        key = (cleaned["source"], store.pk if store else None, cleaned["external_ref"])
+                        if key in seen_refs or order_by_number(source=key[0], store=store, external_ref=key[2]):
                             matched += 1
                         else:
                             created += 1

@@ -111,7 +111,19 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_ref"], name="order_unique_external_ref"),
+            # Each store's till numbers its own sales: an order number is unique per (source, store), so store
+            # A's numbers say nothing about store B's. Orders without a store (head office, the system) share
+            # one more namespace; NULLs are distinct in a plain unique index, hence the partial pair.
+            models.UniqueConstraint(
+                fields=["source", "store", "external_ref"],
+                condition=Q(store__isnull=False),
+                name="order_unique_external_ref_per_store",
+            ),
+            models.UniqueConstraint(
+                fields=["source", "external_ref"],
+                condition=Q(store__isnull=True),
+                name="order_unique_external_ref_no_store",
+            ),
             models.CheckConstraint(condition=Q(paid_amount__gte=0), name="order_paid_not_negative"),
             models.CheckConstraint(
                 condition=Q(refunded_amount__lte=models.F("paid_amount")), name="order_refund_within_paid"

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.accounts.actors import Actor, actor_id, signed_in
 from guanxi.accounts.models import Store
-from guanxi.accounts.permissions import may_use_store
+from guanxi.accounts.permissions import is_store_scoped, may_use_store
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
 from guanxi.core.idempotency import idempotency_claim
@@ -56,6 +56,55 @@ def _parse_time(value: Any, field: str, errors: dict[str, list[str]]) -> dt.date
     return parsed
 
 
+def _store_named(store_key: Any, stores: dict[str, Store] | None, errors: dict[str, list[str]]) -> Store | None:
+    """The store an order names (by code, or by id), None when it names none; a bad name goes into ``errors``."""
+    if store_key in (None, ""):
+        return None
+    store = (stores or {}).get(str(store_key))
+    if store is None:
+        store = Store.objects.filter(code=str(store_key)).first() or (
+            Store.objects.filter(pk=store_key).first() if str(store_key).isdigit() else None
+        )
+    if store is None:
+        errors["store"] = [_("There is no store “%(store)s”.") % {"store": store_key}]
+    return store
+
+
+def order_store(actor: Actor, data: dict[str, Any], *, stores: dict[str, Store] | None = None) -> Store | None:
+    """The store an order is recorded in, which is also the namespace of its order number.
+
+    Each store's till numbers its own sales, so an order number is unique per (source, store): store A's
+    number says nothing about store B's. Store-bound staff record in one of their own stores: the one the
+    order names, else their only store; staff of several stores name it. Staff who see every store and the
+    system (webhooks) may leave it empty, which is one more namespace. Raises a ValidationError on ``store``.
+    """
+    errors: dict[str, list[str]] = {}
+    store = _store_named(data.get("store"), stores, errors)
+    if errors:
+        raise ValidationError(errors)
+    user = signed_in(actor)
+    if store is None:
+        if user is None or not is_store_scoped(user):
+            return None
+        own: list[Store] = list(user.stores.order_by("pk")[:2])  # one query: the store, if it is their only one
+        if len(own) != 1:
+            raise ValidationError({"store": [_("Name the store of this sale, one of your own stores.")]})
+        return own[0]
+    if not may_use_store(user, store.pk):
+        raise ValidationError({"store": [_("Choose one of your own stores.")]})
+    return store
+
+
+def order_by_number(*, source: str, store: Store | None, external_ref: str) -> Order | None:
+    """The order recorded under this number in this store (the number's namespace), if any."""
+    return Order.objects.filter(source=source, store=store, external_ref=external_ref).first()
+
+
+def _order_scope(store: Store | None) -> str:
+    """The idempotency scope of an order number: one per store, as the numbers are (``order`` without one)."""
+    return "order" if store is None else f"order@{store.pk}"
+
+
 def order_clean(
     data: dict[str, Any], *, products: dict[str, Product] | None = None, stores: dict[str, Store] | None = None
 ) -> dict[str, Any]:
@@ -71,16 +120,7 @@ def order_clean(
     method = data.get("payment_method") or PaymentMethod.OTHER
     if method not in PaymentMethod.values:
         errors["payment_method"] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(PaymentMethod.values)}]
-    store = None
-    store_key = data.get("store")
-    if store_key not in (None, ""):
-        store = (stores or {}).get(str(store_key))
-        if store is None:
-            store = Store.objects.filter(code=str(store_key)).first() or (
-                Store.objects.filter(pk=store_key).first() if str(store_key).isdigit() else None
-            )
-        if store is None:
-            errors["store"] = [_("There is no store “%(store)s”.") % {"store": store_key}]
+    store = _store_named(data.get("store"), stores, errors)
     raw_lines = data.get("lines") or []
     if not isinstance(raw_lines, list) or not raw_lines:
         errors["lines"] = [_("An order needs at least one line.")]
@@ -209,9 +249,9 @@ def _resolve_customer(data: dict[str, Any], *, actor: Actor, store: Store | None
 def _replay_allowed(existing: Order, actor: Actor) -> None:
     """A replayed order number is answered with the order only if the actor may see it.
 
-    The (source, external_ref) key is one namespace for every channel (a POS webhook and the API deliver
-    the same sale), so a number taken by another store cannot be reused. The refusal says only that the
-    number is taken: not by which store, for which customer, or anything of the order.
+    Numbers are per store and store-bound staff record only in their own stores, so this refusal concerns a
+    number of the actor's own store whose buyer they may not see (recorded by head office for a customer of
+    another store); it says only that the number is taken, nothing of the order.
     """
     if not _customers_for(actor).filter(pk=existing.customer_id).exists():
         raise ValidationError(
@@ -228,7 +268,7 @@ def order_ingest(
     products: dict[str, Product] | None = None,
     stores: dict[str, Store] | None = None,
 ) -> IngestResult:
-    """Record a paid order once. The (source, external_ref) pair is its idempotency key.
+    """Record a paid order once. The (source, store, external_ref) triple is its idempotency key.
 
     Sending the same order again returns the recorded one; the same number with other content is refused
     (:class:`~guanxi.core.idempotency.IdempotencyConflict`). ``products`` and ``stores`` (by code): what the
@@ -250,16 +290,27 @@ def order_ingest_within(
     concurrent order with the same number is answered as a replay."""
     source = str(data.get("source") or "api").strip()[:32]
     ref = str(data.get("external_ref") or "").strip()
-    existing = Order.objects.filter(source=source, external_ref=ref).first() if ref else None
+    try:
+        store = order_store(actor, data, stores=stores)
+    except ValidationError as exc:  # report the store with every other bad field
+        errors = exc.message_dict
+        try:
+            order_clean(data, products=products, stores=stores)
+        except ValidationError as more:
+            errors = {**more.message_dict, **errors}
+        raise ValidationError(errors) from None
+    # The number is looked up in the order's store only: another store's numbers are not seen, so they are
+    # neither refused nor answered (#13 item 11).
+    existing = order_by_number(source=source, store=store, external_ref=ref) if ref else None
     if existing is not None:
-        _replay_allowed(existing, actor)  # first: another store's number says "in use", nothing about its content
+        _replay_allowed(existing, actor)  # first: an order one may not see says "in use", nothing of its content
     if ref and len(ref) <= 64:
-        idempotency_claim(scope="order", key=f"{source}:{ref}", params=dict(data), field="external_ref")
+        idempotency_claim(scope=_order_scope(store), key=f"{source}:{ref}", params=dict(data), field="external_ref")
     if existing is not None:
         return IngestResult(order=existing, created=False)
-    cleaned = order_clean(data, products=products, stores=stores)
-    if cleaned["store"] is not None and not may_use_store(signed_in(actor), cleaned["store"].pk):
-        raise ValidationError({"store": [_("Choose one of your own stores.")]})
+    named = {str(data.get("store")): store} if store is not None else {}
+    cleaned = order_clean(data, products=products, stores={**(stores or {}), **named})
+    cleaned["store"] = store
     try:
         with transaction.atomic():
             customer = _resolve_customer(data, actor=actor, store=cleaned["store"])
@@ -270,7 +321,7 @@ def order_ingest_within(
                 )
             order = _order_write(actor=actor, customer=customer, cleaned=cleaned, channel=channel)
     except IntegrityError:
-        existing = Order.objects.filter(source=cleaned["source"], external_ref=cleaned["external_ref"]).first()
+        existing = order_by_number(source=cleaned["source"], store=store, external_ref=cleaned["external_ref"])
         if existing is None:
             raise
         _replay_allowed(existing, actor)

@@ -148,7 +148,11 @@ AUTHENTICATION_BACKENDS = [
 # Password guessing (django-axes, on /login/ and /admin/login/): after AXES_FAILURE_LIMIT wrong passwords for
 # one user from one address, that user is refused from that address until the cool-off has passed since the
 # last failure. Someone guessing elsewhere cannot lock the real user out, and no lockout lasts for ever.
+# Across usernames: after GUANXI_LOGIN_ADDRESS_FAILURE_LIMIT failures from one address within the cool-off,
+# that address is refused for every username, for the cool-off (guanxi.accounts.lockout); others are not.
 AXES_FAILURE_LIMIT = int(os.environ.get("GUANXI_LOGIN_FAILURE_LIMIT", "5"))
+GUANXI_LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("GUANXI_LOGIN_ADDRESS_FAILURE_LIMIT", "50"))
+AXES_HANDLER = "guanxi.accounts.lockout.AddressCapHandler"
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("GUANXI_LOGIN_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True

@@ -1,4 +1,5 @@
-"""Password guessing on /login/ and /admin/login/ is stopped per user and address, for a cool-off period."""
+"""Password guessing on /login/ and /admin/login/ is stopped per user and address, and per address across
+usernames, for a cool-off period."""
 
 from __future__ import annotations
 
@@ -89,3 +90,42 @@ def test_behind_a_proxy_the_forwarded_address_counts(staff_a, settings):
         HTTP_X_FORWARDED_FOR="198.51.100.9, 192.0.2.20",
     )
     assert ok.status_code == 302
+
+
+def test_failures_across_usernames_lock_the_address_for_the_cool_off_only(staff_a, staff_b, settings):
+    """GUANXI_LOGIN_ADDRESS_FAILURE_LIMIT (50) failures from one address, whatever the usernames, lock that
+    address for every user until the cool-off has passed; other addresses are not affected."""
+    settings.AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
+    guesser = "198.51.100.77"
+    with time_machine.travel(NOW, tick=False):
+        assert settings.GUANXI_LOGIN_ADDRESS_FAILURE_LIMIT == 50
+        for i in range(49):  # one wrong password each: no (username, address) pair is near its own limit
+            assert attempt("/login/", f"guess-{i}", "wrong", ip=guesser)[0].status_code == 200
+        response, client = attempt("/login/", staff_b.username, PASSWORD, ip=guesser)
+        assert response.status_code == 302  # 49: below the cap, a real user at that address still signs in
+        assert signed_in(client)
+        assert attempt("/login/", "guess-49", "wrong", ip=guesser)[0].status_code == 429  # the 50th locks it
+        response, client = attempt("/login/", staff_a.username, PASSWORD, ip=guesser, language="zh-hans")
+        assert response.status_code == 429
+        assert not signed_in(client)
+        assert "登录失败次数过多" in response.content.decode()
+        response, client = attempt("/admin/login/", staff_b.username, PASSWORD, ip=guesser)
+        assert response.status_code == 429
+        # the same users from another address: unaffected
+        response, client = attempt("/login/", staff_a.username, PASSWORD, ip="203.0.113.8")
+        assert response.status_code == 302
+        assert signed_in(client)
+        assert attempt("/login/", "guess-50", "wrong", ip="203.0.113.8")[0].status_code == 200
+    with time_machine.travel(NOW + dt.timedelta(minutes=16), tick=False):
+        response, client = attempt("/login/", staff_a.username, PASSWORD, ip=guesser)
+        assert response.status_code == 302
+        assert signed_in(client)
+
+
+def test_the_address_limit_is_configurable(staff_a, settings):
+    settings.GUANXI_LOGIN_ADDRESS_FAILURE_LIMIT = 3
+    for name in ("x", "y"):
+        assert attempt("/login/", name, "wrong")[0].status_code == 200
+    assert attempt("/login/", staff_a.username, PASSWORD)[0].status_code == 302
+    attempt("/login/", "z", "wrong")
+    assert attempt("/login/", staff_a.username, PASSWORD)[0].status_code == 429

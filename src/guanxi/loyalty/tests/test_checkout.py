@@ -286,3 +286,33 @@ def test_refunding_lines_returns_their_share_of_what_was_paid(loaded):
     member.points.refresh_from_db()
     assert member.points.balance == 10000
     assert_ledgers_consistent()
+
+
+def test_a_counter_checkout_may_use_an_order_number_another_store_used(program, store_a, store_b, staff_a):
+    """Order numbers are per store (#13 item 11): the counter neither refuses nor answers store B's number."""
+    from guanxi.sales.services import order_ingest
+
+    line = [{"name": "外套", "quantity": 1, "unit_price": "300.00"}]
+    theirs = make_member(store=store_b, name="乙店会员")
+    b_order = order_ingest(
+        actor=None,
+        data={
+            "external_ref": "TILL-1",
+            "source": "checkout",
+            "store": store_b.code,
+            "customer_id": theirs.customer_id,
+            "lines": line,
+        },
+    ).order
+    b_row = Order.objects.filter(pk=b_order.pk).values().get()
+    mine = make_member(store=store_a, name="甲店会员")
+    data = {"key": "a-till-1", "external_ref": "TILL-1", "customer_id": mine.customer_id, "lines": line}
+    checkout, created = services.checkout_commit(actor=staff_a, data=data)
+    assert created
+    assert (checkout.order.store_id, checkout.order.customer_id) == (store_a.pk, mine.customer_id)
+    assert Order.objects.filter(pk=b_order.pk).values().get() == b_row
+    # within store A the number is taken: another checkout key cannot record it again
+    with pytest.raises(ValidationError) as exc:
+        services.checkout_commit(actor=staff_a, data={**data, "key": "a-till-2"})
+    assert set(exc.value.message_dict) == {"external_ref"}
+    assert Order.objects.filter(external_ref="TILL-1").count() == 2

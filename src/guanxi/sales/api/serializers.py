@@ -69,13 +69,21 @@ class OrderCustomerInputSerializer(serializers.Serializer):
 class OrderInputSerializer(serializers.Serializer):
     """Shape of an incoming order; values are checked by ``order_clean`` for every channel alike."""
 
-    external_ref = serializers.CharField(max_length=64)
+    external_ref = serializers.CharField(
+        max_length=64,
+        help_text="The order number, unique per source and store: sending it again answers 200 with the first order.",
+    )
     # A field named like a Field attribute: DRF's metaclass moves it to _declared_fields; the stubs cannot know.
     source = serializers.CharField(max_length=32, required=False, default="api")  # type: ignore[assignment]
     ordered_at = serializers.CharField(required=False)
     customer_id = fields.IdField(required=False)
     customer = OrderCustomerInputSerializer(required=False)
-    store = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    store = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="The store's code or id; store-bound staff: one of their stores (left out: their only one).",
+    )
     payment_method = serializers.CharField(required=False)
     discount_amount = fields.MoneyField(required=False)
     paid_amount = fields.MoneyField(required=False)

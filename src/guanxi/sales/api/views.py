@@ -1,4 +1,4 @@
-"""Orders, products and refunds over the API; ingest is idempotent by (source, external_ref)."""
+"""Orders, products and refunds over the API; ingest is idempotent by (source, store, external_ref)."""
 
 import hashlib
 import hmac
