@@ -461,7 +461,8 @@ def headline_text(headline: Headline) -> str:
         return _("No comparison yet")
     text = _("Variant %(label)s: %(diff)s points") % {"label": headline.variant, "diff": points(est.diff)}
     if est.computable and not est.significant:
-        text += " " + _("(not significant)")
+        # one message, so that each language puts its own spacing (Chinese none) before the parenthesis
+        text = _("%(headline)s (not significant)") % {"headline": text}
     return text
 
 
