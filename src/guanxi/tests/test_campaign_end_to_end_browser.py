@@ -162,13 +162,15 @@ def test_a_manager_segments_campaigns_gets_approval_sends_and_sees_the_uplift(
 
         # 4. the due sweep sends it (the worker's job, here in-process): SMS through the stand-in provider
         campaign.refresh_from_db()
-        assert campaign.approved_by == approver and campaign.submitted_by == manager
+        assert campaign.approved_by == approver
+        assert campaign.submitted_by == manager
         campaigns_due(campaign.next_run_at)
         rows = list(CampaignRecipient.objects.filter(run__campaign=campaign, run__is_test=False))
         assert len(rows) == TARGETS
         sent_to = [r for r in rows if r.variant_id is not None]
         control = [r for r in rows if r.variant_id is None]
-        assert control and all(r.status == "control" and r.coupon_id is None for r in control)
+        assert control
+        assert all(r.status == "control" and r.coupon_id is None for r in control)
         campaign_messages = Message.objects.filter(batch_ref__startswith="campaign-")
         assert len(sms.sent) == len(sent_to)  # each in the variant once; the control got nothing
         assert campaign_messages.filter(customer_id__in=[r.customer_id for r in control]).count() == 0
