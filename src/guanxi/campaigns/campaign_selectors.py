@@ -85,6 +85,8 @@ def global_holdout_history(holdout: Any, *, limit: int = 20) -> list[Any]:
     """The latest changes of the global hold-out (its audit rows, with who made them)."""
     from guanxi.core.models import AuditLog
 
+    if holdout.pk is None:  # never set
+        return []
     return list(
         AuditLog.objects.filter(object_type="campaigns.global_holdout", object_id=str(holdout.pk))
         .select_related("actor")

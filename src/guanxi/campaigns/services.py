@@ -943,11 +943,8 @@ GLOBAL_HOLDOUT_MAX = Decimal("20")
 
 
 def global_holdout_current() -> GlobalHoldout:
-    """The one row (created at its defaults, off at 0%, the first time it is asked for)."""
-    holdout = GlobalHoldout.objects.order_by("pk").first()
-    if holdout is None:
-        holdout = GlobalHoldout.objects.create()
-    return holdout
+    """The one row, or (before anyone set it) an unsaved one at its defaults: 0%, leaving nobody out."""
+    return GlobalHoldout.objects.order_by("pk").first() or GlobalHoldout()
 
 
 @transaction.atomic
@@ -958,8 +955,7 @@ def global_holdout_update(*, actor: Actor, data: dict[str, Any]) -> GlobalHoldou
     Audited with the values before and after; an unchanged submission writes nothing."""
     _require(actor, "campaigns.approve")
     errors: dict[str, list[Any]] = {}
-    holdout = global_holdout_current()
-    holdout = GlobalHoldout.objects.select_for_update().get(pk=holdout.pk)
+    holdout = GlobalHoldout.objects.select_for_update().order_by("pk").first() or GlobalHoldout.objects.create()
     percent = holdout.percent
     raw = data.get("percent")
     if raw is not None and raw != "":
@@ -993,7 +989,7 @@ def global_holdout_update(*, actor: Actor, data: dict[str, Any]) -> GlobalHoldou
     percent = percent.quantize(Decimal("0.01"))
     changes: dict[str, list[Any]] = {}
     if percent != holdout.percent:
-        changes["percent"] = [str(holdout.percent), str(percent)]
+        changes["percent"] = [str(Decimal(holdout.percent).quantize(Decimal("0.01"))), str(percent)]
     if enabled != holdout.enabled:
         changes["enabled"] = [holdout.enabled, enabled]
     if reshuffle:

@@ -20,7 +20,7 @@ from guanxi.core.models import AuditLog, Event
 from guanxi.customers.tests.factories import make_customer
 
 pytestmark = pytest.mark.django_db
-people = campaign_helpers.people
+people, setup = campaign_helpers.people, campaign_helpers.setup  # the shared fixtures
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 URL = "/api/campaigns/global-holdout/"
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
@@ -168,3 +168,12 @@ def test_the_page_for_a_marketer_has_no_form_and_store_staff_are_refused(people,
     client.force_login(people["staff"])
     assert client.get(url).status_code == 403
     assert not AuditLog.objects.filter(object_type="campaigns.global_holdout").exists()
+
+
+def test_the_results_page_says_global_holdout_customers_are_left_out(setup, client):
+    from guanxi.campaigns.tests.campaign_helpers import draft
+
+    campaign = draft(setup)
+    client.force_login(setup["manager"])
+    html = client.get(reverse("campaigns:campaign_results", args=[campaign.pk]), **ZH).content.decode()
+    assert "全局对照组中的客户不会进入任何遵守全局对照组的活动" in html
