@@ -426,7 +426,8 @@ def conversion_reading(group: GroupResult, control: GroupResult | None) -> str:
         % values
     )
     if not est.significant:
-        text += " " + _("No significant difference.")
+        # one message, so that each language joins its sentences its own way (Chinese without a space)
+        text = _("%(reading)s No significant difference.") % {"reading": text}
     return text
 
 
@@ -451,7 +452,8 @@ def revenue_reading(group: GroupResult, control: GroupResult | None) -> str:
         % values
     )
     if not est.significant:
-        text += " " + _("No significant difference.")
+        # one message, so that each language joins its sentences its own way (Chinese without a space)
+        text = _("%(reading)s No significant difference.") % {"reading": text}
     return text
 
 

@@ -104,7 +104,9 @@ def test_no_effect_reported(admin_user):
     assert a.conversion.low <= 0 <= a.conversion.high
     assert not a.conversion.significant
     with translation.override("en"):
-        assert "No significant difference." in conversion_reading(a, result.control)
+        assert conversion_reading(a, result.control).endswith("). No significant difference.")
+    with translation.override("zh-hans"):  # Chinese runs its sentences on without a space
+        assert conversion_reading(a, result.control).endswith("）。差异不显著。")
 
 
 def test_window_refunds_and_one_conversion_per_recipient(admin_user):
