@@ -163,3 +163,17 @@ def test_a_call_list_has_nothing_to_test(setup):
         campaign_test_send_to(actor=setup["marketer"], campaign=campaign, addresses=["a@example.com"])
     assert list(caught.value.message_dict) == ["channel"]
     _nothing_written()
+
+
+def test_an_email_test_without_addresses_goes_to_the_senders_own_address(
+    setup, email_campaign, django_capture_on_commit_callbacks
+):
+    from guanxi.campaigns.services import campaign_test_send_to
+
+    manager = setup["manager"]
+    manager.email = "wang.jl@example.com"
+    manager.save(update_fields=["email"])
+    with django_capture_on_commit_callbacks(execute=True):
+        result = campaign_test_send_to(actor=manager, campaign=email_campaign, addresses=[])
+    assert result["to"] == ["w***@example.com"]
+    assert [m.to for m in mail.outbox] == [["wang.jl@example.com"], ["wang.jl@example.com"]]
