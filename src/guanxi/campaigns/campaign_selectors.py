@@ -12,8 +12,9 @@ from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from guanxi.accounts.actors import Actor
 from guanxi.accounts.permissions import can, store_scope
-from guanxi.campaigns.models import Campaign, CampaignRun, CampaignVariant, Segment
+from guanxi.campaigns.models import Campaign, CampaignRun, CampaignVariant, GlobalHoldout, Segment
 from guanxi.campaigns.selectors import segments_visible_to
+from guanxi.core.models import AuditLog
 
 
 def campaigns_visible_to(user: Actor) -> QuerySet[Campaign]:
@@ -56,3 +57,27 @@ def campaign_get(user: Actor, pk: int) -> Campaign:
 
 def campaign_runs(campaign: Campaign, *, limit: int = 50) -> list[CampaignRun]:
     return list(CampaignRun.objects.filter(campaign=campaign).order_by("-occurrence", "-id")[:limit])
+
+
+def global_holdout_members(user: Actor, holdout: GlobalHoldout) -> int:
+    """How many of the customers ``user`` sees the global hold-out leaves out now (none while it is off).
+
+    One query for the ids, streamed; the hash is the engine's (``run.global_holdout_count``)."""
+    from guanxi.campaigns.run import global_holdout_count
+    from guanxi.customers.models import Customer
+
+    if not holdout.active:
+        return 0
+    ids = Customer.objects.visible_to(user).values_list("pk", flat=True).order_by().iterator(chunk_size=20_000)
+    return global_holdout_count(holdout, ids)
+
+
+def global_holdout_history(holdout: GlobalHoldout, *, limit: int = 20) -> list[AuditLog]:
+    """The latest changes of the global hold-out (its audit rows, with who made them)."""
+    if holdout.pk is None:  # never set
+        return []
+    return list(
+        AuditLog.objects.filter(object_type="campaigns.global_holdout", object_id=str(holdout.pk))
+        .select_related("actor")
+        .order_by("-at", "-id")[:limit]
+    )

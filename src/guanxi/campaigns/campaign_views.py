@@ -164,7 +164,7 @@ def _context(request: HttpRequest, campaign: Campaign) -> dict[str, Any]:
             "pause": may_draft and campaign.status in services.PAUSABLE,
             "resume": may_approve and campaign.status == S.PAUSED,
             "cancel": may_draft and campaign.status in services.CANCELLABLE,
-            "test": may_draft and campaign.status in services.TESTABLE and campaign.channel == Campaign.Channel.SMS,
+            "test": may_draft and campaign.status in services.TESTABLE and campaign.channel != Campaign.Channel.CALL,
         },
         "own_submission": campaign.status == S.PENDING and campaign.submitted_by_id == user.pk,
         "schedule_text": schedule_text(campaign),
@@ -231,7 +231,13 @@ def _act(request: HttpRequest, pk: int, function: Any, done: str, **kwargs: Any)
     except PermissionDenied as exc:
         flash.error(request, str(exc) or _("You may not do this."))
     except ValidationError as exc:
-        for line in error_lines(exc, {"status": _("Status"), "reason": _("Reason"), "phones": _("Staff phones")}):
+        labels = {
+            "status": _("Status"),
+            "reason": _("Reason"),
+            "phones": _("Staff phones"),
+            "addresses": _("Staff addresses"),
+        }
+        for line in error_lines(exc, labels):
             flash.error(request, line)
     else:
         flash.success(request, done)
@@ -280,5 +286,5 @@ def campaign_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def campaign_test_send(request: HttpRequest, pk: int) -> HttpResponse:
     form = TestSendForm(request.POST)
-    phones = form.phone_list() if form.is_valid() else ["-"]
-    return _act(request, pk, services.campaign_test_send, _("Test messages queued."), phones=phones)
+    addresses = form.address_list() if form.is_valid() else ["-"]
+    return _act(request, pk, services.campaign_test_send_to, _("Test messages queued."), addresses=addresses)

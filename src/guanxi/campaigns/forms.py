@@ -164,6 +164,44 @@ class TestSendForm(Form):
         help_text=_("Up to five, separated by commas; empty sends to your own phone."),
     )
 
+    addresses = forms.CharField(
+        label=_("Staff addresses"),
+        max_length=1000,
+        required=False,
+        help_text=_(
+            "E-mail addresses or WeChat OpenIDs, as the campaign's channel takes; up to five, separated by commas. "
+            "Empty sends an e-mail to your own address."
+        ),
+    )
+
     def phone_list(self) -> list[str]:
         raw = self.cleaned_data.get("phones") or ""
         return [p.strip() for p in raw.replace("，", ",").replace(";", ",").split(",") if p.strip()]
+
+    def address_list(self) -> list[str]:
+        """Whichever of the two fields was filled (the page shows the one the campaign's channel takes)."""
+        raw = self.cleaned_data.get("addresses") or self.cleaned_data.get("phones") or ""
+        return [p.strip() for p in raw.replace("，", ",").replace(";", ",").split(",") if p.strip()]
+
+
+class GlobalHoldoutForm(Form):
+    enabled = forms.BooleanField(label=_("On"), required=False)
+    percent = forms.DecimalField(
+        label=_("Global hold-out (percent)"),
+        min_value=0,
+        max_value=services.GLOBAL_HOLDOUT_MAX,
+        max_digits=5,
+        decimal_places=2,
+        help_text=_("A share of all customers that no campaign reaches, to measure what campaigns add overall."),
+    )
+    reshuffle = forms.BooleanField(
+        label=_("Draw a new group"),
+        required=False,
+        help_text=_(
+            "Other customers land in the hold-out from now on; the results of past campaigns stay as they were."
+        ),
+    )
+
+    def service_data(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"percent": data["percent"], "enabled": bool(data["enabled"]), "reshuffle": bool(data["reshuffle"])}

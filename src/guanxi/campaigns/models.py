@@ -233,5 +233,15 @@ class GlobalHoldout(models.Model):
         default=Decimal("0"),
         validators=[MinValueValidator(0), MaxValueValidator(20)],
     )
+    # off keeps the percentage for later; the engine leaves nobody out while it is off
+    enabled = models.BooleanField(_("on"), default=True)
     salt = models.CharField(max_length=32, default="guanxi")  # changing it draws a new group
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("global hold-out")
+
+    @property
+    def active(self) -> bool:
+        """Does it leave anyone out: on, and a percentage above 0."""
+        return self.enabled and self.percent > 0

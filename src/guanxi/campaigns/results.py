@@ -427,7 +427,8 @@ def conversion_reading(group: GroupResult, control: GroupResult | None) -> str:
         % values
     )
     if not est.significant:
-        text += " " + _("No significant difference.")
+        # one message, so that each language joins its sentences its own way (Chinese without a space)
+        text = _("%(reading)s No significant difference.") % {"reading": text}
     return text
 
 
@@ -452,7 +453,8 @@ def revenue_reading(group: GroupResult, control: GroupResult | None) -> str:
         % values
     )
     if not est.significant:
-        text += " " + _("No significant difference.")
+        # one message, so that each language joins its sentences its own way (Chinese without a space)
+        text = _("%(reading)s No significant difference.") % {"reading": text}
     return text
 
 
@@ -462,7 +464,8 @@ def headline_text(headline: Headline) -> str:
         return _("No comparison yet")
     text = _("Variant %(label)s: %(diff)s points") % {"label": headline.variant, "diff": points(est.diff)}
     if est.computable and not est.significant:
-        text += " " + _("(not significant)")
+        # one message, so that each language puts its own spacing (Chinese none) before the parenthesis
+        text = _("%(headline)s (not significant)") % {"headline": text}
     return text
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -99,7 +99,7 @@ def campaign_assign(campaign: Campaign, customer_ids: list[int], variants: list[
     global_cut, salt = 0, ""
     if campaign.use_global_holdout:
         holdout = GlobalHoldout.objects.order_by("pk").first()
-        if holdout is not None and holdout.percent > 0:
+        if holdout is not None and holdout.active:
             global_cut, salt = _threshold(holdout.percent), holdout.salt
     control_cut = _threshold(campaign.holdout_percent)
     total = sum(v.split_percent for v in variants)
@@ -131,6 +131,20 @@ def campaign_assign(campaign: Campaign, customer_ids: list[int], variants: list[
                 out.variants[variant_id].append(cid)
                 break
     return out
+
+
+def global_holdout_count(holdout: GlobalHoldout, customer_ids: Iterable[int]) -> int:
+    """How many of ``customer_ids`` the global hold-out leaves out (the same hash as ``campaign_assign``)."""
+    if not holdout.active:
+        return 0
+    cut = _threshold(holdout.percent)
+    prefix = f"global:{holdout.salt}:".encode()
+    blake2b = hashlib.blake2b
+    return sum(
+        1
+        for cid in customer_ids
+        if int.from_bytes(blake2b(prefix + str(cid).encode(), digest_size=8).digest(), "big") % 10000 < cut
+    )
 
 
 def _audience_ids(campaign: Campaign, user: Actor = None) -> list[int]:

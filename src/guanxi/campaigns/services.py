@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -45,11 +46,12 @@ from django.utils.translation import gettext_lazy as _
 from guanxi.accounts.actors import Actor, actor_id, signed_in
 from guanxi.accounts.permissions import can, default_store_id, may_use_store
 from guanxi.campaigns.campaign_selectors import campaigns_visible_to, segments_usable_by
-from guanxi.campaigns.models import Campaign, CampaignRun, CampaignVariant, Segment
+from guanxi.campaigns.models import Campaign, CampaignRun, CampaignVariant, GlobalHoldout, Segment
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
-from guanxi.customers.contacts import contact_indexes, mask_value, normalize_phone
+from guanxi.customers.contacts import contact_indexes, mask_value, normalize_email, normalize_phone
 from guanxi.loyalty.models import CouponTemplate
+from guanxi.messaging.models import CONTACT_KIND as MESSAGE_CONTACT_KIND
 from guanxi.messaging.models import Channel as MessageChannel
 from guanxi.messaging.models import MessageTemplate, Purpose
 from guanxi.messaging.rendering import render, sample_context, sms_compose, sms_segments, variables_in
@@ -808,3 +810,204 @@ def campaign_test_send(*, actor: Actor, campaign: Campaign, phones: list[str] | 
     )
     messages_dispatch_task.delay_on_commit(batch_ref=batch_ref)
     return {"run_id": run.pk, "batch_ref": batch_ref, "messages": len(rows), "to": masked}
+
+
+# --- test sends on every channel ----------------------------------------------------------------------------
+
+#: A WeChat OpenID as the Official Account gives it (28 characters today; bounded loosely).
+_OPENID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
+
+
+def _test_address(channel: str, value: str) -> str:
+    """A staff address for a test send on ``channel`` (e-mail, WeChat OpenID), normalised; a named error if not."""
+    if channel == Campaign.Channel.EMAIL:
+        try:
+            return normalize_email(value)
+        except ValidationError:
+            message = _("“%(value)s” is not a valid e-mail address.")
+    elif _OPENID.match(value):
+        return value
+    else:
+        message = _("“%(value)s” is not a WeChat OpenID (letters, digits, - and _).")
+    raise ValidationError({"addresses": [message % {"value": value[:64]}]})
+
+
+@transaction.atomic
+def campaign_test_send_to(*, actor: Actor, campaign: Campaign, addresses: list[str] | None = None) -> dict[str, Any]:
+    """A test send on the campaign's own channel: SMS to staff phones (``campaign_test_send``), e-mail to staff
+    addresses (the actor's own e-mail when none is given) or a WeChat service notice to staff OpenIDs. Each
+    variant's message with sample values, through messaging's queue and provider, recorded on a test run like
+    the SMS test; no customer, consent, recipient row or result is touched. Bad addresses answer a
+    ValidationError naming ``addresses`` (``phones`` for SMS) and nothing is written."""
+    if campaign.channel == Campaign.Channel.SMS:
+        return campaign_test_send(actor=actor, campaign=campaign, phones=addresses)
+    _require(actor, "campaigns.draft")
+    campaign = _locked(actor, campaign)
+    if campaign.status not in TESTABLE:
+        raise _conflict(_("A %(status)s campaign sends no tests.") % {"status": campaign.get_status_display()})
+    channel = campaign.channel
+    if channel not in (Campaign.Channel.EMAIL, Campaign.Channel.WECHAT):
+        raise ValidationError({"channel": [_("A call list sends no messages: there is nothing to test.")]})
+    raw = [str(a).strip() for a in (addresses or []) if str(a).strip()]
+    if not raw:
+        own = (getattr(actor, "email", "") or "") if channel == Campaign.Channel.EMAIL else ""
+        if not own:
+            if channel == Campaign.Channel.EMAIL:
+                raise ValidationError({"addresses": [_("Give an e-mail address, or add yours to your profile.")]})
+            raise ValidationError({"addresses": [_("Give the WeChat OpenID of at least one staff member.")]})
+        raw = [own]
+    if len(raw) > MAX_TEST_PHONES:
+        raise ValidationError({"addresses": [_("At most %(n)s addresses.") % {"n": MAX_TEST_PHONES}]})
+    targets: list[str] = []
+    for value in raw:
+        address = _test_address(channel, value)
+        if address not in targets:
+            targets.append(address)
+    variants = list(campaign.variants.order_by("label"))
+    templates: dict[str, list[MessageTemplate]] = {}
+    for template in MessageTemplate.objects.filter(
+        code__in=[v.template_code for v in variants], channel=channel, is_active=True
+    ):
+        templates.setdefault(template.code, []).append(template)
+    missing = [v.label for v in variants if v.template_code not in templates]
+    if missing:
+        raise ValidationError(
+            {"variants": [_("Variant %(labels)s has no active template.") % {"labels": ", ".join(missing)}]}
+        )
+    now = timezone.now()
+    run = CampaignRun.objects.create(
+        campaign=campaign, occurrence=now, is_test=True, status=CampaignRun.Status.DONE, started_at=now, finished_at=now
+    )
+    batch_ref = f"campaign-test-{run.pk}"
+    sample = _sample()
+    sample["name"] = getattr(actor, "get_full_name", lambda: "")() or getattr(actor, "username", "") or sample["name"]
+    kind = MESSAGE_CONTACT_KIND[MessageChannel(channel)]
+    provider_codes = settings.GUANXI_WECHAT_TEMPLATE_IDS if channel == Campaign.Channel.WECHAT else {}
+    rows = []
+    for variant in variants:
+        template = _pick(templates[variant.template_code])
+        body = render(template.body, sample)
+        for address in targets:
+            rows.append(
+                {
+                    "customer_id": None,
+                    "channel": channel,
+                    "purpose": template.purpose,
+                    "template_id": template.pk,
+                    "template_code": template.code,
+                    "provider_template_code": template.provider_template_code or provider_codes.get(template.code, ""),
+                    "language": template.language,
+                    "subject": render(template.subject, sample)[:200],
+                    "body": body,
+                    "params": {name: str(sample.get(name, "")) for name in variables_in(template.body)},
+                    "segments": 1,
+                    "to_address": address,
+                    "to_index": contact_indexes(kind, address)[0],
+                    "to_masked": mask_value(kind, address),
+                    "status": "queued",
+                    "reason": "",
+                    "dedupe_key": f"{batch_ref}:{variant.label}:{uuid.uuid4().hex[:12]}",
+                    "batch_ref": batch_ref,
+                    "next_attempt_at": now,
+                    "created_by_id": actor_id(actor),
+                }
+            )
+    from guanxi.messaging.db import messages_insert
+    from guanxi.messaging.tasks import messages_dispatch_task
+
+    messages_insert(rows)
+    masked = [mask_value(kind, a) for a in targets]
+    audit_record(
+        actor=actor,
+        action="create",
+        object_type="campaigns.test_send",
+        object_id=campaign.pk,
+        channel=channel,
+        changes={"to": masked, "messages": len(rows), "run": run.pk, "batch_ref": batch_ref},
+    )
+    event_record(
+        name="campaign.test_sent",
+        aggregate="campaign",
+        aggregate_id=campaign.pk,
+        actor_id=actor_id(actor),
+        payload={"run_id": run.pk, "messages": len(rows), "channel": channel},
+    )
+    messages_dispatch_task.delay_on_commit(batch_ref=batch_ref)
+    return {"run_id": run.pk, "batch_ref": batch_ref, "messages": len(rows), "to": masked}
+
+
+# --- the global hold-out ------------------------------------------------------------------------------------
+
+#: The global hold-out's bounds (its model's validators): a share of every customer no campaign reaches.
+GLOBAL_HOLDOUT_MAX = Decimal("20")
+
+
+def global_holdout_current() -> GlobalHoldout:
+    """The one row, or (before anyone set it) an unsaved one at its defaults: 0%, leaving nobody out."""
+    return GlobalHoldout.objects.order_by("pk").first() or GlobalHoldout()
+
+
+@transaction.atomic
+def global_holdout_update(*, actor: Actor, data: dict[str, Any]) -> GlobalHoldout:
+    """Set the global hold-out: ``percent`` (a decimal 0 to 20, two places), ``enabled`` (on/off) and
+    ``reshuffle`` (true: draw a new group, a new salt; only on this explicit request). Managers and admins
+    (``campaigns.approve``). Validated in full first: a bad value names its field and nothing is written.
+    Audited with the values before and after; an unchanged submission writes nothing."""
+    _require(actor, "campaigns.approve")
+    errors: dict[str, list[Any]] = {}
+    holdout = GlobalHoldout.objects.select_for_update().order_by("pk").first() or GlobalHoldout.objects.create()
+    percent = holdout.percent
+    raw = data.get("percent")
+    if raw is not None and raw != "":
+        if isinstance(raw, float | bool):
+            errors["percent"] = [_("Enter the percentage as a decimal string, e.g. “5.00”.")]
+        else:
+            try:
+                percent = Decimal(str(raw).strip())
+                if not percent.is_finite():
+                    raise InvalidOperation
+            except (InvalidOperation, ValueError):
+                errors["percent"] = [_("Enter a number.")]
+            else:
+                if not Decimal("0") <= percent <= GLOBAL_HOLDOUT_MAX:
+                    errors["percent"] = [_("The global hold-out is 0 to %(max)s percent.") % {"max": 20}]
+                elif percent != percent.quantize(Decimal("0.01")):
+                    errors["percent"] = [_("At most two decimal places.")]
+    elif "percent" in data:
+        errors["percent"] = [_("This field is required.")]
+    enabled = holdout.enabled
+    if "enabled" in data:
+        if not isinstance(data["enabled"], bool):
+            errors["enabled"] = [_("Answer true or false.")]
+        else:
+            enabled = data["enabled"]
+    reshuffle = data.get("reshuffle", False)
+    if not isinstance(reshuffle, bool):
+        errors["reshuffle"] = [_("Answer true or false.")]
+    if errors:
+        raise ValidationError(errors)
+    percent = percent.quantize(Decimal("0.01"))
+    changes: dict[str, list[Any]] = {}
+    if percent != holdout.percent:
+        changes["percent"] = [str(Decimal(holdout.percent).quantize(Decimal("0.01"))), str(percent)]
+    if enabled != holdout.enabled:
+        changes["enabled"] = [holdout.enabled, enabled]
+    if reshuffle:
+        changes["salt"] = ["…", "…"]  # the salt itself is not worth recording: that it changed is
+    if not changes:
+        return holdout
+    holdout.percent, holdout.enabled = percent, enabled
+    if reshuffle:
+        holdout.salt = uuid.uuid4().hex
+    holdout.save()
+    audit_record(
+        actor=actor, action="update", object_type="campaigns.global_holdout", object_id=holdout.pk, changes=changes
+    )
+    event_record(
+        name="campaign.global_holdout_changed",
+        aggregate="global_holdout",
+        aggregate_id=holdout.pk,
+        actor_id=actor_id(actor),
+        payload={"percent": str(percent), "enabled": enabled, "reshuffled": bool(reshuffle)},
+    )
+    return holdout

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.actors import Actor
@@ -136,10 +137,15 @@ def segment_conditions(params: Any, *, user: Actor) -> tuple[list[tuple[str, str
     return conditions, chips, errors
 
 
+def _list_separator() -> str:
+    """Between the values of one chip: "Female, Male"; Chinese writes them 女、男 (the enumeration comma)."""
+    return "、" if (get_language() or "").lower().startswith("zh") else ", "
+
+
 def _chip_value(choices: Any, value: Any) -> str:
     if isinstance(value, list | tuple):  # fields that take several values: "Female, Male"
         labels = {str(key): label for key, label in choices()} if choices is not None else {}
-        return ", ".join(str(labels.get(str(item), item)) for item in value)
+        return _list_separator().join(str(labels.get(str(item), item)) for item in value)
     if choices is not None:
         return str(dict(choices()).get(value, value))
     if value is True:

@@ -421,6 +421,7 @@ def test_a_representative_flow_records_only_catalogued_events_and_fields(
     step(lambda: campaigns.campaign_resume(actor=None, campaign=campaign))
     step(lambda: campaigns.campaign_cancel(actor=None, campaign=campaign))
     step(lambda: campaigns.campaign_delete(actor=None, campaign=campaigns.campaign_save(actor=None, data=draft)))
+    step(lambda: campaigns.global_holdout_update(actor=None, data={"percent": "5.00", "enabled": True}))
 
     catalogue = _catalogue()
     problems = []

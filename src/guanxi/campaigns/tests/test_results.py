@@ -104,7 +104,9 @@ def test_no_effect_reported(admin_user):
     assert a.conversion.low <= 0 <= a.conversion.high
     assert not a.conversion.significant
     with translation.override("en"):
-        assert "No significant difference." in conversion_reading(a, result.control)
+        assert conversion_reading(a, result.control).endswith("). No significant difference.")
+    with translation.override("zh-hans"):  # Chinese runs its sentences on without a space
+        assert conversion_reading(a, result.control).endswith("）。差异不显著。")
 
 
 def test_window_refunds_and_one_conversion_per_recipient(admin_user):
@@ -282,3 +284,19 @@ def test_headlines(admin_user):
     with translation.override("en"):
         assert h.text.startswith("Variant B: +26.0 points")
     assert campaign_headline(campaign) == h
+
+
+def test_the_headline_marks_no_significance_without_a_stray_space_in_chinese():
+    from django.utils import translation
+
+    from guanxi.campaigns.results import Headline, headline_text
+    from guanxi.campaigns.uplift import ProportionDiff
+
+    unclear = ProportionDiff(
+        variant_rate=0.12, control_rate=0.10, diff=0.02, low=-0.03, high=0.07, p_value=0.4, relative=0.2
+    )
+    headline = Headline(campaign_id=1, recipients=100, variant="A", conversion=unclear)
+    with translation.override("zh-hans"):
+        assert headline_text(headline) == "版本 A：+2.0 个百分点（不显著）"
+    with translation.override("en"):
+        assert headline_text(headline) == "Variant A: +2.0 points (not significant)"

@@ -97,3 +97,17 @@ def test_an_unknown_segment_field_is_refused_with_a_clear_message_and_lists_nobo
     from guanxi.customers.models import Customer
 
     assert not Customer.objects.filter(tags__name="x").exists()
+
+
+def test_a_chip_of_several_values_joins_them_as_the_language_writes_a_list():
+    from django.utils import translation
+
+    from guanxi.customers.listing import _chip_value
+
+    def choices():
+        return [("f", "女"), ("m", "男"), ("x", "Other")]
+
+    with translation.override("zh-hans"):
+        assert _chip_value(choices, ["f", "m"]) == "女、男"
+    with translation.override("en"):
+        assert _chip_value(choices, ["f", "x"]) == "女, Other"
