@@ -57,9 +57,11 @@ def test_29_february_birthday_falls_on_28_february_in_common_years_only(people):
 def test_lunar_birthday_fires_on_its_lunar_date_not_the_solar_anniversary(people):
     assert people["lunar"].birthday_lunar_md == 815
     on_mid_autumn = fired("birthday", dt.date(2026, 9, 25))  # 2026 八月十五
-    assert people["lunar"].pk in on_mid_autumn and people["solar"].pk not in on_mid_autumn
+    assert people["lunar"].pk in on_mid_autumn
+    assert people["solar"].pk not in on_mid_autumn
     on_solar_day = fired("birthday", dt.date(2026, 10, 3))
-    assert people["solar"].pk in on_solar_day and people["lunar"].pk not in on_solar_day
+    assert people["solar"].pk in on_solar_day
+    assert people["lunar"].pk not in on_solar_day
 
 
 def test_lunar_30th_falls_on_the_29th_when_the_month_is_short(people):
@@ -108,7 +110,8 @@ def test_birthday_days_before_is_checked_with_a_translated_error_naming_the_fiel
     with translation.override("zh-hans"), pytest.raises(ValidationError) as caught:
         CARE_TRIGGERS.get("birthday").validate_params(params)
     assert list(caught.value.message_dict) == ["days_before"]
-    assert "0" in caught.value.message_dict["days_before"][0] and "整数" in caught.value.message_dict["days_before"][0]
+    assert "0" in caught.value.message_dict["days_before"][0]
+    assert "整数" in caught.value.message_dict["days_before"][0]
 
 
 def test_birthday_days_before_defaults_to_the_day_itself():

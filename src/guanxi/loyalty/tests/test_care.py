@@ -55,7 +55,8 @@ def test_tier_change_records_an_event_that_fires_by_direction(joined, tiers):
     with time_machine.travel(JOINED, tick=False):
         _tier_set(joined, tiers["gold"], "upgrade")
     event = Event.objects.get(name="loyalty.tier_changed")
-    assert event.customer_id == joined.customer_id and event.payload["direction"] == "up"
+    assert event.customer_id == joined.customer_id
+    assert event.payload["direction"] == "up"
     trigger = CARE_TRIGGERS.get("tier_changed")
     assert trigger.event == "loyalty.tier_changed"
     assert list(trigger.handler(trigger.validate_params({"direction": "up"}), {"event": event})) == [joined.customer_id]
@@ -112,7 +113,9 @@ def test_coupon_issue_action_is_idempotent_on_the_dedupe_key(joined):
         first = action.handler(customer, params, {"dedupe_key": "care:7:42:2026-01-01"})
         again = action.handler(customer, params, {"dedupe_key": "care:7:42:2026-01-01"})
         other = action.handler(customer, params, {"dedupe_key": "care:7:42:2027-01-01"})
-    assert first["coupon"] and first == again and other["coupon"] != first["coupon"]
+    assert first["coupon"]
+    assert first == again
+    assert other["coupon"] != first["coupon"]
     assert Coupon.objects.filter(customer=customer, template=template).count() == 2
 
 
@@ -123,7 +126,8 @@ def test_points_grant_action_is_idempotent_and_skips_non_members(joined):
         first = action.handler(joined.customer, params, {"dedupe_key": "care:1:2:day100"})
         again = action.handler(joined.customer, params, {"dedupe_key": "care:1:2:day100"})
         stranger = action.handler(make_customer(name="路人"), params, {"dedupe_key": "care:1:3:day100"})
-    assert first == again and first["points"] == 200
+    assert first == again
+    assert first["points"] == 200
     joined.points.refresh_from_db()
     assert joined.points.balance == 200
     assert stranger == {"points": 0, "skipped": "not_member"}
