@@ -164,13 +164,13 @@ def wallet_low_customers(params: dict[str, Any], context: dict[str, Any]) -> Any
         .alias(after=after, before=after - change)
         .filter(after__lt=below, before__gte=below)
     )
-    balance = ExpressionWrapper(F("principal") + F("bonus"), output_field=MONEY)
+    left = ExpressionWrapper(F("principal") + F("bonus"), output_field=MONEY)
     wallets = (
         Wallet.objects.filter(
             membership__status=Membership.Status.ACTIVE, membership__customer__merged_into__isnull=True
         )
-        .alias(balance=balance)
-        .filter(Exists(fell), balance__lt=below)
+        .alias(left=left)
+        .filter(Exists(fell), left__lt=below)
     )
     return wallets.values_list("membership__customer_id", flat=True)
 
