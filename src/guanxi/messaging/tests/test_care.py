@@ -28,9 +28,7 @@ def templates(db):
 
 
 def grant(customer, channel):
-    consent_record(
-        actor=None, customer=customer, channel=channel, purpose="marketing", granted=True, source="in store"
-    )
+    consent_record(actor=None, customer=customer, channel=channel, purpose="marketing", granted=True, source="in store")
 
 
 def test_message_send_queues_a_care_message_once_per_dedupe_key(templates, django_assert_max_num_queries):
