@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import translation
 
 from guanxi.core.care import CARE_ACTIONS, CARE_TRIGGERS
@@ -165,3 +166,27 @@ def test_tag_param_must_name_an_existing_tag(db, value):
 def test_merged_away_customers_are_not_triggered(people):
     Customer.objects.filter(pk=people["solar"].pk).update(merged_into=people["none"])
     assert people["solar"].pk not in fired("birthday", dt.date(2026, 10, 3))
+
+
+def test_api_takes_and_shows_the_lunar_birthday_flag(api_a, store_a):
+    body = {"name": "农历客", "home_store": store_a.pk, "birthday": "1990-10-03", "birthday_is_lunar": True}
+    with time_machine.travel(NOW, tick=False):
+        response = api_a.post("/api/customers/", body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["birthday_is_lunar"] is True
+    assert Customer.objects.get(pk=response.json()["id"]).birthday_lunar_md == 815
+
+
+def test_edit_form_has_the_lunar_birthday_checkbox_labelled_in_chinese(client, staff_a, store_a):
+    client.force_login(staff_a)
+    with time_machine.travel(NOW, tick=False):
+        customer = make_customer(store=store_a, name="改农历", birthday="1990-10-03")
+    url = reverse("customers:customer_edit", args=[customer.pk])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "农历生日" in page.content.decode()
+    with time_machine.travel(NOW, tick=False):
+        response = client.post(url, {"name": "改农历", "birthday": "1990-10-03", "birthday_is_lunar": "on"})
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.birthday_is_lunar is True
+    assert customer.birthday_lunar_md == 815
