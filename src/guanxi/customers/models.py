@@ -109,7 +109,10 @@ class Customer(models.Model):
         _("birthday month-day"), null=True, blank=True, editable=False, help_text="month*100+day, for 'today' lookups"
     )
     birthday_is_lunar = models.BooleanField(
-        _("lunar birthday"), default=False, help_text=_("Celebrated on the lunar (农历) anniversary of the birthday.")
+        _("lunar birthday"),
+        default=False,
+        db_default=False,  # rows written by COPY (bench, bulk loads) that leave the column out
+        help_text=_("Celebrated on the lunar (农历) anniversary of the birthday."),
     )
     birthday_lunar_md = models.PositiveSmallIntegerField(
         _("lunar birthday month-day"),
