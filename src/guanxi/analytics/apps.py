@@ -9,6 +9,7 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         from guanxi.analytics import segments
+        from guanxi.analytics.care import register as register_care_entries
         from guanxi.analytics.views import score_panel_context
         from guanxi.core.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
 
@@ -23,3 +24,4 @@ class AnalyticsConfig(AppConfig):
             )
         )
         segments.register()  # the fields its pages link to on the customer list
+        register_care_entries()

@@ -12,6 +12,7 @@ class CustomersConfig(AppConfig):
         from guanxi.core.personal_data import PersonalDataExporter, register_exporter
         from guanxi.core.registry import NavItem, register_nav
         from guanxi.core.timeline import register_timeline_kind
+        from guanxi.customers.care import register as register_care_entries
         from guanxi.customers.imports import import_kind_register
         from guanxi.customers.imports.customers import CUSTOMERS
         from guanxi.customers.personal_data import customer_personal_data
@@ -40,3 +41,4 @@ class CustomersConfig(AppConfig):
         )
         import_kind_register(CUSTOMERS)
         register_segment_fields()
+        register_care_entries()

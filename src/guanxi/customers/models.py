@@ -108,6 +108,19 @@ class Customer(models.Model):
     birthday_md = models.PositiveSmallIntegerField(
         _("birthday month-day"), null=True, blank=True, editable=False, help_text="month*100+day, for 'today' lookups"
     )
+    birthday_is_lunar = models.BooleanField(
+        _("lunar birthday"),
+        default=False,
+        db_default=False,  # rows written by COPY (bench, bulk loads) that leave the column out
+        help_text=_("Celebrated on the lunar (农历) anniversary of the birthday."),
+    )
+    birthday_lunar_md = models.PositiveSmallIntegerField(
+        _("lunar birthday month-day"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="lunar month*100+day of a lunar birthday (leap months as the plain month), for 'today' lookups",
+    )
     occupation = models.CharField(_("occupation"), max_length=64, blank=True)
     income_band = models.CharField(_("income band"), max_length=8, choices=IncomeBand.choices, blank=True)
     education = models.CharField(_("education"), max_length=16, choices=Education.choices, blank=True)
@@ -166,6 +179,11 @@ class Customer(models.Model):
         indexes = [
             models.Index(fields=["home_store", "-id"], name="cust_store_recent"),
             models.Index(fields=["birthday_md"], name="cust_birthday_md"),
+            models.Index(
+                fields=["birthday_lunar_md"],
+                name="cust_birthday_lunar_md",
+                condition=Q(birthday_lunar_md__isnull=False),
+            ),
             models.Index(fields=["last_order_at"], name="cust_last_order"),
             models.Index(fields=["name"], name="cust_name"),
             # Columns most rows leave empty are indexed for the rows that fill them, so the million rows

@@ -27,6 +27,7 @@ from guanxi.core.personal_data import personal_data_erase
 from guanxi.core.registry import allowed
 from guanxi.customers.contacts import contact_indexes, mask_value, normalize_contact
 from guanxi.customers.forms import CustomerForm, clean_custom_attributes
+from guanxi.customers.lunar import lunar_md
 from guanxi.customers.models import (
     ContactPoint,
     Customer,
@@ -315,6 +316,7 @@ def _check_owner(actor: Actor, owner: Any) -> None:
 def _derive(customer: Customer) -> None:
     b = customer.birthday
     customer.birthday_md = b.month * 100 + b.day if b else None
+    customer.birthday_lunar_md = lunar_md(b) if customer.birthday_is_lunar else None
     customer.id_number_index = blind_index("id_number", customer.id_number) if customer.id_number else ""
 
 
@@ -851,6 +853,8 @@ def customer_erase(*, actor: Actor, customer: Customer, reason: str = "deleted")
         "gender": "",
         "birthday": None,
         "birthday_md": None,
+        "birthday_is_lunar": False,
+        "birthday_lunar_md": None,
         "occupation": "",
         "income_band": "",
         "education": "",

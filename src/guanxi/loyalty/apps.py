@@ -12,6 +12,7 @@ class LoyaltyConfig(AppConfig):
         from guanxi.core.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
         from guanxi.core.timeline import TimelineKind, register_timeline_kind
         from guanxi.loyalty import subscribers  # noqa: F401 — registers the order event handlers
+        from guanxi.loyalty.care import register as register_care_entries
         from guanxi.loyalty.display import money_timeline, points_timeline, status_timeline, wallet_timeline
         from guanxi.loyalty.services import merge_loyalty
         from guanxi.loyalty.views import customer_panel_context
@@ -82,3 +83,4 @@ class LoyaltyConfig(AppConfig):
 
         segments.register()  # membership, tier, points, stored value, coupons, growth for segments
         # The nightly jobs are scheduled in settings/celery.py with every other beat entry.
+        register_care_entries()

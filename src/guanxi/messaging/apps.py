@@ -13,12 +13,14 @@ class MessagingConfig(AppConfig):
         from guanxi.core.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
         from guanxi.core.timeline import register_timeline_kind
         from guanxi.messaging import segments, subscribers, timeline  # noqa: F401 — subscribers registers event handlers
+        from guanxi.messaging.care import register as register_care_entries
         from guanxi.messaging.services import messages_erase_customer
         from guanxi.messaging.views import customer_panel_context
 
         for kind in timeline.kinds():
             register_timeline_kind(kind)
         segments.register()  # consent, reachable address, messages received
+        register_care_entries()
         register_eraser(PersonalDataEraser(key="messaging", label=_("Messages"), erase=messages_erase_customer))
         for label in ("messaging.Message", "messaging.Consent", "messaging.InboundMessage"):
             register_merge_follower(MergeFollower(label))

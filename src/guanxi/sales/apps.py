@@ -12,6 +12,7 @@ class SalesConfig(AppConfig):
         from guanxi.core.registry import CustomerPanel, register_customer_panel
         from guanxi.core.timeline import TimelineKind, register_timeline_kind
         from guanxi.customers.imports import import_kind_register
+        from guanxi.sales.care import register as register_care_entries
         from guanxi.sales.imports import ORDERS
         from guanxi.sales.segments import register as register_segment_fields
         from guanxi.sales.services import merge_orders
@@ -39,3 +40,4 @@ class SalesConfig(AppConfig):
         )
         import_kind_register(ORDERS)
         register_segment_fields()
+        register_care_entries()

@@ -323,8 +323,9 @@ def test_a_representative_flow_records_only_catalogued_events_and_fields(
     step(lambda: customers.contact_point_remove(actor=None, contact=email))
     step(lambda: customers.note_add(actor=None, customer=customer, body="喜欢绿茶"))
 
-    # loyalty: enrol, order -> points -> e-bill -> message, refund, wallet, coupon, checkout, birthday
+    # loyalty: enrol, order -> points -> tier upgrade -> e-bill -> message, refund, wallet, coupon, checkout, birthday
     Tier.objects.create(name="普通", threshold=0, order=0, birthday_gift="生日礼盒")
+    Tier.objects.create(name="银卡", threshold=100, order=1, birthday_gift="生日礼盒")  # the first order upgrades
     program = loyalty.program()
     program.points_per_yuan = 1
     program.points_per_yuan_redeemed = 100

@@ -103,6 +103,7 @@ class CustomerInputSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True)
     gender = serializers.CharField(required=False, allow_blank=True)
     birthday = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    birthday_is_lunar = serializers.BooleanField(required=False)
     occupation = serializers.CharField(required=False, allow_blank=True)
     income_band = serializers.CharField(required=False, allow_blank=True)
     education = serializers.CharField(required=False, allow_blank=True)

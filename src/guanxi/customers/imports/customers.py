@@ -53,6 +53,7 @@ from guanxi.customers.imports.cleaning import (
 )
 from guanxi.customers.imports.kinds import ImportKind, Row
 from guanxi.customers.imports.writing import ImportRun
+from guanxi.customers.lunar import lunar_md
 from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, ImportJob, Tag, TimelineEntry
 
 CUSTOMER_FIELDS = [
@@ -296,6 +297,7 @@ def _customer_values(profile: dict[str, Any], attrs: dict[str, Any]) -> dict[str
     values["custom_attributes"] = attrs
     birthday = values.get("birthday")
     values["birthday_md"] = birthday.month * 100 + birthday.day if birthday else None
+    values["birthday_lunar_md"] = lunar_md(birthday) if values.get("birthday_is_lunar") else None
     if values.get("id_number"):
         values["id_number_index"] = blind_index("id_number", values["id_number"])
     return values

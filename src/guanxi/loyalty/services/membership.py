@@ -193,11 +193,24 @@ def _tier_set(membership: Membership, target: Tier | None, reason: str) -> None:
     TierChange.objects.create(
         membership=membership, from_tier=old, to_tier=target, reason=reason, growth=membership.growth
     )
+    event = event_record(
+        name="loyalty.tier_changed",
+        customer_id=membership.customer_id,
+        aggregate="membership",
+        aggregate_id=membership.pk,
+        payload={
+            "from_tier_id": old.pk if old else None,
+            "to_tier_id": target.pk if target else None,
+            "direction": "up" if _tier_rank(target) > _tier_rank(old) else "down",
+            "reason": reason,
+        },
+    )
     timeline_record(
         customer_id=membership.customer_id,
         kind="loyalty.tier",
         summary=f"tier {old} -> {target}",
         data={"from": old.name if old else "—", "to": target.name if target else "—"},
+        event_id=event.pk,
         ref_type="membership",
         ref_id=membership.pk,
     )
