@@ -1,0 +1,286 @@
+"""Care API under /api/care/: rules (CRUD, activate, deactivate, preview), a customer's occurrences, care
+tasks (list, complete with an outcome), plans, and the registry's triggers and actions.
+
+Bad input answers 400 naming the field (``trigger_params.days``, ``conditions.all.0.value``,
+``steps.1.wait_days``), translated. A rule or task the user may not see answers 404, as one that does not
+exist; roles that do not see care get 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from guanxi.accounts.permissions import can, signed_in
+from guanxi.care import selectors, services
+from guanxi.care.models import CareOccurrence, CarePlan, CareRule, CareTask
+from guanxi.core.api import fields
+from guanxi.core.care import care_actions, care_triggers
+from guanxi.customers.models import Customer
+
+
+class CanSeeCare(permissions.BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return can(request.user, "care.view")
+
+
+class CanWorkTasks(permissions.BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return can(request.user, "care.tasks") or can(request.user, "care.view")
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CareRule
+        fields = [
+            "id", "name", "description", "owner", "store", "plan", "active", "priority", "trigger_key",
+            "trigger_params", "trigger_event", "conditions", "steps", "holdout_percent", "time_zone",
+            "created_by", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class RuleWriteSerializer(serializers.Serializer):
+    """What a rule takes; the trigger's parameters, the conditions and the steps are checked by the service
+    against the registries (``GET /api/care/registry/``)."""
+
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(allow_blank=True, required=False)
+    owner = fields.IdField(allow_null=True, required=False)
+    store = fields.IdField(allow_null=True, required=False)
+    plan = fields.IdField(allow_null=True, required=False)
+    priority = fields.IntegerField(min_value=-1000, max_value=1000, required=False)
+    trigger_key = serializers.CharField(max_length=60)
+    trigger_params = serializers.JSONField(required=False)
+    conditions = serializers.JSONField(required=False)
+    steps = serializers.JSONField(required=False)
+    holdout_percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=50, required=False
+    )
+    time_zone = serializers.CharField(max_length=64, required=False)
+
+
+class PreviewSerializer(serializers.Serializer):
+    days = serializers.IntegerField()
+    gestures = serializers.IntegerField()
+    customers = serializers.IntegerField()
+    held_out = serializers.IntegerField()
+    excluded = serializers.IntegerField()
+    capped = serializers.IntegerField()
+    sample = serializers.ListField(child=serializers.DictField())
+    per_day = serializers.DictField(child=serializers.IntegerField())
+
+
+class OccurrenceSerializer(serializers.ModelSerializer):
+    rule_name = serializers.CharField(source="rule.name", read_only=True)
+
+    class Meta:
+        model = CareOccurrence
+        fields = [
+            "id",
+            "rule",
+            "rule_name",
+            "customer",
+            "occasion",
+            "occurred_on",
+            "status",
+            "reason",
+            "result",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+
+    class Meta:
+        model = CareTask
+        fields = [
+            "id", "customer", "customer_name", "rule", "title", "script", "assignee", "store", "due_on", "status",
+            "outcome", "note", "completed_by", "completed_at", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class CompleteSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=CareTask.Outcome.choices)
+    note = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    spent_this_year = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, required=False)
+
+    class Meta:
+        model = CarePlan
+        fields = ["id", "name", "tier", "budget_per_customer", "budget_total", "active", "spent_this_year"]
+        read_only_fields = ["id", "spent_this_year"]
+
+
+class PlanWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    tier = fields.IdField(allow_null=True, required=False)
+    budget_per_customer = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, allow_null=True, required=False
+    )
+    budget_total = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, allow_null=True, required=False
+    )
+    active = serializers.BooleanField(required=False)
+
+
+@extend_schema_view(
+    create=extend_schema(request=RuleWriteSerializer, responses={201: RuleSerializer}),
+    partial_update=extend_schema(request=RuleWriteSerializer, responses={200: RuleSerializer}),
+    update=extend_schema(request=RuleWriteSerializer, responses={200: RuleSerializer}),
+)
+class RuleViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = RuleSerializer
+    permission_classes = [CanSeeCare]
+    filterset_fields = ["active", "trigger_key", "store"]
+
+    def get_queryset(self) -> Any:
+        return selectors.rules_visible_to(self.request.user).order_by("-priority", "id")
+
+    def _input(self, *, partial: bool) -> dict[str, Any]:
+        serializer = RuleWriteSerializer(data=self.request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rule = services.rule_save(actor=signed_in(request.user), data=self._input(partial=False))
+        return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rule = self.get_object()
+        data = self._input(partial=kwargs.get("partial", False))
+        rule = services.rule_save(actor=signed_in(request.user), rule=rule, data=data)
+        return Response(RuleSerializer(rule).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.rule_delete(actor=signed_in(request.user), rule=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: RuleSerializer})
+    @action(detail=True, methods=["post"])
+    def activate(self, request: Request, pk: str | None = None) -> Response:
+        rule = services.rule_set_active(actor=signed_in(request.user), rule=self.get_object(), active=True)
+        return Response(RuleSerializer(rule).data)
+
+    @extend_schema(request=None, responses={200: RuleSerializer})
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request: Request, pk: str | None = None) -> Response:
+        rule = services.rule_set_active(actor=signed_in(request.user), rule=self.get_object(), active=False)
+        return Response(RuleSerializer(rule).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int, description="How many days ahead (1–90, default 30).")],
+        responses={200: PreviewSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def preview(self, request: Request, pk: str | None = None) -> Response:
+        try:
+            days = max(1, min(90, int(request.query_params.get("days", 30))))
+        except ValueError:
+            days = 30
+        result = services.rule_preview(self.get_object(), user=request.user, days=days)
+        return Response(PreviewSerializer(result).data)
+
+
+class CustomerOccurrencesView(APIView):
+    """The care trace of one customer: every occurrence, newest first, with its status and reason."""
+
+    permission_classes = [CanSeeCare]
+
+    @extend_schema(responses={200: OccurrenceSerializer(many=True)})
+    def get(self, request: Request, customer_id: int) -> Response:
+        try:
+            rows = selectors.customer_occurrences(request.user, customer_id, limit=200)
+        except Customer.DoesNotExist:
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(OccurrenceSerializer(rows, many=True).data)
+
+
+class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = TaskSerializer
+    permission_classes = [CanWorkTasks]
+    filterset_fields = ["status", "assignee", "store"]
+
+    def get_queryset(self) -> Any:
+        qs = selectors.tasks_visible_to(self.request.user).select_related("customer").order_by("due_on", "id")
+        if self.request.query_params.get("mine") in ("1", "true"):
+            qs = qs.filter(assignee_id=self.request.user.pk)
+        return qs
+
+    @extend_schema(request=CompleteSerializer, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: str | None = None) -> Response:
+        serializer = CompleteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = services.task_complete(
+            actor=signed_in(request.user), task=self.get_object(), **serializer.validated_data
+        )
+        return Response(TaskSerializer(task).data)
+
+
+@extend_schema_view(
+    create=extend_schema(request=PlanWriteSerializer, responses={201: PlanSerializer}),
+    partial_update=extend_schema(request=PlanWriteSerializer, responses={200: PlanSerializer}),
+    update=extend_schema(request=PlanWriteSerializer, responses={200: PlanSerializer}),
+)
+class PlanViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):  # fmt: skip
+    serializer_class = PlanSerializer
+    permission_classes = [CanSeeCare]
+
+    def get_queryset(self) -> Any:
+        return selectors.plans_with_spend(self.request.user)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = PlanWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = services.plan_save(actor=signed_in(request.user), data=dict(serializer.validated_data))
+        return Response(PlanSerializer(self.get_queryset().get(pk=plan.pk)).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = PlanWriteSerializer(data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        plan = services.plan_save(
+            actor=signed_in(request.user), plan=self.get_object(), data=dict(serializer.validated_data)
+        )
+        return Response(PlanSerializer(self.get_queryset().get(pk=plan.pk)).data)
+
+
+class RegistryView(APIView):
+    """The triggers and actions a rule can be built from, with their parameters as JSON Schema."""
+
+    permission_classes = [CanSeeCare]
+
+    @extend_schema(responses={200: serializers.DictField()})
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "triggers": [
+                    {"key": t.key, "label": str(t.label), "event": t.event, "params_schema": t.params_schema}
+                    for t in care_triggers()
+                ],
+                "actions": [
+                    {"key": a.key, "label": str(a.label), "params_schema": a.params_schema} for a in care_actions()
+                ],
+            }
+        )

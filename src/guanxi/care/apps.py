@@ -1,0 +1,41 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CareConfig(AppConfig):
+    """Care automation: rules built from the core care registry, run daily and on events, exactly once."""
+
+    name = "guanxi.care"
+    label = "care"
+    verbose_name = _("Customer care")
+
+    def ready(self) -> None:
+        from guanxi.accounts.models import Role
+        from guanxi.care.actions import register_task_action
+        from guanxi.care.selectors import care_panel_context
+        from guanxi.care.subscribers import care_subscribe
+        from guanxi.core.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
+        from guanxi.core.timeline import TimelineKind, register_timeline_kind
+
+        register_task_action()
+        care_subscribe()
+        register_nav(
+            NavItem(
+                key="care",
+                label=_("Care"),
+                url_name="care:rule_list",
+                order=57,
+                roles=frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.ANALYST, Role.STORE_STAFF}),
+            )
+        )
+        register_customer_panel(
+            CustomerPanel(
+                key="care",
+                title=_("Care"),
+                template="care/customer_care.html",
+                context=care_panel_context,
+                order=60,
+                roles=frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.ANALYST, Role.STORE_STAFF}),
+            )
+        )
+        register_timeline_kind(TimelineKind("care.fired", _("Care: %(rule)s")))
