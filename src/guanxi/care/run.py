@@ -296,7 +296,8 @@ def run_steps(
             "dedupe_key": f"care:{occ.pk}:{index}",
             "rule": rule,
             "occurrence": occ,
-            "today": occ.occurred_on,
+            # the occasion's date in the first steps (a caught-up day too), the current local date after a wait
+            "today": occ.occurred_on if journey is None else local_today(now),
             "now": now,
             "event": event,
         }
@@ -363,13 +364,14 @@ def _mark(day: dt.date, status: str, counts: dict[str, int], now: dt.datetime) -
         with transaction.atomic():
             CareRunDay.objects.create(day=day, status=status, counts=counts, finished_at=now)
     except IntegrityError:
-        row = CareRunDay.objects.select_for_update().get(day=day)
-        merged = Counter(row.counts)
-        merged.update(counts)
-        row.counts, row.finished_at = dict(merged), now
-        if status == CareRunDay.Status.DONE:
-            row.status = status
-        row.save(update_fields=["counts", "finished_at", "status"])
+        with transaction.atomic():
+            row = CareRunDay.objects.select_for_update().get(day=day)
+            merged = Counter(row.counts)
+            merged.update(counts)
+            row.counts, row.finished_at = dict(merged), now
+            if status == CareRunDay.Status.DONE:
+                row.status = status
+            row.save(update_fields=["counts", "finished_at", "status"])
 
 
 # --- event rules --------------------------------------------------------------------------------------------
