@@ -45,7 +45,8 @@ def test_a_rule_fires_once_on_its_day_across_re_runs(care_parts, customers):
     assert CareOccurrence.objects.filter(rule=rule).count() == 3
     assert care_parts.customers() == sorted(c.pk for c in customers[:3])
     occ = CareOccurrence.objects.filter(rule=rule).first()
-    assert occ.occasion == "2026-03-10" and occ.occurred_on == TODAY
+    assert occ.occasion == "2026-03-10"
+    assert occ.occurred_on == TODAY
     assert {key for _a, _c, key in care_parts.rows} == {
         f"care:{o.pk}:0" for o in CareOccurrence.objects.filter(rule=rule)
     }
@@ -81,7 +82,8 @@ def test_missed_days_inside_the_grace_period_are_caught_up_once_and_older_ones_s
     # later the same day: nothing is caught up twice, and the skipped days stay skipped
     frozen.move_to(dt.datetime(2026, 3, 16, 20, 0, tzinfo=SH))
     again = run.care_daily_run()
-    assert again.skipped == [] and [d.day for d in again.ran] == [dt.date(2026, 3, 16)]
+    assert again.skipped == []
+    assert [d.day for d in again.ran] == [dt.date(2026, 3, 16)]
     assert CareOccurrence.objects.filter(rule=rule).count() == 4
     assert len(care_parts.customers()) == 4
 
