@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.accounts.actors import Actor, actor_id, signed_in
 from guanxi.accounts.models import Store, User
-from guanxi.accounts.permissions import can, may_use_store
+from guanxi.accounts.permissions import can, default_store_id, may_use_store
 from guanxi.care.models import CareExclusion, CarePlan, CareRule, CareTask
 from guanxi.care.run import is_held_out, local_today, rule_candidates, trigger_ids
 from guanxi.care.selectors import rules_visible_to, tasks_visible_to
@@ -182,6 +182,8 @@ def _clean(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     if store_id in ("", None):
         store_id = None
         if actor is not None and not may_use_store(actor, None):
+            store_id = default_store_id(actor)  # a store-bound member's only store
+        if store_id is None and actor is not None and not may_use_store(actor, None):
             errors["store"] = [_("Choose one of your stores.")]
     elif not Store.objects.filter(pk=store_id).exists() or (actor is not None and not may_use_store(actor, store_id)):
         errors["store"] = [_("Choose one of your stores.")]
