@@ -227,15 +227,27 @@ def evaluate_rule(
                         ref_id=str(occ.pk),
                     )
                 )
-            events.append(
-                EventRow(
-                    name="care.occurrence_fired" if occ.status == S.FIRED else "care.occurrence_suppressed",
-                    customer_id=occ.customer_id,
-                    aggregate="care_rule",
-                    aggregate_id=rule.pk,
-                    payload={"rule_id": rule.pk, "occurrence_id": occ.pk, "occasion": occasion, "reason": occ.reason},
+            payload = {"rule_id": rule.pk, "occurrence_id": occ.pk, "occasion": occasion, "reason": occ.reason}
+            if occ.status == S.FIRED:
+                events.append(
+                    EventRow(
+                        name="care.occurrence_fired",
+                        customer_id=occ.customer_id,
+                        aggregate="care_rule",
+                        aggregate_id=rule.pk,
+                        payload=payload,
+                    )
                 )
-            )
+            else:
+                events.append(
+                    EventRow(
+                        name="care.occurrence_suppressed",
+                        customer_id=occ.customer_id,
+                        aggregate="care_rule",
+                        aggregate_id=rule.pk,
+                        payload=payload,
+                    )
+                )
         if changed:
             CareOccurrence.objects.bulk_update(changed, ["status", "reason", "result"], batch_size=2000)
         if journeys:

@@ -236,13 +236,23 @@ def rule_save(*, actor: Actor, rule: CareRule | None = None, data: dict[str, Any
         object_id=rule.pk,
         changes=changes,
     )
-    event_record(
-        name="care.rule_created" if created else "care.rule_updated",
-        aggregate="care_rule",
-        aggregate_id=rule.pk,
-        actor_id=actor_id(actor),
-        payload={"trigger_key": rule.trigger_key, "fields": sorted(changes)},
-    )
+    payload = {"trigger_key": rule.trigger_key, "fields": sorted(changes)}
+    if created:
+        event_record(
+            name="care.rule_created",
+            aggregate="care_rule",
+            aggregate_id=rule.pk,
+            actor_id=actor_id(actor),
+            payload=payload,
+        )
+    else:
+        event_record(
+            name="care.rule_updated",
+            aggregate="care_rule",
+            aggregate_id=rule.pk,
+            actor_id=actor_id(actor),
+            payload=payload,
+        )
     return rule
 
 
@@ -259,13 +269,23 @@ def rule_set_active(*, actor: Actor, rule: CareRule, active: bool) -> CareRule:
     rule.active = active
     rule.save(update_fields=["active", "updated_at"])
     audit_record(actor=actor, action="update", object_type="care.rule", object_id=rule.pk, changes={"active": active})
-    event_record(
-        name="care.rule_activated" if active else "care.rule_deactivated",
-        aggregate="care_rule",
-        aggregate_id=rule.pk,
-        actor_id=actor_id(actor),
-        payload={"trigger_key": rule.trigger_key},
-    )
+    payload = {"trigger_key": rule.trigger_key}
+    if active:
+        event_record(
+            name="care.rule_activated",
+            aggregate="care_rule",
+            aggregate_id=rule.pk,
+            actor_id=actor_id(actor),
+            payload=payload,
+        )
+    else:
+        event_record(
+            name="care.rule_deactivated",
+            aggregate="care_rule",
+            aggregate_id=rule.pk,
+            actor_id=actor_id(actor),
+            payload=payload,
+        )
     return rule
 
 
