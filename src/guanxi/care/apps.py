@@ -12,12 +12,15 @@ class CareConfig(AppConfig):
     def ready(self) -> None:
         from guanxi.accounts.models import Role
         from guanxi.care.actions import register_task_action
+        from guanxi.care.merge import merge_care
+        from guanxi.core.merge import MergeHook, register_merge_hook
         from guanxi.care.selectors import care_panel_context
         from guanxi.care.subscribers import care_subscribe
         from guanxi.core.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
         from guanxi.core.timeline import TimelineKind, register_timeline_kind
 
         register_task_action()
+        register_merge_hook(MergeHook(key="care", function=merge_care, order=60))
         care_subscribe()
         register_nav(
             NavItem(
