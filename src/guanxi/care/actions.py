@@ -79,6 +79,6 @@ def register_task_action() -> None:
                 },
                 "required": ["title"],
             },
-            order=90,
+            order=200,  # after the apps' own actions in the editor
         )
     )

@@ -12,7 +12,13 @@ class CareConfig(AppConfig):
     def ready(self) -> None:
         from guanxi.accounts.models import Role
         from guanxi.care.actions import register_task_action
-        from guanxi.care.merge import merge_care
+        from guanxi.care.merge import care_erase_customer, care_export_customer, merge_care
+        from guanxi.core.personal_data import (
+            PersonalDataEraser,
+            PersonalDataExporter,
+            register_eraser,
+            register_exporter,
+        )
         from guanxi.core.merge import MergeHook, register_merge_hook
         from guanxi.care.selectors import care_panel_context
         from guanxi.care.subscribers import care_subscribe
@@ -21,6 +27,8 @@ class CareConfig(AppConfig):
 
         register_task_action()
         register_merge_hook(MergeHook(key="care", function=merge_care, order=60))
+        register_eraser(PersonalDataEraser(key="care", label=_("Care"), erase=care_erase_customer, order=60))
+        register_exporter(PersonalDataExporter(key="care", label=_("Care"), export=care_export_customer, order=60))
         care_subscribe()
         register_nav(
             NavItem(
