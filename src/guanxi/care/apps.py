@@ -13,15 +13,15 @@ class CareConfig(AppConfig):
         from guanxi.accounts.models import Role
         from guanxi.care.actions import register_task_action
         from guanxi.care.merge import care_erase_customer, care_export_customer, merge_care
+        from guanxi.care.selectors import care_panel_context
+        from guanxi.care.subscribers import care_subscribe
+        from guanxi.core.merge import MergeHook, register_merge_hook
         from guanxi.core.personal_data import (
             PersonalDataEraser,
             PersonalDataExporter,
             register_eraser,
             register_exporter,
         )
-        from guanxi.core.merge import MergeHook, register_merge_hook
-        from guanxi.care.selectors import care_panel_context
-        from guanxi.care.subscribers import care_subscribe
         from guanxi.core.registry import CustomerPanel, NavItem, register_customer_panel, register_nav
         from guanxi.core.timeline import TimelineKind, register_timeline_kind
 
