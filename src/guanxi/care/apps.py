@@ -13,7 +13,7 @@ class CareConfig(AppConfig):
         from guanxi.accounts.models import Role
         from guanxi.care.actions import register_task_action
         from guanxi.care.merge import care_erase_customer, care_export_customer, merge_care
-        from guanxi.care.selectors import care_panel_context
+        from guanxi.care.selectors import care_panel_context, timeline_excluded, timeline_task
         from guanxi.care.subscribers import care_subscribe
         from guanxi.core.merge import MergeHook, register_merge_hook
         from guanxi.core.personal_data import (
@@ -50,3 +50,9 @@ class CareConfig(AppConfig):
             )
         )
         register_timeline_kind(TimelineKind("care.fired", _("Care: %(rule)s")))
+        register_timeline_kind(
+            TimelineKind("care.task", _("Care task “%(title)s”: %(outcome_label)s"), prepare=timeline_task)
+        )
+        register_timeline_kind(
+            TimelineKind("care.excluded", _("Excluded from care (%(reason_label)s)"), prepare=timeline_excluded)
+        )

@@ -122,3 +122,17 @@ def plans_with_spend(user: Any, *, year: int | None = None) -> QuerySet[CarePlan
         )
         .order_by("name", "id")
     )
+
+
+def timeline_task(data: dict[str, Any]) -> dict[str, Any]:
+    """A care task's timeline data with its outcome's label in the viewer's language."""
+    outcome = data.get("outcome", "")
+    return {**data, "outcome_label": CareTask.Outcome(outcome).label if outcome in CareTask.Outcome.values else outcome}
+
+
+def timeline_excluded(data: dict[str, Any]) -> dict[str, Any]:
+    from guanxi.care.models import CareExclusion
+
+    reason = data.get("reason", "")
+    label = CareExclusion.Reason(reason).label if reason in CareExclusion.Reason.values else reason
+    return {**data, "reason_label": label}
