@@ -12,10 +12,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from guanxi.accounts.permissions import can, require
+from guanxi.accounts.permissions import can, require, signed_in
 from guanxi.care import selectors, services
-from guanxi.care.models import CareTask
+from guanxi.care.forms import RuleForm
+from guanxi.care.models import CareRule, CareTask
 from guanxi.care.run import local_today
+from guanxi.core.forms import error_lines, form_labels
 
 
 @login_required
@@ -84,3 +86,56 @@ def calendar(request: HttpRequest) -> HttpResponse:
             "today": today,
         },
     )
+
+
+def _rule(request: HttpRequest, pk: int) -> CareRule:
+    try:
+        return selectors.rule_get(request.user, pk)
+    except CareRule.DoesNotExist:
+        raise Http404 from None
+
+
+@login_required
+def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    require(request.user, "care.manage")
+    rule = _rule(request, pk) if pk is not None else None
+    problems: list[str] = []
+    if request.method == "POST":
+        form = RuleForm(request.POST)
+        if form.is_valid():
+            try:
+                saved = services.rule_save(actor=signed_in(request.user), rule=rule, data=dict(form.cleaned_data))
+            except ValidationError as exc:
+                problems = error_lines(exc, form_labels(form))
+            else:
+                flash.success(request, _("Rule saved."))
+                return redirect("care:rule_detail", saved.pk)
+    else:
+        initial = services.rule_values(rule) if rule is not None else {}
+        form = RuleForm(initial=initial)
+    return render(request, "care/rule_form.html", {"form": form, "rule": rule, "problems": problems})
+
+
+@login_required
+def rule_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    require(request.user, "care.view")
+    rule = _rule(request, pk)
+    preview = services.rule_preview(rule, user=request.user, days=30)
+    occurrences = list(rule.occurrences.select_related("customer").order_by("-occurred_on", "-id")[:50])
+    return render(
+        request,
+        "care/rule_detail.html",
+        {"rule": rule, "preview": preview, "occurrences": occurrences, "can_manage": can(request.user, "care.manage")},
+    )
+
+
+@login_required
+@require_POST
+def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    require(request.user, "care.manage")
+    rule = _rule(request, pk)
+    try:
+        services.rule_set_active(actor=signed_in(request.user), rule=rule, active=not rule.active)
+    except ValidationError as exc:
+        flash.error(request, " ".join(exc.messages))
+    return redirect("care:rule_detail", rule.pk)

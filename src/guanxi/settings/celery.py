@@ -57,7 +57,10 @@ CELERY_BEAT_SCHEDULE = {
     "campaigns-due": {"task": "guanxi.campaigns.tasks.campaigns_due_task", "schedule": 60.0},
     # care: the daily run of date rules (its local date in the organisation's zone, missed days caught up
     # within GUANXI_CARE_GRACE_DAYS), and journeys whose wait is over
-    "care-daily": {"task": "guanxi.care.tasks.care_daily_task", "schedule": _at(os.environ.get("GUANXI_CARE_RUN_AT", "07:30"))},
+    "care-daily": {
+        "task": "guanxi.care.tasks.care_daily_task",
+        "schedule": _at(os.environ.get("GUANXI_CARE_RUN_AT", "07:30")),
+    },
     "care-journeys": {"task": "guanxi.care.tasks.care_journeys_task", "schedule": 300.0},
     # customers: imports whose task was lost are queued again, those whose worker died are marked failed
     "imports-reap-stale": {
