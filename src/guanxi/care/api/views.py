@@ -77,6 +77,22 @@ class PreviewSerializer(serializers.Serializer):
     per_day = serializers.DictField(child=serializers.IntegerField())
 
 
+class ReportSerializer(serializers.Serializer):
+    """Gestures and hold-out, responders (an order within ``attribution_days``), uplift of the response rate
+    (percentage points, 95% Newcombe interval) and revenue per customer (Welch), incremental revenue, cost."""
+
+    treated = serializers.IntegerField()
+    control = serializers.IntegerField()
+    treated_responders = serializers.IntegerField()
+    control_responders = serializers.IntegerField()
+    response_uplift = serializers.FloatField(allow_null=True)
+    response_low = serializers.FloatField(allow_null=True)
+    response_high = serializers.FloatField(allow_null=True)
+    revenue_uplift = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    incremental_revenue = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    cost = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
 class OccurrenceSerializer(serializers.ModelSerializer):
     rule_name = serializers.CharField(source="rule.name", read_only=True)
 
@@ -198,6 +214,33 @@ class RuleViewSet(
             days = 30
         result = services.rule_preview(self.get_object(), user=request.user, days=days)
         return Response(PreviewSerializer(result).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int, description="Attribution window in days (1–90, default 14).")],
+        responses={200: ReportSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def report(self, request: Request, pk: str | None = None) -> Response:
+        from guanxi.care.results import rule_report
+
+        try:
+            days = max(1, min(90, int(request.query_params.get("days", 14))))
+        except ValueError:
+            days = 14
+        r = rule_report(self.get_object(), attribution_days=days)
+        data = {
+            "treated": r.treated,
+            "control": r.control,
+            "treated_responders": r.treated_responders,
+            "control_responders": r.control_responders,
+            "response_uplift": r.response.diff,
+            "response_low": r.response.low,
+            "response_high": r.response.high,
+            "revenue_uplift": r.revenue_per_customer.diff,
+            "incremental_revenue": r.incremental_revenue,
+            "cost": r.cost,
+        }
+        return Response(ReportSerializer(data).data)
 
 
 class CustomerOccurrencesView(APIView):
