@@ -35,7 +35,7 @@ class CanWorkTasks(permissions.BasePermission):
         return can(request.user, "care.tasks") or can(request.user, "care.view")
 
 
-class RuleSerializer(serializers.ModelSerializer):
+class CareRuleSerializer(serializers.ModelSerializer):
     class Meta:
         model = CareRule
         fields = [
@@ -46,7 +46,7 @@ class RuleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RuleWriteSerializer(serializers.Serializer):
+class CareRuleWriteSerializer(serializers.Serializer):
     """What a rule takes; the trigger's parameters, the conditions and the steps are checked by the service
     against the registries (``GET /api/care/registry/``)."""
 
@@ -66,7 +66,7 @@ class RuleWriteSerializer(serializers.Serializer):
     time_zone = serializers.CharField(max_length=64, required=False)
 
 
-class PreviewSerializer(serializers.Serializer):
+class CarePreviewSerializer(serializers.Serializer):
     days = serializers.IntegerField()
     gestures = serializers.IntegerField()
     customers = serializers.IntegerField()
@@ -77,7 +77,7 @@ class PreviewSerializer(serializers.Serializer):
     per_day = serializers.DictField(child=serializers.IntegerField())
 
 
-class ReportSerializer(serializers.Serializer):
+class CareReportSerializer(serializers.Serializer):
     """Gestures and hold-out, responders (an order within ``attribution_days``), uplift of the response rate
     (percentage points, 95% Newcombe interval) and revenue per customer (Welch), incremental revenue, cost."""
 
@@ -93,7 +93,7 @@ class ReportSerializer(serializers.Serializer):
     cost = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
-class OccurrenceSerializer(serializers.ModelSerializer):
+class CareOccurrenceSerializer(serializers.ModelSerializer):
     rule_name = serializers.CharField(source="rule.name", read_only=True)
 
     class Meta:
@@ -113,7 +113,7 @@ class OccurrenceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TaskSerializer(serializers.ModelSerializer):
+class CareTaskSerializer(serializers.ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
 
     class Meta:
@@ -125,12 +125,12 @@ class TaskSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CompleteSerializer(serializers.Serializer):
+class CareCompleteSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=CareTask.Outcome.choices)
     note = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
 
 
-class PlanSerializer(serializers.ModelSerializer):
+class CarePlanSerializer(serializers.ModelSerializer):
     spent_this_year = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, required=False)
 
     class Meta:
@@ -139,7 +139,7 @@ class PlanSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "spent_this_year"]
 
 
-class PlanWriteSerializer(serializers.Serializer):
+class CarePlanWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     tier = fields.IdField(allow_null=True, required=False)
     budget_per_customer = serializers.DecimalField(
@@ -152,9 +152,9 @@ class PlanWriteSerializer(serializers.Serializer):
 
 
 @extend_schema_view(
-    create=extend_schema(request=RuleWriteSerializer, responses={201: RuleSerializer}),
-    partial_update=extend_schema(request=RuleWriteSerializer, responses={200: RuleSerializer}),
-    update=extend_schema(request=RuleWriteSerializer, responses={200: RuleSerializer}),
+    create=extend_schema(request=CareRuleWriteSerializer, responses={201: CareRuleSerializer}),
+    partial_update=extend_schema(request=CareRuleWriteSerializer, responses={200: CareRuleSerializer}),
+    update=extend_schema(request=CareRuleWriteSerializer, responses={200: CareRuleSerializer}),
 )
 class RuleViewSet(
     mixins.ListModelMixin,
@@ -164,7 +164,7 @@ class RuleViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    serializer_class = RuleSerializer
+    serializer_class = CareRuleSerializer
     permission_classes = [CanSeeCare]
     filterset_fields = ["active", "trigger_key", "store"]
 
@@ -172,39 +172,39 @@ class RuleViewSet(
         return selectors.rules_visible_to(self.request.user).order_by("-priority", "id")
 
     def _input(self, *, partial: bool) -> dict[str, Any]:
-        serializer = RuleWriteSerializer(data=self.request.data, partial=partial)
+        serializer = CareRuleWriteSerializer(data=self.request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         rule = services.rule_save(actor=signed_in(request.user), data=self._input(partial=False))
-        return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+        return Response(CareRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         rule = self.get_object()
         data = self._input(partial=kwargs.get("partial", False))
         rule = services.rule_save(actor=signed_in(request.user), rule=rule, data=data)
-        return Response(RuleSerializer(rule).data)
+        return Response(CareRuleSerializer(rule).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.rule_delete(actor=signed_in(request.user), rule=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses={200: RuleSerializer})
+    @extend_schema(request=None, responses={200: CareRuleSerializer})
     @action(detail=True, methods=["post"])
     def activate(self, request: Request, pk: str | None = None) -> Response:
         rule = services.rule_set_active(actor=signed_in(request.user), rule=self.get_object(), active=True)
-        return Response(RuleSerializer(rule).data)
+        return Response(CareRuleSerializer(rule).data)
 
-    @extend_schema(request=None, responses={200: RuleSerializer})
+    @extend_schema(request=None, responses={200: CareRuleSerializer})
     @action(detail=True, methods=["post"])
     def deactivate(self, request: Request, pk: str | None = None) -> Response:
         rule = services.rule_set_active(actor=signed_in(request.user), rule=self.get_object(), active=False)
-        return Response(RuleSerializer(rule).data)
+        return Response(CareRuleSerializer(rule).data)
 
     @extend_schema(
         parameters=[OpenApiParameter("days", int, description="How many days ahead (1–90, default 30).")],
-        responses={200: PreviewSerializer},
+        responses={200: CarePreviewSerializer},
     )
     @action(detail=True, methods=["get"])
     def preview(self, request: Request, pk: str | None = None) -> Response:
@@ -213,11 +213,11 @@ class RuleViewSet(
         except ValueError:
             days = 30
         result = services.rule_preview(self.get_object(), user=request.user, days=days)
-        return Response(PreviewSerializer(result).data)
+        return Response(CarePreviewSerializer(result).data)
 
     @extend_schema(
         parameters=[OpenApiParameter("days", int, description="Attribution window in days (1–90, default 14).")],
-        responses={200: ReportSerializer},
+        responses={200: CareReportSerializer},
     )
     @action(detail=True, methods=["get"])
     def report(self, request: Request, pk: str | None = None) -> Response:
@@ -240,7 +240,7 @@ class RuleViewSet(
             "incremental_revenue": r.incremental_revenue,
             "cost": r.cost,
         }
-        return Response(ReportSerializer(data).data)
+        return Response(CareReportSerializer(data).data)
 
 
 class CustomerOccurrencesView(APIView):
@@ -248,17 +248,17 @@ class CustomerOccurrencesView(APIView):
 
     permission_classes = [CanSeeCare]
 
-    @extend_schema(responses={200: OccurrenceSerializer(many=True)})
+    @extend_schema(responses={200: CareOccurrenceSerializer(many=True)})
     def get(self, request: Request, customer_id: int) -> Response:
         try:
             rows = selectors.customer_occurrences(request.user, customer_id, limit=200)
         except Customer.DoesNotExist:
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
-        return Response(OccurrenceSerializer(rows, many=True).data)
+        return Response(CareOccurrenceSerializer(rows, many=True).data)
 
 
 class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    serializer_class = TaskSerializer
+    serializer_class = CareTaskSerializer
     permission_classes = [CanWorkTasks]
     filterset_fields = ["status", "assignee", "store"]
 
@@ -268,45 +268,57 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             qs = qs.filter(assignee_id=self.request.user.pk)
         return qs
 
-    @extend_schema(request=CompleteSerializer, responses={200: TaskSerializer})
+    @extend_schema(request=CareCompleteSerializer, responses={200: CareTaskSerializer})
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str | None = None) -> Response:
-        serializer = CompleteSerializer(data=request.data)
+        serializer = CareCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         task = services.task_complete(
             actor=signed_in(request.user), task=self.get_object(), **serializer.validated_data
         )
-        return Response(TaskSerializer(task).data)
+        return Response(CareTaskSerializer(task).data)
 
 
 @extend_schema_view(
-    create=extend_schema(request=PlanWriteSerializer, responses={201: PlanSerializer}),
-    partial_update=extend_schema(request=PlanWriteSerializer, responses={200: PlanSerializer}),
-    update=extend_schema(request=PlanWriteSerializer, responses={200: PlanSerializer}),
+    create=extend_schema(request=CarePlanWriteSerializer, responses={201: CarePlanSerializer}),
+    partial_update=extend_schema(request=CarePlanWriteSerializer, responses={200: CarePlanSerializer}),
+    update=extend_schema(request=CarePlanWriteSerializer, responses={200: CarePlanSerializer}),
 )
 class PlanViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):  # fmt: skip
-    serializer_class = PlanSerializer
+    serializer_class = CarePlanSerializer
     permission_classes = [CanSeeCare]
 
     def get_queryset(self) -> Any:
         return selectors.plans_with_spend(self.request.user)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = PlanWriteSerializer(data=request.data)
+        serializer = CarePlanWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         plan = services.plan_save(actor=signed_in(request.user), data=dict(serializer.validated_data))
-        return Response(PlanSerializer(self.get_queryset().get(pk=plan.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(CarePlanSerializer(self.get_queryset().get(pk=plan.pk)).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = PlanWriteSerializer(data=request.data, partial=kwargs.get("partial", False))
+        serializer = CarePlanWriteSerializer(data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
         plan = services.plan_save(
             actor=signed_in(request.user), plan=self.get_object(), data=dict(serializer.validated_data)
         )
-        return Response(PlanSerializer(self.get_queryset().get(pk=plan.pk)).data)
+        return Response(CarePlanSerializer(self.get_queryset().get(pk=plan.pk)).data)
+
+
+class CareRegistryEntrySerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named "label"
+    event = serializers.CharField(required=False)
+    params_schema = serializers.DictField()
+
+
+class CareRegistrySerializer(serializers.Serializer):
+    triggers = CareRegistryEntrySerializer(many=True)
+    actions = CareRegistryEntrySerializer(many=True)
 
 
 class RegistryView(APIView):
@@ -314,7 +326,7 @@ class RegistryView(APIView):
 
     permission_classes = [CanSeeCare]
 
-    @extend_schema(responses={200: serializers.DictField()})
+    @extend_schema(responses={200: CareRegistrySerializer})
     def get(self, request: Request) -> Response:
         return Response(
             {
