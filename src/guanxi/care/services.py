@@ -528,6 +528,7 @@ def rule_preview(
 
 __all__ = [
     "Preview",
+    "exclusion_clear",
     "exclusion_set",
     "plan_save",
     "rule_delete",
@@ -536,3 +537,33 @@ __all__ = [
     "rule_set_active",
     "task_complete",
 ]
+
+
+@transaction.atomic
+def exclusion_clear(*, actor: Actor, customer: Any) -> bool:
+    """Care reaches the customer again; False when they were not excluded (nothing recorded)."""
+    from guanxi.customers.models import Customer
+
+    if actor is not None and not Customer.objects.visible_to(actor).filter(pk=customer.pk).exists():
+        raise Customer.DoesNotExist
+    row = CareExclusion.objects.filter(customer_id=customer.pk).first()
+    if row is None:
+        return False
+    audit_record(
+        actor=actor,
+        action="delete",
+        object_type="care.exclusion",
+        object_id=row.pk,
+        customer_id=customer.pk,
+        changes={"reason": row.reason},
+    )
+    event_record(
+        name="care.customer_included",
+        customer_id=customer.pk,
+        aggregate="customer",
+        aggregate_id=customer.pk,
+        actor_id=actor_id(actor),
+        payload={"reason": row.reason},
+    )
+    row.delete()
+    return True

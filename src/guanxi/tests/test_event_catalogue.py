@@ -453,6 +453,7 @@ def test_a_representative_flow_records_only_catalogued_events_and_fields(
         step(lambda: care.task_complete(actor=None, task=task, outcome="reached"))
         step(lambda: care.plan_save(actor=None, data={"name": "金卡", "budget_total": "1000.00"}))
         step(lambda: care.exclusion_set(actor=None, customer=customer, reason="opted_out"))
+        step(lambda: care.exclusion_clear(actor=None, customer=customer))
         step(lambda: care.rule_delete(actor=None, rule=care.rule_save(actor=None, data=rule_data)))
     finally:
         CARE_TRIGGERS.unregister("zz.all")

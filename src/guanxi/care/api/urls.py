@@ -3,7 +3,14 @@
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import SimpleRouter
 
-from guanxi.care.api.views import CustomerOccurrencesView, PlanViewSet, RegistryView, RuleViewSet, TaskViewSet
+from guanxi.care.api.views import (
+    CustomerExclusionView,
+    CustomerOccurrencesView,
+    PlanViewSet,
+    RegistryView,
+    RuleViewSet,
+    TaskViewSet,
+)
 
 router = SimpleRouter()
 router.register("rules", RuleViewSet, basename="care-rule")
@@ -14,6 +21,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "customers/<int:customer_id>/occurrences/", CustomerOccurrencesView.as_view(), name="care-customer-occurrences"
     ),
+    path("customers/<int:customer_id>/exclusion/", CustomerExclusionView.as_view(), name="care-customer-exclusion"),
     path("registry/", RegistryView.as_view(), name="care-registry"),
     *router.urls,
 ]

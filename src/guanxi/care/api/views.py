@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from guanxi.accounts.permissions import can, signed_in
 from guanxi.care import selectors, services
-from guanxi.care.models import CareOccurrence, CarePlan, CareRule, CareTask
+from guanxi.care.models import CareExclusion, CareOccurrence, CarePlan, CareRule, CareTask
 from guanxi.core.api import fields
 from guanxi.core.care import care_actions, care_triggers
 from guanxi.customers.models import Customer
@@ -28,6 +28,11 @@ from guanxi.customers.models import Customer
 class CanSeeCare(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         return can(request.user, "care.view")
+
+
+class CanManageCare(permissions.BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return can(request.user, "care.manage")
 
 
 class CanWorkTasks(permissions.BasePermission):
@@ -255,6 +260,40 @@ class CustomerOccurrencesView(APIView):
         except Customer.DoesNotExist:
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
         return Response(CareOccurrenceSerializer(rows, many=True).data)
+
+
+class CareExclusionSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=CareExclusion.Reason.choices)
+    note = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+
+
+class CustomerExclusionView(APIView):
+    """Exclude a customer from all care (PUT, with the reason) or let care reach them again (DELETE)."""
+
+    permission_classes = [CanManageCare]
+
+    def _customer(self, request: Request, customer_id: int) -> Customer:
+        return Customer.objects.visible_to(request.user).get(pk=customer_id)
+
+    @extend_schema(request=CareExclusionSerializer, responses={200: CareExclusionSerializer})
+    def put(self, request: Request, customer_id: int) -> Response:
+        serializer = CareExclusionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            customer = self._customer(request, customer_id)
+        except Customer.DoesNotExist:
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        row = services.exclusion_set(actor=signed_in(request.user), customer=customer, **serializer.validated_data)
+        return Response({"reason": row.reason, "note": row.note})
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, customer_id: int) -> Response:
+        try:
+            customer = self._customer(request, customer_id)
+        except Customer.DoesNotExist:
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        services.exclusion_clear(actor=signed_in(request.user), customer=customer)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -181,3 +181,19 @@ def test_the_preview_takes_as_many_queries_for_thirty_customers_as_for_three(car
             services.rule_preview(rule, user=admin_user, days=5)
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_a_manager_excludes_a_customer_from_care_and_lifts_it(care_parts, customers, manager_a, staff_a):
+    api = api_client_for(manager_a)
+    url = f"/api/care/customers/{customers[0].pk}/exclusion/"
+    assert api.put(url, {"reason": "bogus"}, format="json").status_code == 400
+    assert api.put(url, {"reason": "complaint", "note": "投诉处理中"}, format="json").status_code == 200
+    make_rule([customers[0].pk], holdout="0")
+    run.care_daily_run()
+    assert CareOccurrence.objects.get().status == "skipped"
+    assert api.delete(url).status_code == 204
+    assert not CareExclusion.objects.exists()
+    assert Event.objects.filter(name="care.customer_included").count() == 1
+    assert api_client_for(staff_a).put(url, {"reason": "staff"}, format="json").status_code == 403
+    other = f"/api/care/customers/{customers[1].pk}/exclusion/"  # store B's customer
+    assert api.put(other, {"reason": "staff"}, format="json").status_code == 404
