@@ -32,5 +32,6 @@ urlpatterns = [
     path("messaging/", include("guanxi.messaging.api.urls")),
     path("analytics/", include("guanxi.analytics.api.urls")),
     path("campaigns/", include("guanxi.campaigns.api.urls")),
+    path("care/", include("guanxi.care.api.urls")),
     path("", include(router.urls)),
 ]

@@ -9,6 +9,7 @@ urlpatterns = [
     path("messaging/", include("guanxi.messaging.urls")),
     path("analytics/", include("guanxi.analytics.urls")),
     path("campaigns/", include("guanxi.campaigns.urls")),
+    path("care/", include("guanxi.care.urls")),
     path("", include("guanxi.customers.urls")),
     path("", include("guanxi.workspace.urls")),
 ]

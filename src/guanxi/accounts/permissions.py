@@ -57,6 +57,10 @@ OPERATION_ROLES: dict[str, frozenset[str]] = {
     "campaigns.view": frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.ANALYST}),
     "campaigns.draft": _PROGRAM,
     "campaigns.approve": frozenset({Role.ADMIN, Role.MANAGER}),
+    # Care automation: who sees rules, plans and the trace; who writes rules and plans; who works care tasks.
+    "care.view": frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.ANALYST, Role.STORE_STAFF}),
+    "care.manage": _PROGRAM,
+    "care.tasks": frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.STORE_STAFF, Role.SERVICE_AGENT}),
 }
 
 

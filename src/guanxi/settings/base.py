@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "guanxi.messaging",
     "guanxi.analytics",
     "guanxi.campaigns",
+    "guanxi.care",
     "guanxi.workspace",
 ]
 

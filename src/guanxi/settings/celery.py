@@ -55,6 +55,13 @@ CELERY_BEAT_SCHEDULE = {
     # campaigns: due occurrences become runs; throttled, windowed, resumed and orphaned runs are queued
     # (an interval, not a time of day: occurrences carry their own zone, the campaign's time_zone)
     "campaigns-due": {"task": "guanxi.campaigns.tasks.campaigns_due_task", "schedule": 60.0},
+    # care: the daily run of date rules (its local date in the organisation's zone, missed days caught up
+    # within GUANXI_CARE_GRACE_DAYS), and journeys whose wait is over
+    "care-daily": {
+        "task": "guanxi.care.tasks.care_daily_task",
+        "schedule": _at(os.environ.get("GUANXI_CARE_RUN_AT", "07:30")),
+    },
+    "care-journeys": {"task": "guanxi.care.tasks.care_journeys_task", "schedule": 300.0},
     # customers: imports whose task was lost are queued again, those whose worker died are marked failed
     "imports-reap-stale": {
         "task": "guanxi.customers.tasks.import_jobs_reap_task",
@@ -82,4 +89,6 @@ GUANXI_IMPORT_STALE_SECONDS = int(os.environ.get("GUANXI_IMPORT_STALE_SECONDS", 
 GUANXI_CAMPAIGN_STALE_SECONDS = int(os.environ.get("GUANXI_CAMPAIGN_STALE_SECONDS", "120"))
 # Recipients a campaign run sends per chunk (between two looks at pause, cancel and the send window).
 GUANXI_CAMPAIGN_CHUNK = int(os.environ.get("GUANXI_CAMPAIGN_CHUNK", "2000"))
+# Missed days of the care run (downtime) caught up at most this many days back; older ones are skipped.
+GUANXI_CARE_GRACE_DAYS = int(os.environ.get("GUANXI_CARE_GRACE_DAYS", "3"))
 CELERY_BEAT_SCHEDULE_FILENAME = str(_var / "celerybeat-schedule")

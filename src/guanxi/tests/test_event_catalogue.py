@@ -424,6 +424,43 @@ def test_a_representative_flow_records_only_catalogued_events_and_fields(
     step(lambda: campaigns.campaign_delete(actor=None, campaign=campaigns.campaign_save(actor=None, data=draft)))
     step(lambda: campaigns.global_holdout_update(actor=None, data={"percent": "5.00", "enabled": True}))
 
+    # care: a rule's life, one occurrence fired and one refused by an action, a task's outcome, a plan, an exclusion
+    from guanxi.care import run as care_run
+    from guanxi.care import services as care
+    from guanxi.care.models import CareTask
+    from guanxi.core.care import CARE_ACTIONS, CARE_TRIGGERS, CareAction, CareTrigger
+
+    CARE_TRIGGERS.register(
+        CareTrigger(key="zz.all", label="all", handler=lambda p, c: Customer.objects.values_list("id", flat=True))
+    )
+    CARE_ACTIONS.register(CareAction(key="zz.refused", label="refused", handler=lambda c, p, x: {"suppressed": "cap"}))
+    try:
+        rule_data = {"name": "关怀", "trigger_key": "zz.all", "holdout_percent": "0"}
+        rule = step(
+            lambda: care.rule_save(
+                actor=None, data={**rule_data, "steps": [{"action": "care.task", "params": {"title": "回访"}}]}
+            )
+        )
+        step(lambda: care.rule_save(actor=None, rule=rule, data={"priority": 200}))
+        step(lambda: care.rule_set_active(actor=None, rule=rule, active=True))
+        refused = step(
+            lambda: care.rule_save(
+                actor=None, data={**rule_data, "name": "拒", "priority": 300, "steps": [{"action": "zz.refused"}]}
+            )
+        )
+        step(lambda: care.rule_set_active(actor=None, rule=refused, active=True))
+        step(lambda: care_run.care_daily_run())
+        step(lambda: care.rule_set_active(actor=None, rule=rule, active=False))
+        task = CareTask.objects.filter(rule=rule).first()
+        step(lambda: care.task_complete(actor=None, task=task, outcome="reached"))
+        step(lambda: care.plan_save(actor=None, data={"name": "金卡", "budget_total": "1000.00"}))
+        step(lambda: care.exclusion_set(actor=None, customer=customer, reason="opted_out"))
+        step(lambda: care.exclusion_clear(actor=None, customer=customer))
+        step(lambda: care.rule_delete(actor=None, rule=care.rule_save(actor=None, data=rule_data)))
+    finally:
+        CARE_TRIGGERS.unregister("zz.all")
+        CARE_ACTIONS.unregister("zz.refused")
+
     catalogue = _catalogue()
     problems = []
     seen = set()

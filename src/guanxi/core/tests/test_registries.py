@@ -95,8 +95,8 @@ def test_merge_followers_and_hooks_registered_by_each_app_in_order():
     labels = [f.model_label for f in merge.merge_followers()]
     assert labels[:3] == ["customers.ImportantDate", "customers.Note", "customers.TimelineEntry"]
     assert {"messaging.Message", "messaging.Consent", "messaging.InboundMessage"} <= set(labels)
-    # orders move before memberships fold; the home page's birthday marks follow last
-    assert [h.key for h in merge.merge_hooks()] == ["sales", "loyalty", "workspace.birthdays"]
+    # orders move before memberships fold; care follows; the home page's birthday marks follow last
+    assert [h.key for h in merge.merge_hooks()] == ["sales", "loyalty", "care", "workspace.birthdays"]
     with pytest.raises(ImproperlyConfigured):
         merge.register_merge_follower(merge.MergeFollower("customers.Note"))
     assert merge.MergeFollower("messaging.Message").key == "messaging.Message.customer"

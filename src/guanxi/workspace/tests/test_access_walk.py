@@ -25,6 +25,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from guanxi.accounts.models import ApiToken, User
 from guanxi.accounts.permissions import REFERENCE_DATA_ROLES
 from guanxi.campaigns.models import Campaign, CampaignVariant, Segment
+from guanxi.care.models import CarePlan, CareRule, CareTask
 from guanxi.conftest import api_client_for
 from guanxi.customers import services as customer_services
 from guanxi.customers.models import ContactPoint, CustomAttribute, Customer, ImportJob, Tag
@@ -122,6 +123,14 @@ def world(store_a, store_b, staff_a, staff_b):
     )
     campaign = Campaign.objects.create(name="乙店活动", segment=segment, store=store_b, created_by=staff_b)
     CampaignVariant.objects.create(campaign=campaign, label="A", template_code=template.code, split_percent=100)
+    # Store B's care rule and care task, and a care plan (shared: store A's staff may read it, not change it).
+    care_rule = CareRule.objects.create(
+        name="乙店关怀", store=store_b, trigger_key="loyalty.birthday", created_by=staff_b
+    )
+    care_task = CareTask.objects.create(
+        customer=customer, title="乙店回访", store=store_b, due_on=order.ordered_at.date()
+    )
+    care_plan = CarePlan.objects.create(name="金卡关怀")
     return {
         "store_b": store_b,
         "staff_b": staff_b,
@@ -147,6 +156,9 @@ def world(store_a, store_b, staff_a, staff_b):
         "template": template,
         "segment": segment,
         "campaign": campaign,
+        "care_rule": care_rule,
+        "care_task": care_task,
+        "care_plan": care_plan,
     }
 
 
@@ -269,6 +281,9 @@ COLLECTION_OBJECTS = {
     "consents": "consent",
     "campaigns": "campaign",
     "segments": "segment",
+    "rules": "care_rule",
+    "tasks": "care_task",
+    "plans": "care_plan",
 }
 PARAM_OBJECTS = {"contact_id": "contact", "customer_id": "customer"}
 
@@ -488,6 +503,10 @@ PAGE_OBJECTS = {
     "loyalty:tier_edit": "tier",
     "loyalty:rule_edit": "rule",
     "loyalty:coupon_edit": "coupon_template",
+    "care:task_complete": "care_task",
+    "care:rule_detail": "care_rule",
+    "care:rule_edit": "care_rule",
+    "care:rule_toggle": "care_rule",
     "campaigns:campaign_results": "campaign",
     "campaigns:campaign_results_csv": "campaign",
     "campaigns:segment_edit": "segment",

@@ -1,0 +1,138 @@
+"""Reads of care, all through one visibility rule.
+
+A rule belongs to a store (``CareRule.store``) or, without one, to the whole organisation. Admins see every
+rule; managers, marketers and analysts see the organisation's rules and those of their stores; store staff
+see only their stores' rules. Care tasks are seen by their assignee and by the staff of the task's store
+(its team); admins see all. A customer's occurrences are read only for a customer the user may see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from guanxi.accounts.models import Role
+from guanxi.accounts.permissions import can
+from guanxi.care.models import CareOccurrence, CarePlan, CareRule, CareTask
+from guanxi.customers.models import Customer
+
+
+def _stores(user: Any) -> Any:
+    return user.stores.values("pk")
+
+
+def rules_visible_to(user: Any) -> QuerySet[CareRule]:
+    if not can(user, "care.view"):
+        return CareRule.objects.none()
+    if user.sees_all_stores:
+        return CareRule.objects.all()
+    scope = Q(store__in=_stores(user))
+    if user.role != Role.STORE_STAFF:
+        scope |= Q(store__isnull=True)
+    return CareRule.objects.filter(scope)
+
+
+def plans_visible_to(user: Any) -> QuerySet[CarePlan]:
+    return CarePlan.objects.all() if can(user, "care.view") else CarePlan.objects.none()
+
+
+def tasks_visible_to(user: Any) -> QuerySet[CareTask]:
+    if not (can(user, "care.tasks") or can(user, "care.view")):
+        return CareTask.objects.none()
+    if user.sees_all_stores:
+        return CareTask.objects.all()
+    return CareTask.objects.filter(Q(assignee=user) | Q(store__in=_stores(user)))
+
+
+def rule_list(user: Any) -> QuerySet[CareRule]:
+    return rules_visible_to(user).select_related("owner", "store", "plan").order_by("-priority", "id")
+
+
+def rule_get(user: Any, pk: int) -> CareRule:
+    return rules_visible_to(user).select_related("owner", "store", "plan").get(pk=pk)
+
+
+def task_list(user: Any, *, status: str = "", mine: bool = False, store_id: int | None = None) -> QuerySet[CareTask]:
+    qs = tasks_visible_to(user).select_related("customer", "assignee", "store", "rule")
+    if status:
+        qs = qs.filter(status=status)
+    if mine:
+        qs = qs.filter(assignee=user)
+    if store_id is not None:
+        qs = qs.filter(store_id=store_id)
+    return qs.order_by("due_on", "id")
+
+
+def customer_occurrences(user: Any, customer_id: int, *, limit: int = 50) -> list[CareOccurrence]:
+    """The care trace of one customer the user may see: which rules fired, were held out or suppressed, why."""
+    if not Customer.objects.visible_to(user).filter(pk=customer_id).exists():
+        raise Customer.DoesNotExist
+    return list(
+        CareOccurrence.objects.filter(customer_id=customer_id)
+        .select_related("rule")
+        .order_by("-occurred_on", "-id")[:limit]
+    )
+
+
+def care_panel_context(request: Any, customer: Customer) -> dict[str, Any]:
+    """The 360 panel: the customer's last care occurrences (one query) and open tasks (one query)."""
+    occurrences = list(
+        CareOccurrence.objects.filter(customer=customer).select_related("rule").order_by("-occurred_on", "-id")[:20]
+    )
+    tasks = list(CareTask.objects.filter(customer=customer, status=CareTask.Status.OPEN).order_by("due_on")[:10])
+    excluded = getattr(customer, "care_exclusion", None) if hasattr(customer, "care_exclusion") else None
+    return {"care_occurrences": occurrences, "care_tasks": tasks, "care_exclusion": excluded}
+
+
+def week_calendar(user: Any, *, start: dt.date, store_id: int | None = None) -> dict[str, Any]:
+    """The care calendar of a week: the due tasks of the user's stores, and the gestures fired each day."""
+    end = start + dt.timedelta(days=7)
+    tasks = task_list(user, status=CareTask.Status.OPEN, store_id=store_id).filter(due_on__gte=start, due_on__lt=end)
+    visible = Customer.objects.visible_to(user)
+    if store_id is not None:
+        visible = visible.filter(home_store_id=store_id)
+    fired = (
+        CareOccurrence.objects.filter(
+            occurred_on__gte=start, occurred_on__lt=end, status=CareOccurrence.Status.FIRED, customer__in=visible
+        )
+        .select_related("rule", "customer")
+        .order_by("occurred_on", "id")[:500]
+    )
+    return {"tasks": list(tasks), "fired": list(fired), "start": start, "end": end}
+
+
+def plans_with_spend(user: Any, *, year: int | None = None) -> QuerySet[CarePlan]:
+    """Plans with what they spent this calendar year (one query)."""
+    from django.db.models import DecimalField, Sum, Value
+    from django.db.models.functions import Coalesce
+
+    from guanxi.care.run import local_today
+
+    year = year or local_today().year
+    return (
+        plans_visible_to(user)
+        .annotate(
+            spent_this_year=Coalesce(
+                Sum("spends__amount", filter=Q(spends__spent_on__year=year)),
+                Value(0),
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            )
+        )
+        .order_by("name", "id")
+    )
+
+
+def timeline_task(data: dict[str, Any]) -> dict[str, Any]:
+    """A care task's timeline data with its outcome's label in the viewer's language."""
+    outcome = data.get("outcome", "")
+    return {**data, "outcome_label": CareTask.Outcome(outcome).label if outcome in CareTask.Outcome.values else outcome}
+
+
+def timeline_excluded(data: dict[str, Any]) -> dict[str, Any]:
+    from guanxi.care.models import CareExclusion
+
+    reason = data.get("reason", "")
+    label = CareExclusion.Reason(reason).label if reason in CareExclusion.Reason.values else reason
+    return {**data, "reason_label": label}

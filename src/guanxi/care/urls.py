@@ -1,0 +1,15 @@
+from django.urls import path
+
+from guanxi.care import views
+
+app_name = "care"
+urlpatterns = [
+    path("", views.rule_list, name="rule_list"),
+    path("rules/new/", views.rule_form, name="rule_new"),
+    path("rules/<int:pk>/", views.rule_detail, name="rule_detail"),
+    path("rules/<int:pk>/edit/", views.rule_form, name="rule_edit"),
+    path("rules/<int:pk>/toggle/", views.rule_toggle, name="rule_toggle"),
+    path("tasks/", views.my_tasks, name="my_tasks"),
+    path("tasks/<int:pk>/complete/", views.task_complete_view, name="task_complete"),
+    path("calendar/", views.calendar, name="calendar"),
+]

@@ -1,0 +1,141 @@
+"""Care pages: the rules list, the care calendar of a week, and "my tasks" with outcome buttons. Thin."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from guanxi.accounts.permissions import can, require, signed_in
+from guanxi.care import selectors, services
+from guanxi.care.forms import RuleForm
+from guanxi.care.models import CareRule, CareTask
+from guanxi.care.run import local_today
+from guanxi.core.forms import error_lines, form_labels
+
+
+@login_required
+def rule_list(request: HttpRequest) -> HttpResponse:
+    require(request.user, "care.view")
+    rules = list(selectors.rule_list(request.user)[:200])
+    return render(
+        request,
+        "care/rule_list.html",
+        {"rules": rules, "can_manage": can(request.user, "care.manage")},
+    )
+
+
+@login_required
+def my_tasks(request: HttpRequest) -> HttpResponse:
+    if not (can(request.user, "care.tasks") or can(request.user, "care.view")):
+        raise PermissionDenied
+    tasks = list(selectors.task_list(request.user, status=CareTask.Status.OPEN, mine=True)[:200])
+    return render(request, "care/my_tasks.html", {"tasks": tasks, "outcomes": CareTask.Outcome.choices})
+
+
+@login_required
+@require_POST
+def task_complete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        task = selectors.tasks_visible_to(request.user).get(pk=pk)
+    except CareTask.DoesNotExist:
+        raise Http404 from None
+    try:
+        services.task_complete(
+            actor=request.user, task=task, outcome=request.POST.get("outcome", ""), note=request.POST.get("note", "")
+        )
+        flash.success(request, _("Outcome logged."))
+    except ValidationError as exc:
+        flash.error(request, " ".join(exc.messages))
+    return redirect(request.POST.get("next") or "care:my_tasks")
+
+
+@login_required
+def calendar(request: HttpRequest) -> HttpResponse:
+    if not (can(request.user, "care.tasks") or can(request.user, "care.view")):
+        raise PermissionDenied
+    today = local_today()
+    try:
+        start = dt.date.fromisoformat(request.GET.get("week", ""))
+    except ValueError:
+        start = today - dt.timedelta(days=today.weekday())
+    data = selectors.week_calendar(request.user, start=start)
+    days = [start + dt.timedelta(days=i) for i in range(7)]
+    by_day = {
+        d: {
+            "tasks": [t for t in data["tasks"] if t.due_on == d],
+            "fired": [o for o in data["fired"] if o.occurred_on == d],
+        }
+        for d in days
+    }
+    return render(
+        request,
+        "care/calendar.html",
+        {
+            "days": [(d, by_day[d]) for d in days],
+            "start": start,
+            "previous": start - dt.timedelta(days=7),
+            "next": start + dt.timedelta(days=7),
+            "outcomes": CareTask.Outcome.choices,
+            "today": today,
+        },
+    )
+
+
+def _rule(request: HttpRequest, pk: int) -> CareRule:
+    try:
+        return selectors.rule_get(request.user, pk)
+    except CareRule.DoesNotExist:
+        raise Http404 from None
+
+
+@login_required
+def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    require(request.user, "care.manage")
+    rule = _rule(request, pk) if pk is not None else None
+    problems: list[str] = []
+    if request.method == "POST":
+        form = RuleForm(request.POST)
+        if form.is_valid():
+            try:
+                saved = services.rule_save(actor=signed_in(request.user), rule=rule, data=dict(form.cleaned_data))
+            except ValidationError as exc:
+                problems = error_lines(exc, form_labels(form))
+            else:
+                flash.success(request, _("Rule saved."))
+                return redirect("care:rule_detail", saved.pk)
+    else:
+        initial = services.rule_values(rule) if rule is not None else {}
+        form = RuleForm(initial=initial)
+    return render(request, "care/rule_form.html", {"form": form, "rule": rule, "problems": problems})
+
+
+@login_required
+def rule_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    require(request.user, "care.view")
+    rule = _rule(request, pk)
+    preview = services.rule_preview(rule, user=request.user, days=30)
+    occurrences = list(rule.occurrences.select_related("customer").order_by("-occurred_on", "-id")[:50])
+    return render(
+        request,
+        "care/rule_detail.html",
+        {"rule": rule, "preview": preview, "occurrences": occurrences, "can_manage": can(request.user, "care.manage")},
+    )
+
+
+@login_required
+@require_POST
+def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    require(request.user, "care.manage")
+    rule = _rule(request, pk)
+    try:
+        services.rule_set_active(actor=signed_in(request.user), rule=rule, active=not rule.active)
+    except ValidationError as exc:
+        flash.error(request, " ".join(exc.messages))
+    return redirect("care:rule_detail", rule.pk)
