@@ -250,9 +250,10 @@ WHY_EXTERNAL = {
         "The floor takes the same row locks and writes the same rows (order, lines, ledger entries, checkout, "
         "award, idempotency keys, events, timeline, audit — copied column for column from a real counter commit) "
         "with plain INSERTs and the same balance UPDATEs, in one transaction. The request also reads and "
-        "re-validates everything the quote reads, checks both idempotency keys, takes each lock after reading "
-        "the row's id, and issues savepoints around the nested atomic blocks: more round trips per sale, each "
-        "a fraction of a millisecond."
+        "re-validates everything the quote reads, claims both idempotency keys (one INSERT … ON CONFLICT each), "
+        "takes each lock after reading the row's id, and keeps one savepoint, around the order's insert (a "
+        "concurrent sale with the same number is answered as a replay): more round trips per sale, each a "
+        "fraction of a millisecond, and the after-COMMIT hand-over of the event kick to the broker."
     ),
     "counter_receipt": (
         "The floor reads the checkout with its order, store, member, balances and coupon in one join, then the "
