@@ -11,6 +11,12 @@ Apps register them in their ``AppConfig.ready()``; the care app lists them in it
   it twice after a crash: the second run changes nothing), e.g. by passing the key to the messaging queue
   or as the coupon issue's idempotency key.
 
+  What an action returns is recorded on the care occurrence; two keys mean something to the care run:
+  ``{"suppressed": reason}`` when the gesture was refused and nothing was done (the messaging queue's frequency
+  cap, consent or quiet hours for ``Purpose.CARE``): the occurrence becomes a suppressed one with that reason and
+  the rule's later steps do not run; ``{"cost": Decimal}`` what the gesture cost (a coupon's face value), spent
+  against the rule's care plan and its yearly budget. Other keys are free (``{"coupon": code}``, …).
+
 ``validate_params(params) -> params`` cleans what the rule editor sent and raises ``ValidationError``
 naming the field; ``params_schema`` (JSON Schema) describes the same parameters to the editor.
 """

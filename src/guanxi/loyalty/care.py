@@ -15,7 +15,9 @@ Event trigger ``tier_changed`` (``loyalty.tier_changed``; ``direction`` up, down
 changed, from the event alone (no query).
 
 Actions: ``coupon_issue`` (``template``) issues one coupon with the care run's dedupe key as the issue's
-reference, so a repeated run issues nothing more; ``points_grant`` (``points`` 1–100,000, ``reason``) credits
+reference, so a repeated run issues nothing more, and reports its face value as ``{"cost": Decimal}`` (the
+amount off of a fixed or spend-and-save coupon; a percentage or gift coupon reports no cost);
+``points_grant`` (``points`` 1–100,000, ``reason``) credits
 points as an adjustment keyed by the same dedupe key. A customer who is not an active member gets no points
 (the result says so).
 """
@@ -201,7 +203,21 @@ def coupon_issue_action(customer: Customer, params: dict[str, Any], context: dic
     )
     if not coupons:  # at the per-customer limit, or issued already by this occurrence
         coupons = list(Coupon.objects.filter(template=template, customer=customer, reference=reference))
-    return {"coupon": coupons[0].code if coupons else None, "template": template.name}
+    if not coupons:
+        return {"coupon": None, "template": template.name}
+    result: dict[str, Any] = {"coupon": coupons[0].code, "template": template.name}
+    value = coupon_face_value(template)
+    if value:
+        result["cost"] = value
+    return result
+
+
+def coupon_face_value(template: CouponTemplate) -> Decimal:
+    """What a coupon of the template is worth for the care budget: the amount off of a fixed or spend-and-save
+    coupon; zero for a percentage or a gift (no fixed value)."""
+    if template.kind in (CouponTemplate.Kind.FIXED, CouponTemplate.Kind.THRESHOLD):
+        return Decimal(template.amount)
+    return Decimal(0)
 
 
 def clean_points_params(params: dict[str, Any]) -> dict[str, Any]:

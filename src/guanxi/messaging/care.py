@@ -5,7 +5,8 @@ with ``Purpose.CARE`` through ``message_enqueue``, so marketing consent, the SMS
 frequency cap shared with campaigns apply as to any promotional message. The care run's
 ``context["dedupe_key"]`` is the message's dedupe prefix: a repeated run queues nothing more. When the message
 on ``channel`` is suppressed (no address, no consent, over the cap, …) and a fallback channel is given, it
-goes on the fallback channel instead, under the same key (so it too is sent once).
+goes on the fallback channel instead, under the same key (so it too is sent once). When it went on no channel
+the result is ``{"suppressed": reason, ...}`` (the ``core.care`` convention), the reason being the queue's.
 
 There is no staff notification mechanism yet, so there is no ``staff_notify`` action.
 """
@@ -48,7 +49,8 @@ def clean_message_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def message_send(customer: Any, params: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    """Queue the care message (or its fallback); returns the channel it went on, or why it did not go."""
+    """Queue the care message (or its fallback); returns the channel it went on, or ``{"suppressed": reason}``
+    when it went on no channel (the care run then records the occurrence as suppressed with that reason)."""
     from guanxi.messaging.services import _dedupe_key, message_enqueue
 
     key = str(context.get("dedupe_key") or "")
@@ -77,7 +79,7 @@ def message_send(customer: Any, params: dict[str, Any], context: dict[str, Any])
             reason = row["reason"] if row else reason
             continue
         reason = next(iter(result.suppressed), "")
-    return {"channel": None, "queued": False, "reason": reason}
+    return {"suppressed": reason or "not queued", "channel": None, "queued": False}
 
 
 def register() -> None:

@@ -1,6 +1,7 @@
 """Loyalty's care triggers and actions, on a frozen clock (Asia/Shanghai local days)."""
 
 import datetime as dt
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -114,6 +115,7 @@ def test_coupon_issue_action_is_idempotent_on_the_dedupe_key(joined):
         again = action.handler(customer, params, {"dedupe_key": "care:7:42:2026-01-01"})
         other = action.handler(customer, params, {"dedupe_key": "care:7:42:2027-01-01"})
     assert first["coupon"]
+    assert first["cost"] == Decimal("10.00")  # the face value, charged to the rule's care plan
     assert first == again
     assert other["coupon"] != first["coupon"]
     assert Coupon.objects.filter(customer=customer, template=template).count() == 2

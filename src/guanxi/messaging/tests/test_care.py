@@ -67,7 +67,7 @@ def test_message_send_without_consent_anywhere_says_why(templates):
     with time_machine.travel(NOON, tick=False):
         customer = make_customer(name="赵磊")
         result = action.handler(customer, params, {"dedupe_key": "care:3:7:2026-03-01"})
-    assert result == {"channel": None, "queued": False, "reason": "no consent"}
+    assert result == {"suppressed": "no consent", "channel": None, "queued": False}
 
 
 @pytest.mark.parametrize(
