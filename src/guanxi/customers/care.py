@@ -107,15 +107,22 @@ def clean_birthday_params(params: dict[str, Any]) -> dict[str, Any]:
     return {"days_before": param_int(params, "days_before", low=0, high=MAX_DAYS_BEFORE, default=0)}
 
 
+def birthday_on_q(day: dt.date, prefix: str = "") -> Q:
+    """Customers whose birthday falls on ``day``: a solar one on its month-day (29 February on 28 February of a
+    common year), a lunar one on the solar date its lunar month-day falls on this year. ``prefix`` reaches the
+    customer through a relation (``"customer__"``). Uses the indexed month-day columns."""
+    solar_kept = Q(**{f"{prefix}birthday_is_lunar": False}) | Q(**{f"{prefix}birthday_lunar_md__isnull": True})
+    condition = Q(**{f"{prefix}birthday_md__in": solar_mds_on(day)}) & solar_kept  # lunar outside 1900–2099: solar
+    lunar = lunar_mds_on(day)
+    if lunar:
+        condition |= Q(**{f"{prefix}birthday_is_lunar": True, f"{prefix}birthday_lunar_md__in": lunar})
+    return condition
+
+
 def birthday_customers(params: dict[str, Any], context: dict[str, Any]) -> Any:
     """Those whose (solar or lunar) birthday is ``today + days_before``: one query."""
     target = today_of(context) + dt.timedelta(days=int(params.get("days_before") or 0))
-    solar_kept = Q(birthday_is_lunar=False) | Q(birthday_lunar_md__isnull=True)  # lunar outside 1900–2099: solar
-    condition = Q(birthday_md__in=solar_mds_on(target)) & solar_kept
-    lunar = lunar_mds_on(target)
-    if lunar:
-        condition |= Q(birthday_is_lunar=True, birthday_lunar_md__in=lunar)
-    return Customer.objects.filter(condition, merged_into__isnull=True).values_list("id", flat=True)
+    return Customer.objects.filter(birthday_on_q(target), merged_into__isnull=True).values_list("id", flat=True)
 
 
 def clean_important_date_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.audit import audit_record
 from guanxi.core.events import event_record
+from guanxi.customers.care import birthday_on_q
 from guanxi.customers.models import Customer, TimelineEntry
 from guanxi.customers.services import timeline_record
 from guanxi.loyalty.lock_objects import (
@@ -233,11 +234,12 @@ def tier_review(*, now: dt.datetime | None = None) -> dict[str, int]:
 
 
 def birthday_run(*, today: dt.date | None = None) -> dict[str, int]:
-    """Members whose birthday is today: the tier's birthday gift goes on the timeline and out as an event
-    (``loyalty.birthday``), and coupon templates marked "on the member's birthday" are issued — once a year."""
+    """Members whose birthday is today (a lunar birthday on its solar date this year, 29 February on 28 February
+    of a common year; ``customers.care.birthday_on_q``): the tier's birthday gift goes on the timeline and out as
+    an event (``loyalty.birthday``), and coupon templates marked "on the member's birthday" are issued — once a year."""
     today = today or timezone.localdate()
     members = list(
-        Membership.objects.filter(status=Membership.Status.ACTIVE, customer__birthday_md=today.month * 100 + today.day)
+        Membership.objects.filter(birthday_on_q(today, "customer__"), status=Membership.Status.ACTIVE)
         .select_related("tier")
         .order_by("pk")
     )

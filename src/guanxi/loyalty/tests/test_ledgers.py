@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from guanxi.customers.models import TimelineEntry
 from guanxi.customers.services import customer_merge
 from guanxi.customers.tests.factories import make_customer
 from guanxi.loyalty import services
@@ -389,6 +390,22 @@ def test_birthday_run_gives_the_tier_gift_and_birthday_coupons_once_a_year(store
     assert services.birthday_run(today=day) == {"members": 1, "gifts": 0, "coupons": 0}
     assert Event.objects.get(name="loyalty.birthday").payload["gift"] == "年度旅游"
     assert services.birthday_run(today=dt.date(2027, 6, 1))["coupons"] == 1
+
+
+def test_birthday_run_honours_a_lunar_birthday_on_its_solar_date_this_year(store_a, tiers, program):
+    # born 3 October 1990 = 八月十五: in 2026 the birthday is 25 September, not 3 October
+    lunar = make_customer(store=store_a, name="中秋", birthday=dt.date(1990, 10, 3), birthday_is_lunar=True)
+    solar = make_customer(store=store_a, name="公历", birthday=dt.date(1990, 10, 3))
+    for customer in (lunar, solar):
+        member = services.member_enrol(actor=None, customer=customer)[0]
+        Membership.objects.filter(pk=member.pk).update(tier=tiers["gold"])
+    assert services.birthday_run(today=dt.date(2026, 9, 25))["members"] == 1
+    assert TimelineEntry.objects.filter(kind="loyalty.birthday").get().customer_id == lunar.pk
+    assert services.birthday_run(today=dt.date(2026, 10, 3))["members"] == 1
+    assert set(TimelineEntry.objects.filter(kind="loyalty.birthday").values_list("customer_id", flat=True)) == {
+        lunar.pk,
+        solar.pk,
+    }
 
 
 def test_a_redemption_spanning_more_than_one_batch_of_lots_takes_them_oldest_first(member):
