@@ -14,6 +14,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.customers.lunar import lunar_mds_on
 from guanxi.customers.models import Customer, ImportantDate
 from guanxi.loyalty.models import Membership
 from guanxi.messaging.models import Message
@@ -33,6 +34,30 @@ def month_days(start: dt.date, days: int) -> dict[int, dt.date]:
         if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
             out[229] = day
     return out
+
+
+def lunar_month_days(start: dt.date, days: int) -> dict[int, dt.date]:
+    """{lunar month*100+day: solar date} for ``days`` days from ``start``: where the lunar birthdays fall."""
+    out: dict[int, dt.date] = {}
+    for i in range(days):
+        day = start + dt.timedelta(days=i)
+        for md in lunar_mds_on(day):
+            out.setdefault(md, day)
+    return out
+
+
+def birthdays_within_q(window: dict[int, dt.date], lunar: dict[int, dt.date]) -> Q:
+    """Customers with a birthday in the window: solar on ``birthday_md``, lunar on ``birthday_lunar_md`` (a lunar
+    birthday outside the lunar calendar's years, with no lunar month-day, counts as solar, as the care trigger)."""
+    solar = Q(birthday_md__in=list(window)) & (Q(birthday_is_lunar=False) | Q(birthday_lunar_md__isnull=True))
+    return solar | Q(birthday_is_lunar=True, birthday_lunar_md__in=list(lunar))
+
+
+def birthday_in(customer: Customer, window: dict[int, dt.date], lunar: dict[int, dt.date]) -> dt.date | None:
+    """The day the customer's (solar or lunar) birthday falls on in the window, if it does."""
+    if customer.birthday_is_lunar and customer.birthday_lunar_md is not None:
+        return lunar.get(customer.birthday_lunar_md)
+    return window.get(customer.birthday_md) if customer.birthday_md is not None else None
 
 
 @dataclass
@@ -60,15 +85,17 @@ def occasions(
     ``days`` days, soonest first; two queries."""
     today = today or timezone.localdate()
     window = month_days(today, days)
+    lunar = lunar_month_days(today, days)
     found: list[Occasion] = []
     for c in (
         (customers if birthdays else customers.none())
-        .filter(birthday_md__in=list(window))
+        .filter(birthdays_within_q(window, lunar))
         .select_related("home_store")
         .order_by("id")[:limit]
     ):
-        if c.birthday_md is not None:  # the filter above guarantees it; the type does not know
-            found.append(Occasion(c, "birthday", "", window[c.birthday_md], c.birthday))
+        day = birthday_in(c, window, lunar)
+        if day is not None:  # the filter above guarantees it; the type does not know
+            found.append(Occasion(c, "birthday", "", day, c.birthday))
     dates = (
         ImportantDate.objects.filter(month_day__in=list(window), customer__in=customers.values("pk"))
         .select_related("customer", "customer__home_store")
@@ -102,7 +129,7 @@ BIRTHDAY_DAYS = 7  # today and the next six days
 @dataclass
 class Birthday:
     customer: Customer
-    date: dt.date  # the day it falls on this time (29 February on 28 February off leap years)
+    date: dt.date  # the day it falls on this time (29 February on 28 February off leap years; lunar: its solar day)
     greeted: Message | None  # this year's greeting, as messaging recorded it
     done: bool
 
@@ -125,10 +152,14 @@ def birthdays_page(
     "done" mark of each: four queries whatever the page holds (count, customers, greetings, marks)."""
     today = today or timezone.localdate()
     window = month_days(today, days)
-    offsets = {md: (day - today).days for md, day in window.items()}
-    soonest = Case(*[When(birthday_md=md, then=Value(n)) for md, n in offsets.items()], output_field=IntegerField())
+    lunar = lunar_month_days(today, days)
+    lunar_whens = [
+        When(birthday_is_lunar=True, birthday_lunar_md=md, then=Value((day - today).days)) for md, day in lunar.items()
+    ]
+    solar_whens = [When(birthday_md=md, then=Value((day - today).days)) for md, day in window.items()]
+    soonest = Case(*lunar_whens, *solar_whens, output_field=IntegerField())
     qs = (
-        customers.filter(birthday_md__in=list(window))
+        customers.filter(birthdays_within_q(window, lunar))
         .select_related("home_store")  # the store's name on each row
         .annotate(days_away=soonest)
         .order_by("days_away", "name", "id")
@@ -144,9 +175,11 @@ def birthdays_page(
         ).only("id", "customer_id", "status", "reason", "created_at")
     }
     done = set(BirthdayDone.objects.filter(customer_id__in=ids, year=today.year).values_list("customer_id", flat=True))
-    items = [
-        Birthday(c, window[c.birthday_md], greeted.get(c.pk), c.pk in done) for c in rows if c.birthday_md is not None
-    ]
+    items = []
+    for c in rows:
+        day = birthday_in(c, window, lunar)
+        if day is not None:
+            items.append(Birthday(c, day, greeted.get(c.pk), c.pk in done))
     return current, items
 
 

@@ -88,6 +88,21 @@ def test_29_february_birthdays_fall_on_28_february_and_on_29th_in_leap_years(cli
         assert [(b.customer.pk, b.date) for b in rows] == [(leap.pk, dt.date(2028, 2, 29))]
 
 
+def test_a_lunar_birthday_shows_on_its_solar_date_this_year(client_a, store_a):
+    # born 3 October 1990 = 八月十五: in 2026 the birthday falls on 25 September
+    lunar = make_customer(store=store_a, name="中秋", birthday="1990-10-03", birthday_is_lunar=True)
+    solar = make_customer(store=store_a, name="公历", birthday="1990-09-26")
+    with time_machine.travel(dt.datetime(2026, 9, 24, 10, 0, tzinfo=SHANGHAI), tick=False):
+        rows = client_a.get(reverse("workspace:home")).context["birthdays"]
+    assert [(b.customer.pk, b.date) for b in rows] == [
+        (lunar.pk, dt.date(2026, 9, 25)),
+        (solar.pk, dt.date(2026, 9, 26)),
+    ]
+    with time_machine.travel(dt.datetime(2026, 10, 1, 10, 0, tzinfo=SHANGHAI), tick=False):
+        rows = client_a.get(reverse("workspace:home")).context["birthdays"]
+    assert [b.customer.pk for b in rows] == []  # not on the solar anniversary (3 October)
+
+
 def test_birthdays_come_in_pages_soonest_first_in_constant_queries(client_a, store_a, store_b):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
