@@ -334,3 +334,12 @@ def test_add_tag_and_important_date_on_360(client_a, store_a):
         {"kind": "wedding_anniversary", "date": "2015-10-01", "label": ""},
     )
     assert c.important_dates.get().month_day == 1001
+
+
+def test_the_360_page_marks_a_lunar_birthday(client_a, store_a):
+    lunar = make_customer(store=store_a, name="中秋", birthday="1990-10-03", birthday_is_lunar=True)
+    solar = make_customer(store=store_a, name="公历", birthday="1990-10-03")
+    page = client_a.get(reverse("customers:customer", args=[lunar.pk])).content.decode()
+    assert 'id="birthday-lunar"' in page
+    assert "1990-10-03" in page
+    assert 'id="birthday-lunar"' not in client_a.get(reverse("customers:customer", args=[solar.pk])).content.decode()
