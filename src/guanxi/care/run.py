@@ -433,6 +433,15 @@ def care_journeys_advance(now: dt.datetime | None = None, *, limit: int = 500) -
             occ = journey.occurrence
             occ.result = {**occ.result, **outcome.results}
             occ.save(update_fields=["result"])
+            if outcome.cost and journey.rule.plan_id is not None:  # a gesture after a wait is charged too
+                CareSpend.objects.create(
+                    plan_id=journey.rule.plan_id,
+                    customer_id=journey.customer_id,
+                    occurrence=occ,
+                    amount=outcome.cost,
+                    spent_on=local_today(now),
+                    description=journey.rule.name[:200],
+                )
             if outcome.stopped or outcome.suppressed:
                 journey.status = CareJourney.Status.STOPPED
                 journey.stopped_reason = (outcome.stopped or outcome.suppressed)[:80]

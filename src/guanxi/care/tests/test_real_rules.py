@@ -259,3 +259,23 @@ def test_the_win_back_journey_stops_when_the_customer_buys(frozen, sms_templates
     run.care_journeys_advance()
     assert not CareTask.objects.filter(customer=drifting).exists()
     assert not drifting.tags.filter(name="流失").exists()
+
+
+def test_a_coupon_issued_after_a_wait_is_charged_to_the_plan(frozen, sms_templates, drifting):
+    gift = CouponTemplateFactory(name="回归券", amount="15.00")
+    plan = CarePlan.objects.create(name="挽回")
+    journey_rule = rule(
+        "repurchase_overdue",
+        [{"wait_days": 7}, {"if_no_order": True}, step("coupon_issue", template=gift.pk)],
+        name="等待后发券",
+        factor="1.5",
+    )
+    journey_rule.plan = plan
+    journey_rule.save(update_fields=["plan"])
+    run_on(frozen, dt.date(2026, 3, 16))
+    frozen.move_to(noon(dt.date(2026, 3, 23)))
+    run.care_journeys_advance()
+    run.care_journeys_advance()  # nothing left to do: charged once
+    assert Coupon.objects.filter(customer=drifting, template=gift).count() == 1
+    spent = CareSpend.objects.get(plan=plan)
+    assert (spent.amount, spent.spent_on, spent.customer_id) == (Decimal("15.00"), dt.date(2026, 3, 23), drifting.pk)
