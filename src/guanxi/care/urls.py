@@ -12,4 +12,5 @@ urlpatterns = [
     path("tasks/", views.my_tasks, name="my_tasks"),
     path("tasks/<int:pk>/complete/", views.task_complete_view, name="task_complete"),
     path("calendar/", views.calendar, name="calendar"),
+    path("calendar/gesture/", views.gesture_log_view, name="gesture_log"),
 ]

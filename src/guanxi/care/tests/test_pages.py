@@ -96,3 +96,44 @@ def test_another_stores_task_cannot_be_completed(customers, staff_a, store_b, cl
     task = CareTask.objects.create(customer=customers[1], title="B", store=store_b, due_on=dt.date(2026, 3, 11))
     client.force_login(staff_a)
     assert client.post(f"/care/tasks/{task.pk}/complete/", {"outcome": "reached"}).status_code == 404
+
+
+def test_the_calendar_lists_the_weeks_birthdays_and_anniversaries_with_one_click_gestures(
+    store_a, store_b, client, django_assert_max_num_queries
+):
+    from guanxi.accounts.tests.factories import UserFactory
+    from guanxi.customers.models import TimelineEntry
+    from guanxi.customers.services import important_date_add
+    from guanxi.customers.tests.factories import make_customer
+
+    wang = make_customer(store=store_a, name="王芳", birthday="1990-03-12")
+    li = make_customer(store=store_b, name="李雷")
+    important_date_add(actor=None, customer=li, kind="wedding_anniversary", date="2015-03-14", label="")
+    make_customer(store=store_a, name="下周生日", birthday="1990-03-20")
+    both = UserFactory(username="clerk-ab", role=Role.STORE_STAFF, stores=[store_a, store_b])
+    client.force_login(both)
+    with django_assert_max_num_queries(40):
+        page = client.get("/care/calendar/").content.decode()
+    assert 'id="care-store"' in page  # staff of two stores pick one
+    assert f'id="care-occasion-birthday-{wang.pk}-20260312"' in page
+    assert f'id="care-occasion-important_date-{li.pk}-20260314"' in page
+    assert "下周生日" not in page
+    only_a = client.get(f"/care/calendar/?store={store_a.pk}").content.decode()
+    assert "王芳" in only_a
+    assert "李雷" not in only_a
+    data = {"customer": wang.pk, "occasion": "birthday", "day": "2026-03-12", "outcome": "gift_handed"}
+    assert client.post("/care/calendar/gesture/", data).status_code == 302
+    client.post("/care/calendar/gesture/", data)  # a second click records nothing more
+    task = CareTask.objects.get(customer=wang)
+    assert (task.status, task.outcome, task.completed_by) == (CareTask.Status.DONE, "gift_handed", both)
+    assert TimelineEntry.objects.filter(customer=wang, kind="care.task").count() == 1
+
+
+def test_a_gesture_for_a_customer_of_another_store_is_refused(store_a, store_b, staff_a, client):
+    from guanxi.customers.tests.factories import make_customer
+
+    other = make_customer(store=store_b, name="别店顾客", birthday="1990-03-12")
+    client.force_login(staff_a)
+    data = {"customer": other.pk, "occasion": "birthday", "day": "2026-03-12", "outcome": "reached"}
+    client.post("/care/calendar/gesture/", data)
+    assert not CareTask.objects.exists()
