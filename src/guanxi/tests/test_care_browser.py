@@ -61,7 +61,8 @@ def test_a_manager_sets_up_a_birthday_rule_and_a_clerk_logs_the_call(page, store
         page.locator("#rule-toggle").click()
         expect(page.locator("#rule-toggle")).to_have_text("停用")
         rule = CareRule.objects.get()
-        assert rule.active and rule.store_id == store_a.pk
+        assert rule.active
+        assert rule.store_id == store_a.pk
 
         # 3. today's run (the worker's job, in-process): 李雷's birthday is tomorrow
         care_daily_run()
