@@ -159,6 +159,14 @@ def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 
 @login_required
+def trigger_params(request: HttpRequest) -> HttpResponse:
+    """The parameters of the trigger chosen in the rule form (htmx swaps them in when the trigger changes)."""
+    require(request.user, "care.manage")
+    form = RuleForm(initial={"trigger_key": request.GET.get("trigger_key", "")})
+    return render(request, "care/_trigger_params.html", {"form": form})
+
+
+@login_required
 def rule_detail(request: HttpRequest, pk: int) -> HttpResponse:
     require(request.user, "care.view")
     rule = _rule(request, pk)

@@ -42,8 +42,11 @@ def test_a_manager_sets_up_a_birthday_rule_and_a_clerk_logs_the_call(page, store
         sign_in(page, manager.username)
         page.goto("/care/rules/new/")
         page.fill("input[name=name]", "生日前一天：礼券与电话")
+        page.select_option("select[name=trigger_key]", "important_date")  # its parameters swap in (htmx)
+        expect(page.locator("select[name=tp_kind]")).to_be_visible()
         page.select_option("select[name=trigger_key]", "birthday")
-        page.fill("textarea[name=trigger_params]", json.dumps({"days_before": 1}))
+        expect(page.locator("select[name=tp_kind]")).to_have_count(0)
+        page.fill("input[name=tp_days_before]", "1")
         steps = [
             {"action": "coupon_issue", "params": {"template": coupon.pk}},
             {"action": "care.task", "params": {"title": "生日问候电话", "assign_to": "owner"}},

@@ -137,3 +137,35 @@ def test_a_gesture_for_a_customer_of_another_store_is_refused(store_a, store_b, 
     data = {"customer": other.pk, "occasion": "birthday", "day": "2026-03-12", "outcome": "reached"}
     client.post("/care/calendar/gesture/", data)
     assert not CareTask.objects.exists()
+
+
+def test_the_rule_form_asks_for_the_triggers_parameters_as_fields(manager_a, client):
+    client.force_login(manager_a)
+    swapped = client.get("/care/rules/trigger-params/", {"trigger_key": "important_date"}).content.decode()
+    assert 'name="tp_kind"' in swapped
+    assert 'name="tp_days_before"' in swapped
+    assert 'name="trigger_params"' not in swapped
+    form = client.get("/care/rules/new/").content.decode()
+    assert 'hx-get="/care/rules/trigger-params/"' in form
+    response = client.post(
+        "/care/rules/new/",
+        {"name": "纪念日前三天", "trigger_key": "important_date", "tp_kind": "wedding_anniversary",
+         "tp_days_before": "3", "steps": '[{"wait_days": 1}]', "priority": 100, "holdout_percent": "0"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    rule = CareRule.objects.get(name="纪念日前三天")
+    assert rule.trigger_params == {"kind": "wedding_anniversary", "days_before": 3}
+    edit = client.get(f"/care/rules/{rule.pk}/edit/").content.decode()
+    assert 'name="tp_days_before" value="3"' in edit
+
+
+def test_a_parameter_out_of_range_is_named_and_nothing_saved(manager_a, client):
+    client.force_login(manager_a)
+    response = client.post(
+        "/care/rules/new/",
+        {"name": "x", "trigger_key": "birthday", "tp_days_before": "400", "priority": 100, "holdout_percent": "0"},
+    )
+    assert response.status_code == 200
+    assert 'id="field-tp_days_before"' in response.content.decode()
+    assert "has-error" in response.content.decode().split('id="field-tp_days_before"')[0][-200:]
+    assert not CareRule.objects.exists()
