@@ -169,3 +169,24 @@ def test_a_parameter_out_of_range_is_named_and_nothing_saved(manager_a, client):
     assert 'id="field-tp_days_before"' in response.content.decode()
     assert "has-error" in response.content.decode().split('id="field-tp_days_before"')[0][-200:]
     assert not CareRule.objects.exists()
+
+
+def test_my_tasks_call_back_later_keeps_the_task_for_tomorrow_and_no_answer_closes_it(
+    customers, staff_a, store_a, client
+):
+    call = CareTask.objects.create(
+        customer=customers[0], title="回访", store=store_a, assignee=staff_a, due_on=dt.date(2026, 3, 10)
+    )
+    other = CareTask.objects.create(
+        customer=customers[2], title="致电", store=store_a, assignee=staff_a, due_on=dt.date(2026, 3, 10)
+    )
+    client.force_login(staff_a)
+    client.post(f"/care/tasks/{call.pk}/complete/", {"outcome": "call_back"})
+    client.post(f"/care/tasks/{other.pk}/complete/", {"outcome": "no_answer"})
+    call.refresh_from_db()
+    other.refresh_from_db()
+    assert (call.status, call.outcome, call.due_on) == (CareTask.Status.OPEN, "call_back", dt.date(2026, 3, 11))
+    assert (other.status, other.outcome) == (CareTask.Status.DONE, "no_answer")
+    page = client.get("/care/tasks/").content.decode()
+    assert f'id="care-task-{call.pk}"' in page
+    assert f'id="care-task-{other.pk}"' not in page
