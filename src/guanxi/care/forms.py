@@ -1,17 +1,22 @@
-"""The care rule form: the trigger from the registry, its parameters, conditions and steps as JSON (the
-rule editor's structured widgets are not built yet), priority, hold-out and store."""
+"""The care rule form: the trigger from the registry with its parameters as fields generated from the trigger's
+``params_schema`` (swapped by htmx when the trigger changes; JSON for a schema they cannot express), conditions
+and steps as JSON (their structured editor is not built yet), priority, hold-out and store."""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from guanxi.core.care import care_triggers
+from guanxi.core.care import CARE_TRIGGERS, care_triggers
+
+PARAM_PREFIX = "tp_"
 
 
 class JSONText(forms.CharField):
@@ -36,6 +41,43 @@ class JSONText(forms.CharField):
             raise ValidationError(_("Enter valid JSON.")) from None
 
 
+def _param_field(spec: dict[str, Any], *, required: bool) -> forms.Field | None:
+    label, default = spec.get("title"), spec.get("default")
+    if "x-choices" in spec:
+        return None  # rows of another app (tags, templates): the JSON field takes them
+    if "enum" in spec:
+        names = spec.get("enumNames") or spec["enum"]
+        choices = [(v, str(n)) for v, n in zip(spec["enum"], names, strict=False)]
+        return forms.ChoiceField(label=label, choices=choices, required=required, initial=default)
+    if spec.get("type") == "integer":
+        return forms.IntegerField(
+            label=label,
+            required=required,
+            initial=default,
+            min_value=spec.get("minimum"),
+            max_value=spec.get("maximum"),
+        )
+    if spec.get("type") == "number":
+        return forms.DecimalField(label=label, required=required, initial=default)
+    if spec.get("type") == "string":
+        return forms.CharField(label=label, required=required, initial=default)
+    return None
+
+
+def trigger_param_fields(trigger_key: str) -> dict[str, forms.Field]:
+    """The trigger's parameters as form fields (``tp_<name>``); empty when a parameter has no field here."""
+    trigger = CARE_TRIGGERS.get(trigger_key)
+    schema = (trigger.params_schema if trigger is not None else None) or {}
+    required = set(schema.get("required") or [])
+    fields: dict[str, forms.Field] = {}
+    for name, spec in (schema.get("properties") or {}).items():
+        field = _param_field(spec if isinstance(spec, dict) else {}, required=name in required)
+        if field is None:
+            return {}
+        fields[PARAM_PREFIX + name] = field
+    return fields
+
+
 class RuleForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=120)
     trigger_key = forms.ChoiceField(label=gettext_lazy("Trigger"), choices=())
@@ -52,3 +94,34 @@ class RuleForm(forms.Form):
         field = self.fields["trigger_key"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [(t.key, str(t.label)) for t in care_triggers()]
+        field.widget.attrs.update(
+            {"hx-get": reverse_lazy("care:trigger_params"), "hx-target": "#trigger-params", "hx-swap": "innerHTML"}
+        )
+        key = str(self.data.get("trigger_key") or self.initial.get("trigger_key") or "")
+        if not key and field.choices:
+            key = str(field.choices[0][0])
+        generated = trigger_param_fields(key)
+        if self.is_bound and not any(name in self.data for name in generated):
+            generated = {}  # posted as JSON (an API-like client, or a schema without fields)
+        self.param_names = list(generated)
+        stored = self.initial.get("trigger_params") or {}
+        for name, param in generated.items():
+            if isinstance(stored, dict) and name[len(PARAM_PREFIX) :] in stored:
+                param.initial = stored[name[len(PARAM_PREFIX) :]]
+            self.fields[name] = param
+        if generated:
+            self.fields["trigger_params"].widget = forms.HiddenInput()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.param_names:
+            params: dict[str, Any] = {}
+            for name in self.param_names:
+                value = cleaned.pop(name, None)
+                if value not in (None, ""):
+                    params[name[len(PARAM_PREFIX) :]] = str(value) if isinstance(value, Decimal) else value
+            cleaned["trigger_params"] = params
+        return cleaned
+
+    def param_fields(self) -> list[Any]:
+        return [self[name] for name in self.param_names]

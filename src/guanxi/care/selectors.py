@@ -136,3 +136,43 @@ def timeline_excluded(data: dict[str, Any]) -> dict[str, Any]:
     reason = data.get("reason", "")
     label = CareExclusion.Reason(reason).label if reason in CareExclusion.Reason.values else reason
     return {**data, "reason_label": label}
+
+
+def calendar_stores(user: Any) -> list[Any]:
+    """The stores the calendar may be narrowed to: all for those who see every store, else the user's."""
+    from guanxi.accounts.models import Store
+
+    qs = Store.objects.all() if user.sees_all_stores else user.stores.all()
+    return list(qs.order_by("name", "pk"))
+
+
+def week_occasions(user: Any, *, start: dt.date, store_id: int | None = None) -> dict[dt.date, list[dict[str, Any]]]:
+    """The birthdays (solar or lunar) and wedding anniversaries of the week's days among the customers the user
+    may see, through the registry's trigger handlers (two queries a day, one for the customers)."""
+    from guanxi.core.care import CARE_TRIGGERS
+
+    wanted: list[tuple[str, dict[str, Any]]] = [
+        ("birthday", {"days_before": 0}),
+        ("important_date", {"kind": "wedding_anniversary", "days_before": 0}),
+    ]
+    hits: list[tuple[dt.date, str, Any]] = []
+    for key, params in wanted:
+        trigger = CARE_TRIGGERS.get(key)
+        if trigger is None:
+            continue
+        for i in range(7):
+            day = start + dt.timedelta(days=i)
+            hits.append((day, key, trigger.handler(params, {"today": day})))
+    out: dict[dt.date, list[dict[str, Any]]] = {start + dt.timedelta(days=i): [] for i in range(7)}
+    if not hits:
+        return out
+    ids: dict[tuple[dt.date, str], set[int]] = {(day, key): set(qs) for day, key, qs in hits}
+    visible = Customer.objects.visible_to(user).filter(pk__in={pk for group in ids.values() for pk in group})
+    if store_id is not None:
+        visible = visible.filter(home_store_id=store_id)
+    customers = {c.pk: c for c in visible.only("pk", "name", "home_store_id").order_by("pk")[:500]}
+    for (day, key), group in ids.items():
+        for pk in sorted(group):
+            if pk in customers:
+                out[day].append({"kind": key, "customer": customers[pk], "day": day})
+    return out

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from guanxi.accounts.actors import Actor, actor_id, signed_in
 from guanxi.accounts.models import Store, User
@@ -350,6 +351,44 @@ def task_complete(*, actor: Actor, task: CareTask, outcome: str, note: str = "")
         payload={"outcome": outcome, "status": task.status},
     )
     return task
+
+
+GESTURES = (CareTask.Outcome.REACHED, CareTask.Outcome.GIFT_HANDED, CareTask.Outcome.MESSAGE_SENT)
+OCCASIONS = {"birthday": _lazy("Birthday"), "important_date": _lazy("Wedding anniversary")}
+
+
+@transaction.atomic
+def gesture_log(*, actor: Actor, customer: Any, occasion: str, day: dt.date, outcome: str, note: str = "") -> CareTask:
+    """A one-click gesture from the care calendar (a call, a gift handed over, a message sent) for a customer's
+    occasion: recorded as a care task completed with that outcome (timeline, audit and event as any task). A
+    second click for the same gesture records nothing more."""
+    from guanxi.customers.models import Customer
+
+    _require(actor, "care.tasks")
+    errors: dict[str, list[str]] = {}
+    if occasion not in OCCASIONS:
+        errors["occasion"] = [_("Choose one of the occasions.")]
+    if outcome not in GESTURES:
+        errors["outcome"] = [_("Choose one of the outcomes.")]
+    visible = Customer.objects.all() if actor is None else Customer.objects.visible_to(actor)
+    if not visible.filter(pk=_pk(customer)).exists():
+        errors["customer"] = [_("There is no such customer.")]
+    if errors:
+        raise ValidationError(errors)
+    customer = visible.get(pk=_pk(customer))
+    task, created = CareTask.objects.get_or_create(
+        dedupe_key=f"calendar:{customer.pk}:{occasion}:{day.isoformat()}:{outcome}",
+        defaults={
+            "customer": customer,
+            "title": f"{OCCASIONS[occasion]} {day.isoformat()}",
+            "assignee": signed_in(actor),
+            "store_id": customer.home_store_id,
+            "due_on": day,
+        },
+    )
+    if not created or task.status != CareTask.Status.OPEN:
+        return task
+    return task_complete(actor=actor, task=task, outcome=outcome, note=note)
 
 
 # --- plans and exclusions -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -56,6 +57,14 @@ def task_complete_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(request.POST.get("next") or "care:my_tasks")
 
 
+def _store_choice(request: HttpRequest, stores: list) -> int | None:
+    try:
+        store_id = int(request.GET.get("store") or 0) or None
+    except ValueError:
+        store_id = None
+    return store_id if store_id in {s.pk for s in stores} else None
+
+
 @login_required
 def calendar(request: HttpRequest) -> HttpResponse:
     if not (can(request.user, "care.tasks") or can(request.user, "care.view")):
@@ -65,15 +74,20 @@ def calendar(request: HttpRequest) -> HttpResponse:
         start = dt.date.fromisoformat(request.GET.get("week", ""))
     except ValueError:
         start = today - dt.timedelta(days=today.weekday())
-    data = selectors.week_calendar(request.user, start=start)
+    stores = selectors.calendar_stores(request.user)
+    store_id = _store_choice(request, stores)
+    data = selectors.week_calendar(request.user, start=start, store_id=store_id)
+    occasions = selectors.week_occasions(request.user, start=start, store_id=store_id)
     days = [start + dt.timedelta(days=i) for i in range(7)]
     by_day = {
         d: {
             "tasks": [t for t in data["tasks"] if t.due_on == d],
             "fired": [o for o in data["fired"] if o.occurred_on == d],
+            "occasions": occasions.get(d, []),
         }
         for d in days
     }
+    gestures = [(value, label) for value, label in CareTask.Outcome.choices if value in services.GESTURES]
     return render(
         request,
         "care/calendar.html",
@@ -83,9 +97,37 @@ def calendar(request: HttpRequest) -> HttpResponse:
             "previous": start - dt.timedelta(days=7),
             "next": start + dt.timedelta(days=7),
             "outcomes": CareTask.Outcome.choices,
+            "gestures": gestures,
+            "stores": stores if len(stores) > 1 else [],
+            "store_id": store_id,
             "today": today,
         },
     )
+
+
+@login_required
+@require_POST
+def gesture_log_view(request: HttpRequest) -> HttpResponse:
+    try:
+        day = dt.date.fromisoformat(request.POST.get("day", ""))
+        customer_id = int(request.POST.get("customer", ""))
+    except ValueError:
+        raise Http404 from None
+    try:
+        services.gesture_log(
+            actor=request.user,
+            customer=customer_id,
+            occasion=request.POST.get("occasion", ""),
+            day=day,
+            outcome=request.POST.get("outcome", ""),
+            note=request.POST.get("note", ""),
+        )
+        flash.success(request, _("Outcome logged."))
+    except ValidationError as exc:
+        flash.error(request, " ".join(exc.messages))
+    back = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+    return redirect(back if back and safe else "care:calendar")
 
 
 def _rule(request: HttpRequest, pk: int) -> CareRule:
@@ -114,6 +156,14 @@ def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         initial = services.rule_values(rule) if rule is not None else {}
         form = RuleForm(initial=initial)
     return render(request, "care/rule_form.html", {"form": form, "rule": rule, "problems": problems})
+
+
+@login_required
+def trigger_params(request: HttpRequest) -> HttpResponse:
+    """The parameters of the trigger chosen in the rule form (htmx swaps them in when the trigger changes)."""
+    require(request.user, "care.manage")
+    form = RuleForm(initial={"trigger_key": request.GET.get("trigger_key", "")})
+    return render(request, "care/_trigger_params.html", {"form": form})
 
 
 @login_required

@@ -74,3 +74,34 @@ def test_demo_computes_scores_for_buyers(demo):
     assert CustomerScore.objects.count() >= Customer.objects.filter(order_count__gt=0).count() - 5
     # "new this month" counts newcomers, not the moment the demo was loaded
     assert Customer.objects.filter(created_at__gte=dt.datetime(2026, 11, 1, tzinfo=dt.UTC)).count() < 100
+
+
+def test_demo_ships_active_care_rules_with_a_month_of_history(demo):
+    from guanxi.accounts.models import User
+    from guanxi.care.models import CareJourney, CareOccurrence, CarePlan, CareRule, CareRunDay, CareTask
+    from guanxi.care.selectors import week_calendar
+
+    rules = CareRule.objects.filter(active=True)
+    assert set(rules.values_list("trigger_key", flat=True)) >= {
+        "birthday",
+        "important_date",
+        "member_day_n",
+        "membership_anniversary",
+        "repurchase_overdue",
+    }
+    assert CarePlan.objects.filter(budget_per_customer__isnull=False).count() == 3
+    assert CareRunDay.objects.filter(status="done").count() == 31
+    fired = CareOccurrence.objects.filter(status=CareOccurrence.Status.FIRED)
+    assert fired.values("occurred_on").distinct().count() > 15
+    assert fired.filter(rule__trigger_key="birthday").exists()
+    assert CareJourney.objects.exists()
+    # the care templates render and the birthday greetings went into the message log
+    for template in MessageTemplate.objects.filter(code__startswith="care_"):
+        assert "{" not in render(template.body, {"name": "王芳", "store": "静安旗舰店"})
+    assert Message.objects.filter(template_code="care_birthday").exists()
+    assert CareTask.objects.filter(status=CareTask.Status.OPEN).exists()
+    assert CareTask.objects.filter(status=CareTask.Status.DONE).exclude(outcome="").exists()
+    admin = User.objects.get(username="admin")
+    start = dt.date(2026, 11, 16)  # the week of the frozen day
+    week = week_calendar(admin, start=start)
+    assert week["tasks"] or week["fired"]

@@ -96,3 +96,97 @@ def test_another_stores_task_cannot_be_completed(customers, staff_a, store_b, cl
     task = CareTask.objects.create(customer=customers[1], title="B", store=store_b, due_on=dt.date(2026, 3, 11))
     client.force_login(staff_a)
     assert client.post(f"/care/tasks/{task.pk}/complete/", {"outcome": "reached"}).status_code == 404
+
+
+def test_the_calendar_lists_the_weeks_birthdays_and_anniversaries_with_one_click_gestures(
+    store_a, store_b, client, django_assert_max_num_queries
+):
+    from guanxi.accounts.tests.factories import UserFactory
+    from guanxi.customers.models import TimelineEntry
+    from guanxi.customers.services import important_date_add
+    from guanxi.customers.tests.factories import make_customer
+
+    wang = make_customer(store=store_a, name="王芳", birthday="1990-03-12")
+    li = make_customer(store=store_b, name="李雷")
+    important_date_add(actor=None, customer=li, kind="wedding_anniversary", date="2015-03-14", label="")
+    make_customer(store=store_a, name="下周生日", birthday="1990-03-20")
+    both = UserFactory(username="clerk-ab", role=Role.STORE_STAFF, stores=[store_a, store_b])
+    client.force_login(both)
+    with django_assert_max_num_queries(40):
+        page = client.get("/care/calendar/").content.decode()
+    assert 'id="care-store"' in page  # staff of two stores pick one
+    assert f'id="care-occasion-birthday-{wang.pk}-20260312"' in page
+    assert f'id="care-occasion-important_date-{li.pk}-20260314"' in page
+    assert "下周生日" not in page
+    only_a = client.get(f"/care/calendar/?store={store_a.pk}").content.decode()
+    assert "王芳" in only_a
+    assert "李雷" not in only_a
+    data = {"customer": wang.pk, "occasion": "birthday", "day": "2026-03-12", "outcome": "gift_handed"}
+    assert client.post("/care/calendar/gesture/", data).status_code == 302
+    client.post("/care/calendar/gesture/", data)  # a second click records nothing more
+    task = CareTask.objects.get(customer=wang)
+    assert (task.status, task.outcome, task.completed_by) == (CareTask.Status.DONE, "gift_handed", both)
+    assert TimelineEntry.objects.filter(customer=wang, kind="care.task").count() == 1
+
+
+def test_a_gesture_for_a_customer_of_another_store_is_refused(store_a, store_b, staff_a, client):
+    from guanxi.customers.tests.factories import make_customer
+
+    other = make_customer(store=store_b, name="别店顾客", birthday="1990-03-12")
+    client.force_login(staff_a)
+    data = {"customer": other.pk, "occasion": "birthday", "day": "2026-03-12", "outcome": "reached"}
+    client.post("/care/calendar/gesture/", data)
+    assert not CareTask.objects.exists()
+
+
+def test_the_rule_form_asks_for_the_triggers_parameters_as_fields(manager_a, client):
+    client.force_login(manager_a)
+    swapped = client.get("/care/rules/trigger-params/", {"trigger_key": "important_date"}).content.decode()
+    assert 'name="tp_kind"' in swapped
+    assert 'name="tp_days_before"' in swapped
+    assert 'name="trigger_params"' not in swapped
+    form = client.get("/care/rules/new/").content.decode()
+    assert 'hx-get="/care/rules/trigger-params/"' in form
+    response = client.post(
+        "/care/rules/new/",
+        {"name": "纪念日前三天", "trigger_key": "important_date", "tp_kind": "wedding_anniversary",
+         "tp_days_before": "3", "steps": '[{"wait_days": 1}]', "priority": 100, "holdout_percent": "0"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    rule = CareRule.objects.get(name="纪念日前三天")
+    assert rule.trigger_params == {"kind": "wedding_anniversary", "days_before": 3}
+    edit = client.get(f"/care/rules/{rule.pk}/edit/").content.decode()
+    assert 'name="tp_days_before" value="3"' in edit
+
+
+def test_a_parameter_out_of_range_is_named_and_nothing_saved(manager_a, client):
+    client.force_login(manager_a)
+    response = client.post(
+        "/care/rules/new/",
+        {"name": "x", "trigger_key": "birthday", "tp_days_before": "400", "priority": 100, "holdout_percent": "0"},
+    )
+    assert response.status_code == 200
+    assert 'id="field-tp_days_before"' in response.content.decode()
+    assert "has-error" in response.content.decode().split('id="field-tp_days_before"')[0][-200:]
+    assert not CareRule.objects.exists()
+
+
+def test_my_tasks_call_back_later_keeps_the_task_for_tomorrow_and_no_answer_closes_it(
+    customers, staff_a, store_a, client
+):
+    call = CareTask.objects.create(
+        customer=customers[0], title="回访", store=store_a, assignee=staff_a, due_on=dt.date(2026, 3, 10)
+    )
+    other = CareTask.objects.create(
+        customer=customers[2], title="致电", store=store_a, assignee=staff_a, due_on=dt.date(2026, 3, 10)
+    )
+    client.force_login(staff_a)
+    client.post(f"/care/tasks/{call.pk}/complete/", {"outcome": "call_back"})
+    client.post(f"/care/tasks/{other.pk}/complete/", {"outcome": "no_answer"})
+    call.refresh_from_db()
+    other.refresh_from_db()
+    assert (call.status, call.outcome, call.due_on) == (CareTask.Status.OPEN, "call_back", dt.date(2026, 3, 11))
+    assert (other.status, other.outcome) == (CareTask.Status.DONE, "no_answer")
+    page = client.get("/care/tasks/").content.decode()
+    assert f'id="care-task-{call.pk}"' in page
+    assert f'id="care-task-{other.pk}"' not in page

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from guanxi.accounts.models import Role, Store, User
 from guanxi.analytics.services import scores_refresh
 from guanxi.campaigns.demo import campaigns_demo
+from guanxi.care.demo import care_demo
 from guanxi.core.events.delivery import events_drain
 from guanxi.customers.contacts import contact_indexes, normalize_phone
 from guanxi.customers.models import ContactPoint, Customer, ImportantDate, Tag, TimelineEntry
@@ -124,11 +125,15 @@ class Command(BaseCommand):
         with transaction.atomic():
             campaigns = campaigns_demo(marketer=marketer, manager=manager, rng=rng)
         events_drain()
+        with transaction.atomic():
+            care = care_demo(manager=admin, rng=rng)  # organisation-wide rules
+        events_drain()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded: {len(stores)} stores, {len(staff)} staff, {len(people)} customers, {orders} orders, "
                 f"{len(members)} members, {counter['checkouts']} counter sales, {scores.customers} customers scored, "
-                f"{campaigns['segments']} segments and {campaigns['campaigns']} campaigns. "
+                f"{campaigns['segments']} segments, {campaigns['campaigns']} campaigns and {care['rules']} care rules "
+                f"({care['occurrences']} occurrences, {care['tasks']} care tasks). "
                 f"Sign in as admin / {DEMO_PASSWORD} (or staff01…staff19, same password)."
             )
         )
