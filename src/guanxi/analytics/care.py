@@ -97,6 +97,10 @@ def high_value_drifting_customers(params: dict[str, Any], context: dict[str, Any
     return Customer.objects.filter(Exists(scores), merged_into__isnull=True).values_list("id", flat=True)
 
 
+#: churn risk and drifting hold day after day: a rule on them reaches a customer once per quarter at most
+STATE_REARM_DAYS = 90
+
+
 def register() -> None:
     def probability(title: Any, default: float) -> dict[str, Any]:
         return {"type": "number", "title": title, "minimum": 0, "maximum": 1, "default": default}
@@ -127,6 +131,7 @@ def register() -> None:
                 "properties": {"p_alive_below": probability(gettext_lazy("P(alive) below"), 0.3)},
             },
             order=51,
+            rearm_days=STATE_REARM_DAYS,
         )
     )
     register_care_trigger(
@@ -151,5 +156,6 @@ def register() -> None:
                 "required": ["value"],
             },
             order=52,
+            rearm_days=STATE_REARM_DAYS,
         )
     )

@@ -337,10 +337,28 @@ def run_day(day: dt.date, *, now: dt.datetime | None = None) -> DayResult:
     )
     for rule in rules:
         ids = list(rule_candidates(rule, trigger_ids(rule, {"today": day, "rule": rule})))
+        ids = _rearmed(rule, ids, day)
         done = evaluate_rule(rule, ids, day=day, occasion=day.isoformat(), token=token, now=now)
         out.rules.append(done)
         out.counts.update(done.counts)
     return out
+
+
+def _rearmed(rule: CareRule, customer_ids: list[int], day: dt.date) -> list[int]:
+    """For a state trigger (``rearm_days``), the customers this rule has not reached in that many days before
+    ``day`` (one query); an occasion trigger's customers unchanged."""
+    trigger = CARE_TRIGGERS.get(rule.trigger_key)
+    if trigger is None or not trigger.rearm_days or not customer_ids:
+        return customer_ids
+    since = day - dt.timedelta(days=trigger.rearm_days)
+    recent = set(
+        filter_in(
+            CareOccurrence.objects.filter(rule=rule, occurred_on__gt=since, occurred_on__lt=day),
+            "customer",
+            customer_ids,
+        ).values_list("customer_id", flat=True)
+    )
+    return [cid for cid in customer_ids if cid not in recent]
 
 
 def care_daily_run(now: dt.datetime | None = None) -> DailyReport:

@@ -17,6 +17,10 @@ Apps register them in their ``AppConfig.ready()``; the care app lists them in it
   the rule's later steps do not run; ``{"cost": Decimal}`` what the gesture cost (a coupon's face value), spent
   against the rule's care plan and its yearly budget. Other keys are free (``{"coupon": code}``, …).
 
+A **state** trigger (its condition holds day after day, e.g. churn risk) sets ``rearm_days``: the daily run leaves
+out the customers the rule already reached within that many days, so it fires once per lapse, not daily (the
+re-firing Zendesk automations are known for).
+
 ``validate_params(params) -> params`` cleans what the rule editor sent and raises ``ValidationError``
 naming the field; ``params_schema`` (JSON Schema) describes the same parameters to the editor.
 """
@@ -43,6 +47,10 @@ class CareTrigger:
     params_schema: dict[str, Any] = field(default_factory=dict)
     event: str = ""  # empty: scheduled (daily)
     order: int = 100
+    #: A *state* trigger (true for as long as a condition lasts: churn risk, a drifting customer) fires once for a
+    #: rule and customer, then not again for that rule until this many days have passed; 0: an occasion trigger
+    #: (a birthday, day N) that is true on one day only.
+    rearm_days: int = 0
 
 
 @dataclass(frozen=True)

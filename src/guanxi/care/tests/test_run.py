@@ -226,3 +226,34 @@ def _queries_of_a_run(n: int, store) -> int:
 
 def test_the_daily_run_takes_as_many_queries_for_thirty_customers_as_for_three(care_parts, store_a):
     assert _queries_of_a_run(3, store_a) == _queries_of_a_run(30, store_a)
+
+
+def test_a_state_trigger_fires_once_per_lapse_not_every_day_it_holds(care_parts, customers, frozen):
+    """Churn risk holds day after day; a rule on it reaches a customer once, then again only after its rearm
+    period (the automations that re-fire until their condition is undone are what the issue warns about)."""
+    from guanxi.core.care import CARE_TRIGGERS, CareTrigger
+
+    CARE_TRIGGERS.register(CareTrigger(key="zz.at_risk", label="At risk", handler=_every_day_listed, rearm_days=30))
+    try:
+        at_risk = [c.pk for c in customers[:2]]
+        rule = make_rule(at_risk)
+        rule.trigger_key = "zz.at_risk"
+        rule.save(update_fields=["trigger_key"])
+        fired_on = []
+        for offset in range(0, 62):
+            frozen.move_to(NOW + dt.timedelta(days=offset))
+            day = run.run_day(TODAY + dt.timedelta(days=offset))
+            if day.counts.get("fired"):
+                fired_on.append((offset, day.counts["fired"]))
+            run.run_day(TODAY + dt.timedelta(days=offset))  # a re-run the same day changes nothing
+        assert fired_on == [(0, 2), (30, 2), (60, 2)]
+        assert CareOccurrence.objects.filter(rule=rule).count() == 6
+        assert len(care_parts.customers()) == 6
+    finally:
+        CARE_TRIGGERS.unregister("zz.at_risk")
+
+
+def _every_day_listed(params, context):
+    from guanxi.customers.models import Customer
+
+    return Customer.objects.filter(pk__in=params["ids"]).values_list("id", flat=True)
