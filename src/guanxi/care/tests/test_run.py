@@ -240,7 +240,7 @@ def test_a_state_trigger_fires_once_per_lapse_not_every_day_it_holds(care_parts,
         rule.trigger_key = "zz.at_risk"
         rule.save(update_fields=["trigger_key"])
         fired_on = []
-        for offset in range(0, 62):
+        for offset in range(62):
             frozen.move_to(NOW + dt.timedelta(days=offset))
             day = run.run_day(TODAY + dt.timedelta(days=offset))
             if day.counts.get("fired"):
