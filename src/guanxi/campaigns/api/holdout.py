@@ -49,11 +49,11 @@ class GlobalHoldoutSerializer(serializers.ModelSerializer):
     percent = PercentField()
     active = serializers.BooleanField(read_only=True, help_text="on, and a percentage above 0: it leaves people out")
     members = serializers.SerializerMethodField(help_text="how many of the caller's customers are in it now")
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="null until it is first set")
 
     class Meta:
         model = GlobalHoldout
         fields = ["percent", "enabled", "active", "members", "updated_at"]
-        read_only_fields = ["updated_at"]
 
     def get_members(self, holdout: GlobalHoldout) -> int:
         return selectors.global_holdout_members(self.context["request"].user, holdout)
