@@ -266,6 +266,13 @@ WHY_EXTERNAL = {
         "the order lines (on a second connection, beside the facts query) and writes a million score rows with "
         "five indexes."
     ),
+    "care_daily_run": (
+        "The floor finds the same candidates with the same month-day predicates and inserts the same occurrence "
+        "rows and tag rows with INSERT … SELECT in one transaction. The run also draws each customer's hold-out, "
+        "checks exclusions, the day's earlier gestures and the plan budget, then acts on each fired occurrence "
+        "through the action registry (tag_add: a lookup, the tag row and its timeline line per customer) and writes "
+        "a care.fired timeline entry and an outbox event for each: per-customer Python work the floor does not do."
+    ),
 }
 
 
@@ -338,6 +345,62 @@ def _counter_section(result: dict | None) -> list[str]:
     lines += ["", "What the ratio means:", ""]
     for r in result["figures"]:
         lines.append(f"- **{r['benchmark']}** — {r['ratio_to_floor']:.1f}×. {WHY_EXTERNAL.get(r['benchmark'], '')}")
+    return lines
+
+
+def _care_section(result: dict | None) -> list[str]:
+    """Issue #17's figures: the daily date-trigger run and the behaviour triggers' cost."""
+    if not result or "daily_run" not in result:
+        return []
+    d, b, data = result["daily_run"], result.get("behaviour_triggers") or {}, result.get("dataset") or {}
+    lines = [
+        "",
+        "## Care automation (issue #17)",
+        "",
+        f"Measured {result.get('date', '')} by `bench/bench_care.py` at `{result['size']}`: three active scheduled "
+        "rules (birthday, wedding anniversary via `important_date`, day 100 via `member_day_n`), each with one "
+        "`tag_add` action and the default 10% hold-out, evaluated by `care.run.run_day` for the local day "
+        f"{result['day']} ({d['birthdays_on_the_day']:,} birthdays on it). The dataset has "
+        f"{data.get('customers_with_birthday', 0):,} customers with a birthday on file, "
+        f"{data.get('important_dates', 0):,} important dates and {data.get('memberships', 0):,} memberships: "
+        "the anniversary and day-100 rules run their queries but reach nobody. Load average at the start: "
+        f"{result.get('load_average', '?')}. Every row the run wrote is deleted again afterwards.",
+        "",
+        "| figure | Guanxi | floor | ratio | occurrences | budget |",
+        "|---|---:|---:|---:|---:|---|",
+        f"| {d['title']} | {d['seconds']:.1f} s | {d['floor_seconds']:.2f} s | {d['ratio_to_floor']:.1f}× | "
+        f"{d['occurrences_written']:,} ({', '.join(f'{k} {v:,}' for k, v in d['counts'].items())}) | "
+        f"< {d['budget_s']:.0f} s: {'met' if d['budget_met'] else '**missed**'} |",
+        f"| the same day run again (nothing new to write) | {d['repeat_run_seconds']:.2f} s | | | 0 | |",
+    ]
+    if b:
+        refresh = b.get("analytics_refresh_seconds_compared") or b.get("analytics_refresh_seconds_recorded")
+        this_run, recorded = b.get("analytics_refresh_seconds_this_run"), b.get("analytics_refresh_seconds_recorded")
+        which = (
+            "the faster of "
+            + " and ".join(
+                x
+                for x in (
+                    f"this run's ({this_run:.1f} s)" if this_run else "",
+                    f"the recorded ({recorded:.1f} s)" if recorded else "",
+                )
+                if x
+            )
+            + " analytics refresh,"
+        )
+        parts = ", ".join(
+            f"`{k}` {b[k]['seconds']:.2f} s ({b[k]['customers']:,} customers)"
+            for k in ("repurchase_overdue", "churn_risk", "high_value_drifting")
+            if k in b
+        )
+        lines += [
+            "",
+            f"Behaviour triggers, each handler's query over the whole customer table with its ids fetched: {parts}; "
+            f"{b['seconds']:.2f} s in all against {which} {refresh:.1f} s "
+            f"({b['scores_in_database']:,} scores on file): adds **{b.get('adds_percent', float('nan')):.1f}%** "
+            f"(budget < {b.get('budget_percent', 20):.0f}%: {'met' if b.get('budget_met') else '**missed**'}).",
+        ]
+    lines += ["", f"What the ratio means: {WHY_EXTERNAL['care_daily_run']}"]
     return lines
 
 
@@ -439,6 +502,7 @@ def render(results: dict, *, extra: str = "") -> str:
         lines.append(f"- **{f['title']}** — {f['ratio']:.1f}×. {why}")
     ext = results.get("external") or {}
     lines += _counter_section(ext.get("bench_counter", {}).get("result"))
+    lines += _care_section(ext.get("bench_care", {}).get("result"))
     if ext:
         lines += ["", "## Other capabilities", ""] + _external_summary(ext) + ["", "The full output of each:", ""]
         for name, value in ext.items():

@@ -807,7 +807,14 @@ def bench_import(ctx: Context) -> list[dict]:
 
 # ----------------------------------------------------------------------------------- other capabilities
 
-EXTERNAL = ("bench_checkout", "bench_messaging", "bench_analytics", "bench_counter", "bench_campaign_results")
+EXTERNAL = (
+    "bench_checkout",
+    "bench_messaging",
+    "bench_analytics",
+    "bench_counter",
+    "bench_campaign_results",
+    "bench_care",
+)
 
 
 _EXTERNAL_CALL = """

@@ -96,6 +96,7 @@ def test_generator_and_every_benchmark_run_at_tiny_size(tmp_path):
         "bench_analytics",
         "bench_counter",
         "bench_campaign_results",
+        "bench_care",
     }
     text = out.read_text()
     for heading in ("# Guanxi benchmark results", "## Over HTTP", "## Import", "## What each ratio means"):
