@@ -125,3 +125,28 @@ class RuleForm(forms.Form):
 
     def param_fields(self) -> list[Any]:
         return [self[name] for name in self.param_names]
+
+
+class PlanForm(forms.Form):
+    """A care plan: its tier and its yearly budgets (Decimal; empty means no budget)."""
+
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=120)
+    tier = forms.TypedChoiceField(label=gettext_lazy("Tier"), choices=(), required=False, coerce=int, empty_value=None)
+    budget_per_customer = forms.DecimalField(
+        label=gettext_lazy("Yearly budget per customer"), required=False, min_value=0, decimal_places=2
+    )
+    budget_total = forms.DecimalField(
+        label=gettext_lazy("Yearly budget of the plan"), required=False, min_value=0, decimal_places=2
+    )
+    active = forms.BooleanField(label=gettext_lazy("Active"), required=False, initial=True)
+
+    def __init__(self, *args: Any, read_only: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from guanxi.loyalty.models import Tier
+
+        field = self.fields["tier"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", "—"), *((t.pk, t.name) for t in Tier.objects.order_by("name", "id"))]
+        if read_only:
+            for each in self.fields.values():
+                each.disabled = True

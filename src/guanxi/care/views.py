@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 
 from guanxi.accounts.permissions import can, require, signed_in
 from guanxi.care import selectors, services
-from guanxi.care.forms import RuleForm
-from guanxi.care.models import CareRule, CareTask
+from guanxi.care.forms import PlanForm, RuleForm
+from guanxi.care.models import CarePlan, CareRule, CareTask
 from guanxi.care.run import local_today
 from guanxi.core.forms import error_lines, form_labels
 
@@ -189,3 +189,66 @@ def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         flash.error(request, " ".join(exc.messages))
     return redirect("care:rule_detail", rule.pk)
+
+
+@login_required
+def plan_list(request: HttpRequest) -> HttpResponse:
+    require(request.user, "care.view")
+    today = local_today()
+    plans = list(selectors.plans_with_spend(request.user, year=today.year)[:200])
+    return render(
+        request,
+        "care/plan_list.html",
+        {"plans": plans, "year": today.year, "can_manage": can(request.user, "care.manage")},
+    )
+
+
+@login_required
+def plan_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """A plan's detail: managers edit it (care.manage); whoever sees care reads it."""
+    require(request.user, "care.view")
+    manage = can(request.user, "care.manage")
+    plan: CarePlan | None = None
+    if pk is not None:
+        try:
+            plan = selectors.plans_with_spend(request.user, year=local_today().year).get(pk=pk)
+        except CarePlan.DoesNotExist:
+            raise Http404 from None
+    elif not manage:
+        raise PermissionDenied
+    problems: list[str] = []
+    if request.method == "POST":
+        if not manage:
+            raise PermissionDenied
+        form = PlanForm(request.POST)
+        if form.is_valid():
+            try:
+                saved = services.plan_save(actor=signed_in(request.user), plan=plan, data=dict(form.cleaned_data))
+            except ValidationError as exc:
+                problems = error_lines(exc, form_labels(form))
+            else:
+                flash.success(request, _("Care plan saved."))
+                return redirect("care:plan_detail", saved.pk)
+    else:
+        initial = (
+            {
+                "name": plan.name,
+                "tier": plan.tier_id,
+                "budget_per_customer": plan.budget_per_customer,
+                "budget_total": plan.budget_total,
+                "active": plan.active,
+            }
+            if plan is not None
+            else {}
+        )
+        form = PlanForm(initial=initial, read_only=not manage)
+    rules = (
+        list(selectors.rules_visible_to(request.user).filter(plan=plan).order_by("-priority", "id")[:200])
+        if plan
+        else []
+    )
+    return render(
+        request,
+        "care/plan_form.html",
+        {"form": form, "plan": plan, "rules": rules, "problems": problems, "can_manage": manage},
+    )
