@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from guanxi.accounts.permissions import can, require, signed_in
 from guanxi.care import selectors, services
-from guanxi.care.forms import PlanForm, RuleForm
+from guanxi.care.forms import STEPS_EDITOR, PlanForm, RuleForm, new_row_key, step_row_form
 from guanxi.care.models import CarePlan, CareRule, CareTask
 from guanxi.care.run import local_today
 from guanxi.core.forms import error_lines, form_labels
@@ -155,7 +155,11 @@ def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     else:
         initial = services.rule_values(rule) if rule is not None else {}
         form = RuleForm(initial=initial)
-    return render(request, "care/rule_form.html", {"form": form, "rule": rule, "problems": problems})
+    return render(
+        request,
+        "care/rule_form.html",
+        {"form": form, "rule": rule, "problems": problems, "steps_editor": STEPS_EDITOR},
+    )
 
 
 @login_required
@@ -164,6 +168,24 @@ def trigger_params(request: HttpRequest) -> HttpResponse:
     require(request.user, "care.manage")
     form = RuleForm(initial={"trigger_key": request.GET.get("trigger_key", "")})
     return render(request, "care/_trigger_params.html", {"form": form})
+
+
+@login_required
+def step_row(request: HttpRequest) -> HttpResponse:
+    """One step row of the rule form: a new one (the add button) or one whose kind changed (htmx swaps it)."""
+    require(request.user, "care.manage")
+    n = request.GET.get("n", "")
+    if not (n.isalnum() and len(n) <= 16):
+        n = new_row_key()
+    kind = request.GET.get(f"s{n}_kind") or request.GET.get("kind") or "care.task"
+    return render(request, "care/_step_row.html", {"row": step_row_form(n, kind)})
+
+
+@login_required
+def step_row_remove(request: HttpRequest) -> HttpResponse:
+    """Nothing: htmx swaps the removed row for it."""
+    require(request.user, "care.manage")
+    return HttpResponse("")
 
 
 @login_required
