@@ -73,16 +73,18 @@ class JSONText(forms.CharField):
             raise ValidationError(_("Enter valid JSON.")) from None
 
 
-def _param_field(spec: dict[str, Any], *, required: bool) -> forms.Field | None:
+def _param_field(spec: dict[str, Any], *, required: bool, cache: dict[str, Any] | None = None) -> forms.Field | None:
     label, default = spec.get("title"), spec.get("default")
     if "x-choices" in spec:
         source = X_CHOICES.get(str(spec["x-choices"]))
         if source is None:
             return None  # rows this form does not know: the JSON field takes them
         coerce: Any = int if spec.get("type") == "integer" else str
-        return forms.TypedChoiceField(
-            label=label, choices=[("", "—"), *source()], required=required, coerce=coerce, empty_value=None
-        )
+        cache = {} if cache is None else cache
+        if spec["x-choices"] not in cache:
+            cache[spec["x-choices"]] = source()  # once per form, however many rows name them
+        choices = [("", "—"), *cache[spec["x-choices"]]]
+        return forms.TypedChoiceField(label=label, choices=choices, required=required, coerce=coerce, empty_value=None)
     if "enum" in spec:
         names = spec.get("enumNames") or spec["enum"]
         choices = [(v, str(n)) for v, n in zip(spec["enum"], names, strict=False)]
@@ -102,13 +104,15 @@ def _param_field(spec: dict[str, Any], *, required: bool) -> forms.Field | None:
     return None
 
 
-def schema_fields(schema: dict[str, Any] | None, prefix: str) -> dict[str, forms.Field] | None:
+def schema_fields(
+    schema: dict[str, Any] | None, prefix: str, cache: dict[str, Any] | None = None
+) -> dict[str, forms.Field] | None:
     """A params schema as form fields (``<prefix><name>``); None when a parameter has no field here."""
     schema = schema or {}
     required = set(schema.get("required") or [])
     fields: dict[str, forms.Field] = {}
     for name, spec in (schema.get("properties") or {}).items():
-        field = _param_field(spec if isinstance(spec, dict) else {}, required=name in required)
+        field = _param_field(spec if isinstance(spec, dict) else {}, required=name in required, cache=cache)
         if field is None:
             return None
         fields[prefix + name] = field
@@ -148,7 +152,9 @@ class StepRow:
         return [self.form[name] for name in self.names]
 
 
-def step_fields(n: str, kind: str, initial: dict[str, Any] | None = None) -> tuple[dict[str, forms.Field], str | None]:
+def step_fields(
+    n: str, kind: str, initial: dict[str, Any] | None = None, cache: dict[str, Any] | None = None
+) -> tuple[dict[str, forms.Field], str | None]:
     """The fields of step row ``n`` of ``kind`` (``s<n>_kind`` first), and the name of its JSON field if any."""
     initial = initial or {}
     choices = [(a.key, str(a.label)) for a in care_actions()]
@@ -172,7 +178,7 @@ def step_fields(n: str, kind: str, initial: dict[str, Any] | None = None) -> tup
         return fields, None
     action = CARE_ACTIONS.get(kind)
     prefix = f"s{n}_p_"
-    generated = schema_fields(action.params_schema if action is not None else None, prefix)
+    generated = schema_fields(action.params_schema if action is not None else None, prefix, cache)
     params = initial.get("params") or {}
     if generated is None:
         text = JSONText(label=_("Parameters (JSON)"), empty={})
@@ -246,8 +252,9 @@ class RuleForm(forms.Form):
             stored = self.initial.get("steps") or []
             steps = [s for s in stored if isinstance(s, dict)] if isinstance(stored, list) else []
             rows = [(str(i), step, step_kind(step)) for i, step in enumerate(steps)]
+        cache: dict[str, Any] = {}
         for n, initial, kind in rows:
-            fields, json_name = step_fields(n, kind, initial)
+            fields, json_name = step_fields(n, kind, initial, cache)
             self.fields.update(fields)
             self.step_rows.append(StepRow(self, n, [f for f in fields if not f.endswith("_kind")], json_name))
             self.step_field_names.update(fields)

@@ -263,3 +263,22 @@ def test_steps_posted_as_json_without_rows_still_save(care_parts, manager_a, cli
     del data["steps_editor"]
     assert client.post("/care/rules/new/", data).status_code == 302
     assert CareRule.objects.get(name="三步关怀").steps == [{"wait_days": 3}]
+
+
+def test_the_rule_form_asks_for_each_list_of_choices_once_however_many_rows(
+    care_parts, manager_a, client, django_assert_max_num_queries
+):
+    from guanxi.loyalty.services.coupons import coupon_template_create
+
+    coupon = coupon_template_create(actor=None, data={"name": "礼券", "kind": "fixed", "amount": "5.00"})
+    client.force_login(manager_a)
+
+    def edit_page(rows: int) -> int:
+        steps = [{"action": "coupon_issue", "params": {"template": coupon.pk}}] * rows
+        rule = make_rule([], name=f"礼券{rows}", steps=steps)
+        with django_assert_max_num_queries(20) as queries:
+            page = client.get(f"/care/rules/{rule.pk}/edit/").content.decode()
+        assert page.count('name="step_row"') == rows
+        return len(queries)
+
+    assert edit_page(1) == edit_page(6)
