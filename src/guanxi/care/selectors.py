@@ -104,21 +104,26 @@ def week_calendar(user: Any, *, start: dt.date, store_id: int | None = None) -> 
 
 
 def plans_with_spend(user: Any, *, year: int | None = None) -> QuerySet[CarePlan]:
-    """Plans with what they spent this calendar year (one query)."""
-    from django.db.models import DecimalField, Sum, Value
+    """Plans with their tier, how many rules they bundle and what they spent this calendar year (one query)."""
+    from django.db.models import Count, DecimalField, IntegerField, OuterRef, Subquery, Sum, Value
     from django.db.models.functions import Coalesce
 
     from guanxi.care.run import local_today
 
     year = year or local_today().year
+    rules = (
+        rules_visible_to(user).filter(plan=OuterRef("pk")).order_by().values("plan").annotate(n=Count("id")).values("n")
+    )
     return (
         plans_visible_to(user)
+        .select_related("tier")
         .annotate(
+            rule_count=Coalesce(Subquery(rules, output_field=IntegerField()), Value(0)),
             spent_this_year=Coalesce(
                 Sum("spends__amount", filter=Q(spends__spent_on__year=year)),
                 Value(0),
                 output_field=DecimalField(max_digits=14, decimal_places=2),
-            )
+            ),
         )
         .order_by("name", "id")
     )

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 
 from guanxi.accounts.permissions import can, require, signed_in
 from guanxi.care import selectors, services
-from guanxi.care.forms import RuleForm
-from guanxi.care.models import CareRule, CareTask
+from guanxi.care.forms import STEPS_EDITOR, PlanForm, RuleForm, new_row_key, step_row_form
+from guanxi.care.models import CarePlan, CareRule, CareTask
 from guanxi.care.run import local_today
 from guanxi.core.forms import error_lines, form_labels
 
@@ -155,7 +155,11 @@ def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     else:
         initial = services.rule_values(rule) if rule is not None else {}
         form = RuleForm(initial=initial)
-    return render(request, "care/rule_form.html", {"form": form, "rule": rule, "problems": problems})
+    return render(
+        request,
+        "care/rule_form.html",
+        {"form": form, "rule": rule, "problems": problems, "steps_editor": STEPS_EDITOR},
+    )
 
 
 @login_required
@@ -164,6 +168,24 @@ def trigger_params(request: HttpRequest) -> HttpResponse:
     require(request.user, "care.manage")
     form = RuleForm(initial={"trigger_key": request.GET.get("trigger_key", "")})
     return render(request, "care/_trigger_params.html", {"form": form})
+
+
+@login_required
+def step_row(request: HttpRequest) -> HttpResponse:
+    """One step row of the rule form: a new one (the add button) or one whose kind changed (htmx swaps it)."""
+    require(request.user, "care.manage")
+    n = request.GET.get("n", "")
+    if not (n.isalnum() and len(n) <= 16):
+        n = new_row_key()
+    kind = request.GET.get(f"s{n}_kind") or request.GET.get("kind") or "care.task"
+    return render(request, "care/_step_row.html", {"row": step_row_form(n, kind)})
+
+
+@login_required
+def step_row_remove(request: HttpRequest) -> HttpResponse:
+    """Nothing: htmx swaps the removed row for it."""
+    require(request.user, "care.manage")
+    return HttpResponse("")
 
 
 @login_required
@@ -189,3 +211,66 @@ def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         flash.error(request, " ".join(exc.messages))
     return redirect("care:rule_detail", rule.pk)
+
+
+@login_required
+def plan_list(request: HttpRequest) -> HttpResponse:
+    require(request.user, "care.view")
+    today = local_today()
+    plans = list(selectors.plans_with_spend(request.user, year=today.year)[:200])
+    return render(
+        request,
+        "care/plan_list.html",
+        {"plans": plans, "year": today.year, "can_manage": can(request.user, "care.manage")},
+    )
+
+
+@login_required
+def plan_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """A plan's detail: managers edit it (care.manage); whoever sees care reads it."""
+    require(request.user, "care.view")
+    manage = can(request.user, "care.manage")
+    plan: CarePlan | None = None
+    if pk is not None:
+        try:
+            plan = selectors.plans_with_spend(request.user, year=local_today().year).get(pk=pk)
+        except CarePlan.DoesNotExist:
+            raise Http404 from None
+    elif not manage:
+        raise PermissionDenied
+    problems: list[str] = []
+    if request.method == "POST":
+        if not manage:
+            raise PermissionDenied
+        form = PlanForm(request.POST)
+        if form.is_valid():
+            try:
+                saved = services.plan_save(actor=signed_in(request.user), plan=plan, data=dict(form.cleaned_data))
+            except ValidationError as exc:
+                problems = error_lines(exc, form_labels(form))
+            else:
+                flash.success(request, _("Care plan saved."))
+                return redirect("care:plan_detail", saved.pk)
+    else:
+        initial = (
+            {
+                "name": plan.name,
+                "tier": plan.tier_id,
+                "budget_per_customer": plan.budget_per_customer,
+                "budget_total": plan.budget_total,
+                "active": plan.active,
+            }
+            if plan is not None
+            else {}
+        )
+        form = PlanForm(initial=initial, read_only=not manage)
+    rules = (
+        list(selectors.rules_visible_to(request.user).filter(plan=plan).order_by("-priority", "id")[:200])
+        if plan
+        else []
+    )
+    return render(
+        request,
+        "care/plan_form.html",
+        {"form": form, "plan": plan, "rules": rules, "problems": problems, "can_manage": manage},
+    )

@@ -5,7 +5,6 @@ the week's birthdays; a clerk completes the call task it made and logs the outco
 from __future__ import annotations
 
 import datetime as dt
-import json
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -47,11 +46,22 @@ def test_a_manager_sets_up_a_birthday_rule_and_a_clerk_logs_the_call(page, store
         page.select_option("select[name=trigger_key]", "birthday")
         expect(page.locator("select[name=tp_kind]")).to_have_count(0)
         page.fill("input[name=tp_days_before]", "1")
-        steps = [
-            {"action": "coupon_issue", "params": {"template": coupon.pk}},
-            {"action": "care.task", "params": {"title": "生日问候电话", "assign_to": "owner"}},
-        ]
-        page.fill("textarea[name=steps]", json.dumps(steps, ensure_ascii=False))
+        # its steps are rows: a coupon, then a call by the customer's owner (no JSON; htmx swaps each row's fields)
+        expect(page.locator("textarea[name=steps]")).to_have_count(0)
+        rows = page.locator("#step-rows .step-row")
+        page.locator("#step-add").click()
+        expect(rows.nth(0).locator("input[name$=_p_title]")).to_be_visible()  # a care task, until changed
+        rows.nth(0).locator("select.step-kind").select_option("coupon_issue")
+        expect(rows.nth(0).locator("select[name$=_p_template]")).to_be_visible()
+        expect(rows.nth(0).locator("input[name$=_p_title]")).to_have_count(0)
+        rows.nth(0).locator("select[name$=_p_template]").select_option(str(coupon.pk))
+        page.locator("#step-add").click()
+        rows.nth(1).locator("input[name$=_p_title]").fill("生日问候电话")
+        rows.nth(1).locator("select[name$=_p_assign_to]").select_option("owner")
+        page.locator("#step-add").click()  # one too many: removed again
+        expect(rows).to_have_count(3)
+        rows.nth(2).get_by_role("button", name="删除步骤").click()
+        expect(rows).to_have_count(2)
         page.fill("input[name=holdout_percent]", "0")
         page.get_by_role("button", name="保存").click()
 
@@ -65,6 +75,8 @@ def test_a_manager_sets_up_a_birthday_rule_and_a_clerk_logs_the_call(page, store
         expect(page.locator("#rule-toggle")).to_have_text("停用")
         rule = CareRule.objects.get()
         assert rule.active
+        assert [step["action"] for step in rule.steps] == ["coupon_issue", "care.task"]
+        assert rule.steps[0]["params"]["template"] == coupon.pk
         assert rule.store_id == store_a.pk
 
         # 3. today's run (the worker's job, in-process): 李雷's birthday is tomorrow

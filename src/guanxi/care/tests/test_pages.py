@@ -190,3 +190,95 @@ def test_my_tasks_call_back_later_keeps_the_task_for_tomorrow_and_no_answer_clos
     page = client.get("/care/tasks/").content.decode()
     assert f'id="care-task-{call.pk}"' in page
     assert f'id="care-task-{other.pk}"' not in page
+
+
+def _rule_post(**steps):
+    return {
+        "name": "三步关怀",
+        "trigger_key": "zz.listed",
+        "trigger_params": json.dumps({"ids": [1]}),
+        "conditions": "",
+        "priority": 100,
+        "holdout_percent": "0",
+        "steps_editor": "1",
+        **steps,
+    }
+
+
+def test_the_steps_are_written_as_rows_an_action_a_wait_and_an_order_check(care_parts, manager_a, client):
+    client.force_login(manager_a)
+    page = client.get("/care/rules/new/").content.decode()
+    assert 'id="step-add"' in page
+    assert 'name="steps"' not in page  # no JSON to type
+    added = client.get("/care/rules/step-row/", {"kind": "care.task"}).content.decode()
+    assert 'name="step_row"' in added
+    assert "_p_title" in added
+    assert "_p_assign_to" in added
+    wait = client.get("/care/rules/step-row/", {"n": "b2", "sb2_kind": "wait"}).content.decode()
+    assert 'name="sb2_wait_days"' in wait
+    assert "_p_title" not in wait
+    assert client.get("/care/rules/step-row/remove/").content == b""
+    data = _rule_post(
+        step_row=["a1", "b2", "c3", "d4"],
+        sa1_kind="care.task",
+        sa1_p_title="问候电话",
+        sa1_p_assign_to="store",
+        sa1_p_due_days="2",
+        sb2_kind="wait",
+        sb2_wait_days="7",
+        sc3_kind="if_no_order",
+        sd4_kind="care.task",
+        sd4_p_title="回访",
+    )
+    response = client.post("/care/rules/new/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    rule = CareRule.objects.get(name="三步关怀")
+    assert rule.steps == [
+        {"action": "care.task", "params": {"title": "问候电话", "script": "", "assign_to": "store", "due_days": 2}},
+        {"wait_days": 7},
+        {"if_no_order": True},
+        {"action": "care.task", "params": {"title": "回访", "script": "", "assign_to": "owner", "due_days": 0}},
+    ]
+    edit = client.get(f"/care/rules/{rule.pk}/edit/").content.decode()
+    assert 'name="s1_wait_days" value="7"' in edit
+    assert 'value="问候电话"' in edit
+
+
+def test_a_bad_step_row_is_named_and_nothing_saved(care_parts, manager_a, client):
+    client.force_login(manager_a)
+    response = client.post(
+        "/care/rules/new/",
+        _rule_post(step_row=["a1", "b2"], sa1_kind="care.task", sa1_p_title="", sb2_kind="wait", sb2_wait_days="400"),
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "has-error" in page.split('id="field-sb2_wait_days"')[0].rsplit("<div", 1)[1]
+    assert "has-error" in page.split('id="field-sa1_p_title"')[0].rsplit("<div", 1)[1]
+    assert not CareRule.objects.filter(name="三步关怀").exists()
+
+
+def test_steps_posted_as_json_without_rows_still_save(care_parts, manager_a, client):
+    client.force_login(manager_a)
+    data = _rule_post(steps=json.dumps([{"wait_days": 3}]))
+    del data["steps_editor"]
+    assert client.post("/care/rules/new/", data).status_code == 302
+    assert CareRule.objects.get(name="三步关怀").steps == [{"wait_days": 3}]
+
+
+def test_the_rule_form_asks_for_each_list_of_choices_once_however_many_rows(
+    care_parts, manager_a, client, django_assert_max_num_queries
+):
+    from guanxi.loyalty.services.coupons import coupon_template_create
+
+    coupon = coupon_template_create(actor=None, data={"name": "礼券", "kind": "fixed", "amount": "5.00"})
+    client.force_login(manager_a)
+
+    def edit_page(rows: int) -> int:
+        steps = [{"action": "coupon_issue", "params": {"template": coupon.pk}}] * rows
+        rule = make_rule([], name=f"礼券{rows}", steps=steps)
+        with django_assert_max_num_queries(20) as queries:
+            page = client.get(f"/care/rules/{rule.pk}/edit/").content.decode()
+        assert page.count('name="step_row"') == rows
+        return len(queries)
+
+    assert edit_page(1) == edit_page(6)

@@ -507,6 +507,7 @@ PAGE_OBJECTS = {
     "care:rule_detail": "care_rule",
     "care:rule_edit": "care_rule",
     "care:rule_toggle": "care_rule",
+    "care:plan_detail": "care_rule",  # plans are not per store: any pk; store staff read, never write
     "campaigns:campaign_results": "campaign",
     "campaigns:campaign_results_csv": "campaign",
     "campaigns:segment_edit": "segment",
