@@ -18,6 +18,7 @@ import time_machine
 from playwright.sync_api import expect
 
 from guanxi.campaigns.tests import campaign_helpers
+from guanxi.core.tests.browser import follow
 from guanxi.workspace.tests.test_browser import browser, page, sign_in  # noqa: F401 — the shared fixtures
 
 pytestmark = [pytest.mark.browser]
@@ -109,7 +110,7 @@ def test_a_manager_segments_campaigns_gets_approval_sends_and_sees_the_uplift(
         sign_in(page, manager.username)
         page.get_by_role("link", name="营销活动").first.click()
         page.get_by_role("link", name="客户分群").click()
-        page.get_by_role("link", name="新建分群").click()
+        follow(page, page.get_by_role("link", name="新建分群"))
         page.fill("#id_name", "沉睡金卡会员")
         page.get_by_role("button", name="添加条件", exact=True).click()
         tier = page.locator(".segment-condition").nth(0)
@@ -134,7 +135,7 @@ def test_a_manager_segments_campaigns_gets_approval_sends_and_sees_the_uplift(
 
         # 2. the campaign: one SMS variant, the ¥20 coupon, a 10% hold-out; submitted for approval
         page.get_by_role("link", name="营销活动").first.click()
-        page.get_by_role("link", name="新建活动").click()
+        follow(page, page.get_by_role("link", name="新建活动"))
         page.fill("input[name=name]", "沉睡金卡唤醒")
         page.fill("textarea[name=goal]", "让90天未购的金卡会员回店")
         page.select_option("select[name=segment]", str(segment.pk))

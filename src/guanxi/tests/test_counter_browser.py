@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from guanxi.accounts.models import Role
+from guanxi.core.tests.browser import follow
 from guanxi.workspace.tests.test_browser import browser, page, sign_in  # noqa: F401 — the shared fixtures
 
 pytestmark = [pytest.mark.browser]
@@ -51,7 +52,7 @@ def test_a_counter_sale_with_coupon_points_and_stored_value_then_refunds(page, c
 
     clerk, member, coupon = counter_shop
     sign_in(page, clerk.username)
-    page.get_by_role("link", name="收银").first.click()
+    follow(page, page.get_by_role("link", name="收银").first)
     page.fill("#counter-q", "5678")  # the last four digits of the mobile
     page.locator("#counter-members a.button", has_text="收银").click()
     expect(page.locator("#counter-member")).to_contain_text("李娜")

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from guanxi.campaigns.tests.conftest import people, zz_fields  # noqa: F401 — the segment test fields and customers
+from guanxi.core.tests.browser import follow
 from guanxi.workspace.tests.test_browser import browser, page, sign_in  # noqa: F401 — the shared fixtures
 
 pytestmark = [pytest.mark.browser]
@@ -22,7 +23,7 @@ def test_a_marketer_builds_a_two_condition_segment_saves_and_reopens_it(page, zz
     page.get_by_role("link", name="营销活动").first.click()
     page.get_by_role("link", name="客户分群").click()  # the campaign list leads to the segments
     expect(page.get_by_role("heading", name="客户分群")).to_be_visible()
-    page.get_by_role("link", name="新建分群").click()
+    follow(page, page.get_by_role("link", name="新建分群"))
     page.fill("#id_name", "杭州高消费")
 
     page.get_by_role("button", name="添加条件", exact=True).click()

@@ -65,3 +65,10 @@ def sign_in(page, username: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click(".auth-card button[type=submit]")
     page.wait_for_url(re.compile(r"^https?://[^/]+/$"))
+
+
+def follow(page, link) -> None:
+    """Click a link and wait for the new page's load event: htmx is a deferred script and binds its triggers
+    once the document is parsed, so typing into an htmx input before that loses the request (a flaky test)."""
+    with page.expect_navigation():
+        link.click()
