@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "guanxi.messaging",
     "guanxi.analytics",
     "guanxi.campaigns",
+    "guanxi.service",
     "guanxi.care",
     "guanxi.workspace",
 ]
